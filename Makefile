@@ -1,0 +1,31 @@
+# Pinned tool versions: bump deliberately.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GO ?= go
+
+.PHONY: test lint vet staticcheck race bench demo fmt
+
+## test: what CI runs: vet, staticcheck, then every test with the race detector.
+test: lint race
+
+lint: vet staticcheck
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
+bench:
+	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -benchmem -count=6 . | tee bench.out
+
+## demo: the README's first command.
+demo:
+	$(GO) run ./examples/blog
+
+fmt:
+	gofmt -w .

@@ -1,0 +1,622 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// holdingMemo is a Holding compiled against one policy at one time.
+type holdingMemo struct {
+	pol   *policy
+	roles bitset      // live global roles, Includes followed
+	perms bitset      // permissions those roles grant
+	live  []*roleInfo // the live roles held directly (for Decision.Role)
+	until int64       // unix nanos when a live profile expires; 0: never
+	data  []atomic.Pointer[profileDatum]
+}
+
+type profileDatum struct {
+	v   any
+	err error
+}
+
+func (m *holdingMemo) roleFor(perm int) string {
+	for _, ri := range m.live {
+		if ri.perms.has(perm) {
+			return ri.name
+		}
+	}
+	return ""
+}
+
+// memoOf returns h compiled for c's policy at time now, reusing the compiled
+// form attached to h while it is valid.
+func (c *Checker) memoOf(st *evalState, h *Holding) *holdingMemo {
+	if h == nil {
+		return c.pol.emptyHM
+	}
+	m := h.memo.Load()
+	if m != nil && m.pol == c.pol && (m.until == 0 || st.nowNanos() < m.until) {
+		return m
+	}
+	m = c.compileHolding(h, st.nowNanos())
+	h.memo.Store(m)
+	return m
+}
+
+func (c *Checker) compileHolding(h *Holding, now int64) *holdingMemo {
+	pol := c.pol
+	m := &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
+	for _, p := range h.profiles {
+		ri := pol.roles[p.Role]
+		if ri == nil || !p.Active {
+			continue
+		}
+		if !p.ExpiresAt.IsZero() {
+			exp := p.ExpiresAt.UnixNano()
+			if now >= exp {
+				continue
+			}
+			if m.until == 0 || exp < m.until {
+				m.until = exp
+			}
+		}
+		m.roles.or(ri.roles)
+		m.perms.or(ri.perms)
+		m.live = append(m.live, ri)
+	}
+	if pol.dataSlots > 0 {
+		m.data = make([]atomic.Pointer[profileDatum], pol.dataSlots)
+	}
+	return m
+}
+
+// grantMemo is a GrantSet compiled against one policy.
+type grantMemo struct {
+	pol     *policy
+	holders []memoHolder
+	index   map[Principal]int32 // for large sets
+}
+
+type memoHolder struct {
+	p       Principal
+	direct  bitset      // permissions granted directly
+	viaRole bitset      // permissions granted through local roles
+	roles   bitset      // local roles held, Includes followed
+	local   []*roleInfo // local roles held directly
+}
+
+func (h *memoHolder) roleFor(perm int) string {
+	for _, ri := range h.local {
+		if ri.perms.has(perm) {
+			return ri.name
+		}
+	}
+	return ""
+}
+
+const linearHolders = 8
+
+func (m *grantMemo) find(p Principal) *memoHolder {
+	if m.index != nil {
+		if i, ok := m.index[p]; ok {
+			return &m.holders[i]
+		}
+		return nil
+	}
+	for i := range m.holders {
+		if m.holders[i].p == p {
+			return &m.holders[i]
+		}
+	}
+	return nil
+}
+
+func (c *Checker) grantMemoOf(s *GrantSet) *grantMemo {
+	if s == nil || len(s.entries) == 0 {
+		return nil
+	}
+	if m := s.memo.Load(); m != nil && m.pol == c.pol {
+		return m
+	}
+	m := c.compileGrants(s)
+	s.memo.Store(m)
+	return m
+}
+
+func (c *Checker) compileGrants(s *GrantSet) *grantMemo {
+	pol := c.pol
+	m := &grantMemo{pol: pol}
+	pos := map[Principal]int{}
+	for _, e := range s.entries {
+		p := e.principal()
+		i, ok := pos[p]
+		if !ok {
+			i = len(m.holders)
+			pos[p] = i
+			m.holders = append(m.holders, memoHolder{p: p,
+				direct: newBitset(len(pol.permList)), viaRole: newBitset(len(pol.permList)), roles: newBitset(len(pol.roleList))})
+		}
+		h := &m.holders[i]
+		if e.role {
+			if ri := pol.roles[e.name]; ri != nil {
+				h.viaRole.or(ri.perms)
+				h.roles.or(ri.roles)
+				h.local = append(h.local, ri)
+			}
+		} else if pi := pol.perms[e.name]; pi != nil {
+			h.direct.set(pi.idx)
+		}
+	}
+	if len(m.holders) > linearHolders {
+		m.index = make(map[Principal]int32, len(m.holders))
+		for i := range m.holders {
+			m.index[m.holders[i].p] = int32(i)
+		}
+	}
+	return m
+}
+
+type linkKind uint8
+
+const (
+	linkObject linkKind = iota
+	linkAncestor
+	linkType
+	linkGlobal
+)
+
+type link struct {
+	ref   Ref
+	kind  linkKind
+	depth uint8
+	gm    *grantMemo
+}
+
+const (
+	maxGroupMemos = 4
+	inlineChain   = 4
+)
+
+// evalState is the per-check state. It lives on the caller's stack.
+type evalState struct {
+	c      *Checker
+	ctx    context.Context
+	s      Subject
+	obj    Object
+	pi     *permInfo
+	ref    Ref
+	hasObj bool
+	refuse bool // the object refuses global roles
+	super  bool
+	uid    string
+	extra  []string // SubjectGroups()
+
+	now     int64
+	haveNow bool
+
+	hold    *Holding
+	hm      *holdingMemo
+	hmDone  bool
+	gms     [maxGroupMemos]*holdingMemo
+	gmsDone uint32 // bit i: gms[i] loaded
+
+	chainBuf  [inlineChain]link // the first links of the chain
+	more      []link            // the rest, for long ancestries
+	n         int               // links in the chain
+	chainDone bool
+	chainErr  error
+	truncated bool
+
+	done, val, errm uint64
+	big             []uint8 // leaf memo beyond 64 leaves: 0 unknown, 1 false, 2 true, 3 error
+	errs            []leafErr
+
+	first Decision
+	all   *[]Decision
+}
+
+type leafErr struct {
+	i   int
+	err error
+}
+
+// record notes an allowing decision. It reports whether the check can stop
+// (always, unless Explain is collecting every ground).
+func (st *evalState) record(d Decision) bool {
+	if !st.first.Allowed {
+		st.first = d
+	}
+	if st.all == nil {
+		return true
+	}
+	*st.all = append(*st.all, d)
+	return false
+}
+
+func (st *evalState) nowNanos() int64 {
+	if !st.haveNow {
+		st.now = st.c.now().UnixNano()
+		st.haveNow = true
+	}
+	return st.now
+}
+
+func (st *evalState) userMemo() (*holdingMemo, error) {
+	if st.hmDone {
+		return st.hm, nil
+	}
+	h, err := st.c.store.Holding(st.ctx, User(st.uid))
+	if err != nil {
+		return nil, fmt.Errorf("iam: reading profiles of %s: %w", User(st.uid), err)
+	}
+	st.hold, st.hm, st.hmDone = h, st.c.memoOf(st, h), true
+	return st.hm, nil
+}
+
+func (st *evalState) ngroups() int { return len(st.hold.Groups()) + len(st.extra) }
+
+func (st *evalState) group(i int) string {
+	if g := st.hold.Groups(); i < len(g) {
+		return g[i]
+	}
+	return st.extra[i-len(st.hold.Groups())]
+}
+
+func (st *evalState) groupMemo(i int) (*holdingMemo, string, error) {
+	g := st.group(i)
+	if i < maxGroupMemos && st.gmsDone&(1<<i) != 0 {
+		return st.gms[i], g, nil
+	}
+	h, err := st.c.store.Holding(st.ctx, Group(g))
+	if err != nil {
+		return nil, g, fmt.Errorf("iam: reading profiles of %s: %w", Group(g), err)
+	}
+	m := st.c.memoOf(st, h)
+	if i < maxGroupMemos {
+		st.gms[i] = m
+		st.gmsDone |= 1 << i
+	}
+	return m, g, nil
+}
+
+func (st *evalState) inGroup(g string) bool {
+	for _, x := range st.hold.Groups() {
+		if x == g {
+			return true
+		}
+	}
+	for _, x := range st.extra {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// push adds ref to the chain unless it is there already (cycles, diamonds).
+// It reports false when the chain is full.
+func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
+	for i := range st.n {
+		if st.link(i).ref == ref {
+			return true
+		}
+	}
+	if st.n == maxChain {
+		return false
+	}
+	l := link{ref: ref, kind: kind, depth: depth}
+	if st.n < inlineChain {
+		st.chainBuf[st.n] = l
+	} else {
+		st.more = append(st.more, l)
+	}
+	st.n++
+	return true
+}
+
+// link returns the i-th link of the chain. (The chain is not a slice over
+// chainBuf: a pointer into itself would move evalState to the heap.)
+func (st *evalState) link(i int) *link {
+	if i < inlineChain {
+		return &st.chainBuf[i]
+	}
+	return &st.more[i-inlineChain]
+}
+
+// ensureChain lists the refs whose grants apply (the object, its ancestors,
+// its type or the permission's types, global) and loads their grant sets.
+func (st *evalState) ensureChain() error {
+	if st.chainDone {
+		return st.chainErr
+	}
+	st.chainDone = true
+	st.chainErr = st.buildChain()
+	return st.chainErr
+}
+
+func (st *evalState) buildChain() error {
+	c := st.c
+	// Room kept for the type and global refs.
+	reserve := 2
+	if !st.hasObj {
+		reserve = len(st.pi.types) + 1
+	}
+	if st.hasObj {
+		st.push(st.ref, linkObject, 0)
+		for head := 0; head < st.n; head++ {
+			l := *st.link(head)
+			var ps []Ref
+			if head == 0 {
+				if p, ok := st.obj.(parenter); ok {
+					ps = p.Parents()
+					if !st.addParents(ps, l.depth, reserve) {
+						break
+					}
+				}
+			}
+			if c.parents != nil {
+				sp, err := c.parents.Parents(st.ctx, l.ref)
+				if err != nil {
+					return fmt.Errorf("iam: reading parents of %s: %w", l.ref.String(), err)
+				}
+				if !st.addParents(sp, l.depth, reserve) {
+					break
+				}
+			}
+		}
+		st.push(Ref{Type: st.ref.Type}, linkType, 0)
+	} else {
+		for _, t := range st.pi.types {
+			st.push(Ref{Type: t}, linkType, 0)
+		}
+	}
+	st.push(Ref{}, linkGlobal, 0)
+	for i := range st.n {
+		l := st.link(i)
+		gs, err := c.store.Grants(st.ctx, l.ref)
+		if err != nil {
+			return fmt.Errorf("iam: reading grants on %s: %w", l.ref.String(), err)
+		}
+		l.gm = c.grantMemoOf(gs)
+	}
+	return nil
+}
+
+// addParents queues the parents of a ref at depth d. It reports false (and
+// marks the check truncated) when the depth or the chain's room is exceeded.
+func (st *evalState) addParents(ps []Ref, d uint8, reserve int) bool {
+	for _, p := range ps {
+		if !p.IsObject() {
+			continue
+		}
+		if int(d)+1 > st.c.maxDepth || st.n+reserve >= maxChain {
+			st.truncated = true
+			return false
+		}
+		st.push(p, linkAncestor, d+1)
+	}
+	return true
+}
+
+// hasRole implements HasRole (DESIGN contract 14b).
+func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
+	if st.uid == "" {
+		return false, nil
+	}
+	hm, err := st.userMemo()
+	if err != nil {
+		return false, err
+	}
+	if !st.refuse {
+		if hm.roles.has(ri.idx) {
+			return true, nil
+		}
+		for i := range st.ngroups() {
+			gm, _, err := st.groupMemo(i)
+			if err != nil {
+				return false, err
+			}
+			if gm.roles.has(ri.idx) {
+				return true, nil
+			}
+		}
+	}
+	if err := st.ensureChain(); err != nil {
+		return false, err
+	}
+	for i := range st.n {
+		l := st.link(i)
+		if l.gm == nil || (l.kind == linkType && !st.hasObj) || (l.kind > linkAncestor && st.refuse) {
+			continue
+		}
+		for j := -1; j < st.ngroups(); j++ {
+			who := User(st.uid)
+			if j >= 0 {
+				who = Group(st.group(j))
+			}
+			if h := l.gm.find(who); h != nil && h.roles.has(ri.idx) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func (st *evalState) evalRule(r *rule) (bool, error) {
+	return st.eval(r.root)
+}
+
+func (st *evalState) eval(n *cnode) (bool, error) {
+	switch n.op {
+	case opAnd:
+		var firstErr error
+		for _, k := range n.kids {
+			v, err := st.eval(k)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			if !v {
+				return false, nil
+			}
+		}
+		return firstErr == nil, firstErr
+	case opOr:
+		var firstErr error
+		for _, k := range n.kids {
+			v, err := st.eval(k)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			if v {
+				return true, nil
+			}
+		}
+		return false, firstErr
+	case opXor:
+		var firstErr error
+		odd := false
+		for _, k := range n.kids {
+			v, err := st.eval(k)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			odd = odd != v
+		}
+		if firstErr != nil {
+			return false, firstErr
+		}
+		return odd, nil
+	case opNot:
+		v, err := st.eval(n.kids[0])
+		if err != nil {
+			return false, err
+		}
+		return !v, nil
+	}
+	return st.leaf(n)
+}
+
+// leaf runs a leaf at most once per check (DESIGN contract 12).
+func (st *evalState) leaf(n *cnode) (bool, error) {
+	i := n.leaf
+	if i < 64 {
+		bit := uint64(1) << i
+		if st.done&bit != 0 {
+			if st.errm&bit != 0 {
+				return false, st.leafError(i)
+			}
+			return st.val&bit != 0, nil
+		}
+		v, err := st.runLeaf(n)
+		st.done |= bit
+		if err != nil {
+			st.errm |= bit
+			st.errs = append(st.errs, leafErr{i, err})
+			return false, err
+		}
+		if v {
+			st.val |= bit
+		}
+		return v, nil
+	}
+	if st.big == nil {
+		st.big = make([]uint8, len(st.pi.rule.leaves))
+	}
+	switch st.big[i] {
+	case 1:
+		return false, nil
+	case 2:
+		return true, nil
+	case 3:
+		return false, st.leafError(i)
+	}
+	v, err := st.runLeaf(n)
+	switch {
+	case err != nil:
+		st.big[i] = 3
+		st.errs = append(st.errs, leafErr{i, err})
+	case v:
+		st.big[i] = 2
+	default:
+		st.big[i] = 1
+	}
+	return v, err
+}
+
+func (st *evalState) leafError(i int) error {
+	for _, e := range st.errs {
+		if e.i == i {
+			return e.err
+		}
+	}
+	return errors.New("iam: leaf error lost")
+}
+
+func (st *evalState) runLeaf(n *cnode) (bool, error) {
+	switch n.op {
+	case opLeaf:
+		return n.src.fn(st.ctx, st.s, st.obj)
+	case opProfile:
+		return st.profileLeaf(n)
+	case opAlways:
+		return true, nil
+	case opNever:
+		return false, nil
+	case opAuthenticated:
+		return st.uid != "", nil
+	case opSuperuser:
+		return st.super, nil
+	case opActive:
+		return true, nil // inactive subjects never reach a rule
+	case opInGroup:
+		if st.uid != "" {
+			if _, err := st.userMemo(); err != nil {
+				return false, err
+			}
+		}
+		for _, g := range n.src.groups {
+			if !st.inGroup(g) {
+				return false, nil
+			}
+		}
+		return true, nil
+	case opHasRole:
+		return st.hasRole(n.role)
+	}
+	return false, fmt.Errorf("%w: invalid predicate node", ErrInvalidPolicy)
+}
+
+func (st *evalState) profileLeaf(n *cnode) (bool, error) {
+	if st.uid == "" {
+		return false, nil
+	}
+	hm, err := st.userMemo()
+	if err != nil {
+		return false, err
+	}
+	p, ok := st.hold.Profile(n.role.name)
+	if !ok || !p.Live(time.Unix(0, st.nowNanos())) {
+		return false, nil
+	}
+	slot := &hm.data[n.slot]
+	d := slot.Load()
+	if d == nil {
+		v, err := n.src.decode(p)
+		d = &profileDatum{v: v, err: err}
+		slot.Store(d)
+	}
+	if d.err != nil {
+		return false, d.err
+	}
+	return n.src.pfn(st.ctx, st.s, st.obj, d.v)
+}

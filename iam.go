@@ -1,0 +1,547 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrUnknownPermission: the permission is not declared by the policy
+	// (DESIGN contract 1). Typos never pass silently.
+	ErrUnknownPermission = errors.New("iam: unknown permission")
+	// ErrWrongType: an object of a type the permission is not declared for,
+	// or a predicate given a subject or object of the wrong Go type.
+	ErrWrongType = errors.New("iam: wrong type")
+	// ErrPanic: a predicate (or a subject or object method) panicked during
+	// a check; the check is denied.
+	ErrPanic = errors.New("iam: panic during check")
+	// ErrDenied: returned (wrapped) by Checker.Require when access is denied.
+	ErrDenied = errors.New("iam: permission denied")
+	// ErrInvalidPolicy: New rejected the policy.
+	ErrInvalidPolicy = errors.New("iam: invalid policy")
+	// ErrInvalid: a malformed argument (empty ID, a Ref with an ID and no
+	// type, a grant with both or neither of Perm and Role, an unknown role).
+	ErrInvalid = errors.New("iam: invalid argument")
+	// ErrNotFound: a store write addressed a profile that does not exist.
+	ErrNotFound = errors.New("iam: not found")
+	// ErrTooDeep: the object's ancestry is deeper (or wider) than the
+	// Checker follows; the check is denied rather than decided on part of it.
+	ErrTooDeep = errors.New("iam: ancestry too deep")
+)
+
+// Permissions the library declares in every policy; roles can grant them
+// like any other (used by role management).
+const (
+	PermManageRoles  = "iam.manage_roles"
+	PermManageGrants = "iam.manage_grants"
+)
+
+// DefaultMaxDepth is how many levels of ancestors a check follows.
+const DefaultMaxDepth = 25
+
+// maxChain bounds the Refs one check looks at: the object, its ancestors,
+// type refs and the global ref.
+const maxChain = 64
+
+// Subject is the caller whose access is checked, usually the application's
+// user type. SubjectID "" means anonymous.
+//
+// Optional interfaces, found by type assertion:
+//
+//	interface{ IsActive() bool }          false: the subject has no permissions at all
+//	interface{ IsSuperuser() bool }       true (and active): every declared permission
+//	interface{ SubjectGroups() []string } groups known to the app, added to stored memberships
+type Subject interface{ SubjectID() string }
+
+type activer interface{ IsActive() bool }
+type superuserer interface{ IsSuperuser() bool }
+type grouper interface{ SubjectGroups() []string }
+
+// Policy is the application's authorization model, declared in Go at
+// start-up: roles, permission declarations and rules. Only who holds what
+// lives in the store.
+//
+// Permissions are declared by Perms. When Perms is empty, every permission a
+// role grants or a rule is keyed by is declared implicitly (with no type
+// restriction). When Perms is not empty it is the complete list: a role or a
+// rule naming anything else is a policy error, which catches typos.
+type Policy struct {
+	Roles []*Role
+	Perms []Perm
+	// Rules are extra ways to hold a permission: the rule for a permission
+	// is evaluated when no role or grant gives it.
+	Rules map[string]Predicate
+}
+
+// Options tunes a Checker. The zero value is ready to use.
+type Options struct {
+	// Now is the clock used for profile expiry. Nil means time.Now.
+	Now func() time.Time
+	// MaxDepth caps how many levels of ancestors are followed. Zero means
+	// DefaultMaxDepth.
+	MaxDepth int
+}
+
+// Checker answers "may this subject do this, on this object?". It is safe
+// for concurrent use; its read path takes no lock of its own, and reads the
+// store through the store's concurrency contract.
+type Checker struct {
+	pol      *policy
+	store    Store
+	parents  ParentStore
+	now      func() time.Time
+	maxDepth int
+}
+
+type permInfo struct {
+	name  string
+	idx   int
+	types []string
+	rule  *rule
+}
+
+type policy struct {
+	perms     map[string]*permInfo
+	permList  []*permInfo
+	roles     map[string]*roleInfo
+	roleList  []*roleInfo
+	dataSlots int
+	emptyHM   *holdingMemo
+}
+
+// New validates the policy and returns a Checker over store. It is
+// NewWithOptions with zero Options.
+func New(p Policy, store Store) (*Checker, error) {
+	return NewWithOptions(p, store, Options{})
+}
+
+// NewWithOptions validates the policy and returns a Checker over store. The
+// policy is rejected (an error wrapping ErrInvalidPolicy) for duplicate role
+// or permission names, roles including roles not in Policy.Roles, role
+// cycles, roles or rules naming undeclared permissions (when Perms is set),
+// and invalid rules.
+func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidPolicy)
+	}
+	pol, err := compilePolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checker{pol: pol, store: store, now: o.Now, maxDepth: o.MaxDepth}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.maxDepth <= 0 {
+		c.maxDepth = DefaultMaxDepth
+	}
+	if ps, ok := store.(ParentStore); ok {
+		c.parents = ps
+	}
+	return c, nil
+}
+
+func compilePolicy(p Policy) (*policy, error) {
+	pol := &policy{perms: map[string]*permInfo{}}
+	declare := func(name string, types []string) *permInfo {
+		pi := &permInfo{name: name, idx: len(pol.permList), types: types}
+		pol.perms[name] = pi
+		pol.permList = append(pol.permList, pi)
+		return pi
+	}
+	for _, d := range p.Perms {
+		if d.Name == "" || strings.ContainsAny(d.Name, " \t\n") {
+			return nil, fmt.Errorf("%w: permission name %q", ErrInvalidPolicy, d.Name)
+		}
+		if _, dup := pol.perms[d.Name]; dup {
+			return nil, fmt.Errorf("%w: duplicate permission %q", ErrInvalidPolicy, d.Name)
+		}
+		types := slices.Clone(d.Types)
+		for i, t := range types {
+			if t == "" || slices.Contains(types[:i], t) {
+				return nil, fmt.Errorf("%w: permission %q: empty or duplicate type %q", ErrInvalidPolicy, d.Name, t)
+			}
+		}
+		declare(d.Name, types)
+	}
+	strict := len(p.Perms) > 0
+	implicit := func(name, where string) error {
+		if _, ok := pol.perms[name]; ok {
+			return nil
+		}
+		if strict || name == "" {
+			return fmt.Errorf("%w: %s names undeclared permission %q", ErrInvalidPolicy, where, name)
+		}
+		declare(name, nil)
+		return nil
+	}
+	for _, r := range p.Roles {
+		if r == nil {
+			continue // reported by compileRoles
+		}
+		for _, name := range r.Perms {
+			if err := implicit(name, "role "+r.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ruleNames := make([]string, 0, len(p.Rules))
+	for name := range p.Rules {
+		ruleNames = append(ruleNames, name)
+	}
+	slices.Sort(ruleNames) // deterministic indexes and errors
+	for _, name := range ruleNames {
+		if err := implicit(name, "a rule"); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range []string{PermManageRoles, PermManageGrants} {
+		if _, ok := pol.perms[name]; !ok {
+			declare(name, nil)
+		}
+	}
+	var err error
+	pol.roles, pol.roleList, err = compileRoles(p.Roles, func(name string) (int, bool) {
+		pi, ok := pol.perms[name]
+		if !ok {
+			return 0, false
+		}
+		return pi.idx, true
+	}, len(pol.permList))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range ruleNames {
+		r, err := pol.compileRule(name, p.Rules[name])
+		if err != nil {
+			return nil, err
+		}
+		pol.perms[name].rule = r
+	}
+	pol.emptyHM = &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
+	return pol, nil
+}
+
+// Reason says why a Decision was made.
+type Reason uint8
+
+// Reasons of a Decision.
+const (
+	ReasonNone       Reason = iota // denied: nothing grants the permission
+	ReasonInactive                 // denied: nil or inactive subject
+	ReasonError                    // denied: the check could not be decided (see the error)
+	ReasonSuperuser                // allowed: active superuser
+	ReasonGlobalRole               // allowed: a role held globally (a profile, or a role granted on the type or globally)
+	ReasonLocalRole                // allowed: a role held on the object or an ancestor
+	ReasonGrant                    // allowed: the permission granted on the object, an ancestor, the type or globally
+	ReasonRule                     // allowed: the permission's rule
+)
+
+var reasonNames = [...]string{"no grant", "inactive subject", "error", "superuser", "global role", "local role", "grant", "rule"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", r)
+}
+
+// Decision is the answer to one check and why. It is a plain value.
+type Decision struct {
+	Allowed bool
+	Perm    string
+	Reason  Reason
+	Role    string    // the role that granted it (global or local role)
+	Via     Principal // who held the role or grant: the user, or one of its groups
+	On      Ref       // where the local role or grant is: the object, an ancestor, the type (Ref{Type}) or global (Ref{})
+	Rule    string    // the rule's expression, when a rule was evaluated
+
+	rule            *rule
+	done, val, errm uint64
+}
+
+// Leaves returns the value each leaf of the rule took, when a rule was
+// evaluated (at most the rule's first 64 distinct leaves). Short-circuited
+// leaves have Evaluated false.
+func (d Decision) Leaves() []Leaf {
+	if d.rule == nil {
+		return nil
+	}
+	n := min(len(d.rule.leaves), 64)
+	out := make([]Leaf, n)
+	for i := range n {
+		bit := uint64(1) << i
+		out[i] = Leaf{Name: d.rule.leaves[i].str, Evaluated: d.done&bit != 0, Value: d.val&bit != 0, Err: d.errm&bit != 0}
+	}
+	return out
+}
+
+// String describes the decision in one line, e.g.
+// "allowed blog.change_post: local role blog.editor held by group:staff on blog.post:1".
+func (d Decision) String() string {
+	var b strings.Builder
+	if d.Allowed {
+		b.WriteString("allowed ")
+	} else {
+		b.WriteString("denied ")
+	}
+	b.WriteString(d.Perm)
+	b.WriteString(": ")
+	b.WriteString(d.Reason.String())
+	if d.Role != "" {
+		b.WriteString(" " + d.Role)
+	}
+	if d.Via.Valid() {
+		b.WriteString(" held by " + d.Via.String())
+	}
+	if d.Reason == ReasonLocalRole || d.Reason == ReasonGrant || (d.Reason == ReasonGlobalRole && d.On != (Ref{})) {
+		b.WriteString(" on " + d.On.String())
+	}
+	if d.Rule != "" {
+		b.WriteString(" rule " + d.Rule)
+		if ls := d.Leaves(); len(ls) > 0 {
+			b.WriteString(" [")
+			for i, l := range ls {
+				if i > 0 {
+					b.WriteString(" ")
+				}
+				b.WriteString(l.Name + "=")
+				switch {
+				case !l.Evaluated:
+					b.WriteString("skipped")
+				case l.Err:
+					b.WriteString("error")
+				default:
+					fmt.Fprint(&b, l.Value)
+				}
+			}
+			b.WriteString("]")
+		}
+	}
+	return b.String()
+}
+
+// Explanation is the full account of a check: the decision and every way the
+// subject holds the permission (not only the first one found).
+type Explanation struct {
+	Decision Decision
+	Grounds  []Decision // every allowing path, in the order checked
+}
+
+// String renders the explanation on several lines.
+func (e Explanation) String() string {
+	var b strings.Builder
+	b.WriteString(e.Decision.String())
+	for _, g := range e.Grounds {
+		b.WriteString("\n  - " + g.String())
+	}
+	return b.String()
+}
+
+// HasPerm reports whether s may do perm on obj (nil: model level). Errors
+// deny; use Check to see them.
+func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
+	d, err := c.Check(ctx, s, perm, obj)
+	return err == nil && d.Allowed
+}
+
+// HasPerms reports whether s holds every permission in perms on obj. An
+// empty list is false: asking for nothing grants nothing.
+func (c *Checker) HasPerms(ctx context.Context, s Subject, perms []string, obj Object) bool {
+	if len(perms) == 0 {
+		return false
+	}
+	for _, p := range perms {
+		if !c.HasPerm(ctx, s, p, obj) {
+			return false
+		}
+	}
+	return true
+}
+
+// Require returns nil when s may do perm on obj, and otherwise an error that
+// wraps ErrDenied (and, when the check failed, the cause as well).
+func (c *Checker) Require(ctx context.Context, s Subject, perm string, obj Object) error {
+	d, err := c.Check(ctx, s, perm, obj)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDenied, err)
+	}
+	if !d.Allowed {
+		return fmt.Errorf("%w: %s", ErrDenied, perm)
+	}
+	return nil
+}
+
+// Check decides whether s may do perm on obj (nil obj: a model-level check),
+// following DESIGN §4: unknown permissions are errors, nil and inactive
+// subjects are denied, active superusers are allowed, then global roles,
+// local roles and grants on the object and its ancestors, type and global
+// grants, and finally the permission's rule.
+//
+// The error is non-nil only when the check could not be decided (unknown
+// permission, wrong object type, store failure, cancelled context, a rule
+// that erred or panicked); the Decision is then a denial.
+func (c *Checker) Check(ctx context.Context, s Subject, perm string, obj Object) (Decision, error) {
+	var st evalState
+	return c.check(ctx, &st, s, perm, obj)
+}
+
+// Explain is Check, but it keeps looking after the first allowing path and
+// reports every one of them.
+func (c *Checker) Explain(ctx context.Context, s Subject, perm string, obj Object) (Explanation, error) {
+	var st evalState
+	var all []Decision
+	st.all = &all
+	d, err := c.check(ctx, &st, s, perm, obj)
+	return Explanation{Decision: d, Grounds: all}, err
+}
+
+func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm string, obj Object) (d Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d = Decision{Perm: perm, Reason: ReasonError}
+			err = fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("iam: checking %s: %w", perm, err)
+	}
+	pi := c.pol.perms[perm]
+	if pi == nil {
+		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: %q", ErrUnknownPermission, perm)
+	}
+	if s == nil {
+		return Decision{Perm: perm, Reason: ReasonInactive}, nil
+	}
+	if a, ok := s.(activer); ok && !a.IsActive() {
+		return Decision{Perm: perm, Reason: ReasonInactive}, nil
+	}
+	st.c, st.ctx, st.s, st.obj, st.pi = c, ctx, s, obj, pi
+	if obj != nil {
+		st.ref = obj.ObjectRef()
+		if !st.ref.IsObject() {
+			return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, st.ref.String())
+		}
+		if len(pi.types) > 0 && !slices.Contains(pi.types, st.ref.Type) {
+			return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, st.ref.Type)
+		}
+		st.hasObj = true
+		if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
+			st.refuse = true
+		}
+	}
+	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
+		st.super = true
+		if st.record(Decision{Allowed: true, Perm: perm, Reason: ReasonSuperuser}) {
+			return st.first, nil
+		}
+	}
+	st.uid = s.SubjectID()
+	if g, ok := s.(grouper); ok {
+		st.extra = g.SubjectGroups()
+	}
+	if st.uid != "" {
+		if err, stop := c.stored(st, pi); stop {
+			if err != nil {
+				return Decision{Perm: perm, Reason: ReasonError}, err
+			}
+			return st.first, nil
+		}
+	}
+	if pi.rule != nil {
+		ok, err := st.evalRule(pi.rule)
+		rd := Decision{Allowed: ok && err == nil, Perm: perm, Reason: ReasonRule, Rule: pi.rule.expr,
+			rule: pi.rule, done: st.done, val: st.val, errm: st.errm}
+		if err != nil && !st.first.Allowed {
+			rd.Reason = ReasonError
+			return rd, fmt.Errorf("iam: rule for %s: %w", perm, err)
+		}
+		if rd.Allowed && st.record(rd) {
+			return st.first, nil
+		}
+		if !st.first.Allowed {
+			rd.Reason = ReasonNone
+			st.first = rd
+		}
+	}
+	if st.first.Allowed {
+		return st.first, nil
+	}
+	if st.truncated {
+		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, st.ref.String())
+	}
+	if st.first.Perm == "" {
+		st.first = Decision{Perm: perm, Reason: ReasonNone}
+	}
+	return st.first, nil
+}
+
+// stored looks at what the store holds: global roles of the user and its
+// groups, then local roles and grants along the chain of refs. stop reports
+// that the check is decided.
+func (c *Checker) stored(st *evalState, pi *permInfo) (err error, stop bool) {
+	hm, err := st.userMemo()
+	if err != nil {
+		return err, true
+	}
+	if !st.refuse {
+		if hm.perms.has(pi.idx) {
+			if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)}) {
+				return nil, true
+			}
+		}
+		for i := range st.ngroups() {
+			gm, g, err := st.groupMemo(i)
+			if err != nil {
+				return err, true
+			}
+			if gm.perms.has(pi.idx) {
+				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)}) {
+					return nil, true
+				}
+			}
+		}
+	}
+	if err := st.ensureChain(); err != nil {
+		return err, true
+	}
+	for i := range st.n {
+		l := st.link(i)
+		if l.gm == nil {
+			continue
+		}
+		rolesOK := !st.refuse || l.kind <= linkAncestor
+		for j := -1; j < st.ngroups(); j++ {
+			var h *memoHolder
+			var who Principal
+			if j < 0 {
+				who = User(st.uid)
+			} else {
+				who = Group(st.group(j))
+			}
+			if h = l.gm.find(who); h == nil {
+				continue
+			}
+			if h.direct.has(pi.idx) {
+				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGrant, Via: who, On: l.ref}) {
+					return nil, true
+				}
+			}
+			if rolesOK && h.viaRole.has(pi.idx) {
+				r := ReasonLocalRole
+				if l.kind > linkAncestor {
+					r = ReasonGlobalRole
+				}
+				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: r, Role: h.roleFor(pi.idx), Via: who, On: l.ref}) {
+					return nil, true
+				}
+			}
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,339 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"unique"
+
+	"github.com/iamgo/iam/internal/shard"
+)
+
+// MemoryStore is the embedded in-memory Store: profiles, memberships,
+// grants and object parents. It is the store for tests, for applications
+// that load their grants at start-up, and the reference the other stores are
+// measured against.
+//
+// MemoryStore is safe for concurrent use. Reads take no lock: they load an
+// immutable snapshot through an atomic pointer, so checks scale with cores.
+// Writes are serialised by a mutex and publish a new snapshot before they
+// return, so a write that returned is visible to every later read (DESIGN
+// contract 15). Update applies several writes atomically: readers see all
+// of them or none.
+//
+// The zero MemoryStore is not usable; call NewMemoryStore.
+type MemoryStore struct {
+	mu   sync.Mutex
+	cur  atomic.Pointer[memState]
+	seed maphash.Seed
+}
+
+type memState struct {
+	users   shard.Map[string, *Holding]
+	groups  shard.Map[string, *Holding]
+	grants  shard.Map2[*GrantSet] // by type, then ID
+	parents shard.Map2[[]Ref]
+}
+
+var (
+	_ Store       = (*MemoryStore)(nil)
+	_ ParentStore = (*MemoryStore)(nil)
+)
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	m := &MemoryStore{seed: maphash.MakeSeed()}
+	m.cur.Store(&memState{})
+	return m
+}
+
+// Holding implements ProfileStore.
+func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) {
+	st := m.cur.Load()
+	var h *Holding
+	switch p.Kind {
+	case KindUser:
+		h, _ = st.users.Get(maphash.String(m.seed, p.ID), p.ID)
+	case KindGroup:
+		h, _ = st.groups.Get(maphash.String(m.seed, p.ID), p.ID)
+	}
+	return h, nil
+}
+
+// Grants implements ObjectPermStore.
+func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
+	s, _ := m.cur.Load().grants.Get(m.seed, on.Type, on.ID)
+	return s, nil
+}
+
+// Parents implements ParentStore.
+func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
+	ps, _ := m.cur.Load().parents.Get(m.seed, ref.Type, ref.ID)
+	return ps, nil
+}
+
+// Stats counts what the store holds.
+type MemoryStats struct {
+	Principals int // users and groups with a profile or a membership
+	Refs       int // objects, types and global with at least one grant
+	Grants     int
+}
+
+// Stats returns the store's counts. It walks every grant set.
+func (m *MemoryStore) Stats() MemoryStats {
+	st := m.cur.Load()
+	s := MemoryStats{Principals: st.users.Len() + st.groups.Len(), Refs: st.grants.Len()}
+	st.grants.Range(func(_, _ string, g *GrantSet) bool { s.Grants += g.Len(); return true })
+	return s
+}
+
+// MemoryTx is a batch of writes applied atomically by MemoryStore.Update.
+// It is not safe for concurrent use and must not be used after Update
+// returns.
+type MemoryTx struct {
+	m       *MemoryStore
+	users   *shard.Batch[string, *Holding]
+	groups  *shard.Batch[string, *Holding]
+	grants  *shard.Batch2[*GrantSet]
+	parents *shard.Batch2[[]Ref]
+}
+
+// Update runs fn with a transaction; if fn returns nil, every write it made
+// becomes visible at once, otherwise none does. Updates are serialised.
+func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.cur.Load()
+	tx := &MemoryTx{m: m, users: st.users.Edit(), groups: st.groups.Edit(),
+		grants: st.grants.Edit(m.seed), parents: st.parents.Edit(m.seed)}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	m.cur.Store(&memState{users: tx.users.Commit(), groups: tx.groups.Commit(),
+		grants: tx.grants.Commit(), parents: tx.parents.Commit()})
+	return nil
+}
+
+// PutProfile implements ProfileStore.
+func (m *MemoryStore) PutProfile(ctx context.Context, p Profile) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.PutProfile(p) })
+}
+
+// SetProfileActive implements ProfileStore.
+func (m *MemoryStore) SetProfileActive(ctx context.Context, holder Principal, role string, active bool) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.SetProfileActive(holder, role, active) })
+}
+
+// DeleteProfile implements ProfileStore.
+func (m *MemoryStore) DeleteProfile(ctx context.Context, holder Principal, role string) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.DeleteProfile(holder, role) })
+}
+
+// AddMember implements ProfileStore.
+func (m *MemoryStore) AddMember(ctx context.Context, user, group string) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.AddMember(user, group) })
+}
+
+// RemoveMember implements ProfileStore.
+func (m *MemoryStore) RemoveMember(ctx context.Context, user, group string) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.RemoveMember(user, group) })
+}
+
+// Grant implements ObjectPermStore.
+func (m *MemoryStore) Grant(ctx context.Context, g Grant) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.Grant(g) })
+}
+
+// Revoke implements ObjectPermStore.
+func (m *MemoryStore) Revoke(ctx context.Context, g Grant) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.Revoke(g) })
+}
+
+// DeleteGrantsOn implements ObjectPermStore.
+func (m *MemoryStore) DeleteGrantsOn(ctx context.Context, on Ref) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.DeleteGrantsOn(on) })
+}
+
+// SetParents implements ParentStore.
+func (m *MemoryStore) SetParents(ctx context.Context, ref Ref, parents []Ref) error {
+	return m.Update(ctx, func(tx *MemoryTx) error { return tx.SetParents(ref, parents) })
+}
+
+// intern shares the bytes of strings that recur across many records
+// (principal IDs, permission, role and type names).
+func intern(s string) string { return unique.Make(s).Value() }
+
+func (tx *MemoryTx) holdings(p Principal) *shard.Batch[string, *Holding] {
+	if p.Kind == KindGroup {
+		return tx.groups
+	}
+	return tx.users
+}
+
+func (tx *MemoryTx) holding(p Principal) *Holding {
+	h, _ := tx.holdings(p).Get(maphash.String(tx.m.seed, p.ID), p.ID)
+	return h
+}
+
+func (tx *MemoryTx) setHolding(p Principal, profiles []Profile, groups []string) {
+	key := maphash.String(tx.m.seed, p.ID)
+	if len(profiles) == 0 && len(groups) == 0 {
+		tx.holdings(p).Delete(key, p.ID)
+		return
+	}
+	// NewHolding would copy again; the slices here are fresh.
+	tx.holdings(p).Set(key, p.ID, &Holding{profiles: profiles, groups: groups})
+}
+
+// PutProfile creates or replaces the profile for (p.Holder, p.Role).
+func (tx *MemoryTx) PutProfile(p Profile) error {
+	if !p.Holder.Valid() || p.Role == "" {
+		return fmt.Errorf("%w: profile needs a valid holder and a role, got %s %q", ErrInvalid, p.Holder, p.Role)
+	}
+	p.Holder.ID = intern(p.Holder.ID)
+	p.Role = intern(p.Role)
+	p.Data = slices.Clone(p.Data)
+	h := tx.holding(p.Holder)
+	profiles := slices.Clone(h.Profiles())
+	if i := slices.IndexFunc(profiles, func(x Profile) bool { return x.Role == p.Role }); i >= 0 {
+		profiles[i] = p
+	} else {
+		profiles = append(profiles, p)
+	}
+	tx.setHolding(p.Holder, profiles, h.Groups())
+	return nil
+}
+
+// SetProfileActive activates or deactivates an existing profile.
+func (tx *MemoryTx) SetProfileActive(holder Principal, role string, active bool) error {
+	h := tx.holding(holder)
+	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
+	if i < 0 {
+		return fmt.Errorf("%w: no profile of %s for role %q", ErrNotFound, holder, role)
+	}
+	profiles := slices.Clone(h.Profiles())
+	profiles[i].Active = active
+	tx.setHolding(holder, profiles, h.Groups())
+	return nil
+}
+
+// DeleteProfile removes a profile, if present.
+func (tx *MemoryTx) DeleteProfile(holder Principal, role string) error {
+	h := tx.holding(holder)
+	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
+	if i < 0 {
+		return nil
+	}
+	tx.setHolding(holder, slices.Delete(slices.Clone(h.Profiles()), i, i+1), h.Groups())
+	return nil
+}
+
+// AddMember makes user a member of group.
+func (tx *MemoryTx) AddMember(user, group string) error {
+	if user == "" || group == "" {
+		return fmt.Errorf("%w: membership needs a user and a group", ErrInvalid)
+	}
+	u := User(intern(user))
+	h := tx.holding(u)
+	if slices.Contains(h.Groups(), group) {
+		return nil
+	}
+	tx.setHolding(u, h.Profiles(), append(slices.Clip(h.Groups()), intern(group)))
+	return nil
+}
+
+// RemoveMember ends a membership, if present.
+func (tx *MemoryTx) RemoveMember(user, group string) error {
+	u := User(user)
+	h := tx.holding(u)
+	i := slices.Index(h.Groups(), group)
+	if i < 0 {
+		return nil
+	}
+	tx.setHolding(u, h.Profiles(), slices.Delete(slices.Clone(h.Groups()), i, i+1))
+	return nil
+}
+
+func (tx *MemoryTx) grantSet(on Ref) *GrantSet {
+	s, _ := tx.grants.Get(on.Type, on.ID)
+	return s
+}
+
+// Grant adds a grant; granting twice is the same as once.
+func (tx *MemoryTx) Grant(g Grant) error {
+	if !g.Valid() {
+		return fmt.Errorf("%w: grant %+v", ErrInvalid, g)
+	}
+	e := entryOf(g)
+	e.holder, e.name = intern(e.holder), intern(e.name)
+	on := Ref{Type: intern(g.On.Type), ID: g.On.ID}
+	s := tx.grantSet(on)
+	if s != nil && slices.Contains(s.entries, e) {
+		return nil
+	}
+	entries := make([]grantEntry, 0, s.Len()+1)
+	if s != nil {
+		entries = append(entries, s.entries...)
+	}
+	tx.grants.Set(on.Type, on.ID, &GrantSet{entries: append(entries, e)})
+	return nil
+}
+
+// Revoke removes a grant, if present.
+func (tx *MemoryTx) Revoke(g Grant) error {
+	if !g.Valid() {
+		return fmt.Errorf("%w: grant %+v", ErrInvalid, g)
+	}
+	e := entryOf(g)
+	s := tx.grantSet(g.On)
+	if s == nil {
+		return nil
+	}
+	i := slices.Index(s.entries, e)
+	if i < 0 {
+		return nil
+	}
+	if len(s.entries) == 1 {
+		tx.grants.Delete(g.On.Type, g.On.ID)
+		return nil
+	}
+	tx.grants.Set(g.On.Type, g.On.ID, &GrantSet{entries: slices.Delete(slices.Clone(s.entries), i, i+1)})
+	return nil
+}
+
+// DeleteGrantsOn removes every grant on exactly on.
+func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
+	if !on.Valid() {
+		return fmt.Errorf("%w: ref %+v", ErrInvalid, on)
+	}
+	tx.grants.Delete(on.Type, on.ID)
+	return nil
+}
+
+// SetParents replaces the recorded parents of ref; none forgets them.
+func (tx *MemoryTx) SetParents(ref Ref, parents []Ref) error {
+	if !ref.IsObject() {
+		return fmt.Errorf("%w: parents need an object ref, got %+v", ErrInvalid, ref)
+	}
+	if len(parents) == 0 {
+		tx.parents.Delete(ref.Type, ref.ID)
+		return nil
+	}
+	ps := make([]Ref, 0, len(parents))
+	for _, p := range parents {
+		if !p.IsObject() {
+			return fmt.Errorf("%w: parent %+v of %s must be an object ref", ErrInvalid, p, ref)
+		}
+		if p != ref && !slices.Contains(ps, p) {
+			ps = append(ps, Ref{Type: intern(p.Type), ID: p.ID})
+		}
+	}
+	tx.parents.Set(intern(ref.Type), ref.ID, ps)
+	return nil
+}

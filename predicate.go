@@ -1,0 +1,340 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Predicate is a rule: a boolean expression over the subject and the object
+// of a check, built from leaves (Pred, PredE, PredProfile and the built-ins)
+// with And, Or, Not and Xor. A predicate is true, false or an error; there is
+// no "skip" value (DESIGN contract 13).
+//
+// Predicates are immutable values, safe for concurrent use. The zero
+// Predicate is invalid: New rejects a policy that uses one.
+type Predicate struct{ n *pnode }
+
+type op uint8
+
+const (
+	opInvalid op = iota
+	opLeaf
+	opProfile
+	opAlways
+	opNever
+	opAuthenticated
+	opSuperuser
+	opActive
+	opInGroup
+	opHasRole
+	opAnd
+	opOr
+	opNot
+	opXor
+)
+
+type pnode struct {
+	op     op
+	str    string // printed form
+	kids   []*pnode
+	fn     func(ctx context.Context, s Subject, o Object) (bool, error)
+	decode func(Profile) (any, error)
+	pfn    func(ctx context.Context, s Subject, o Object, data any) (bool, error)
+	role   *Role
+	groups []string
+	err    error // construction error, reported by New
+}
+
+// String prints the expression, e.g.
+// "(has_role:blog.editor | (has_role:blog.author & is_owner))".
+func (p Predicate) String() string {
+	if p.n == nil {
+		return "<invalid>"
+	}
+	return p.n.str
+}
+
+// Err returns the construction error of an invalid predicate (nil otherwise).
+// New reports the same error.
+func (p Predicate) Err() error {
+	if p.n == nil {
+		return fmt.Errorf("%w: zero Predicate", ErrInvalidPolicy)
+	}
+	return p.n.err
+}
+
+func invalid(format string, args ...any) Predicate {
+	err := fmt.Errorf("%w: "+format, append([]any{ErrInvalidPolicy}, args...)...)
+	return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
+}
+
+func leafName(name string) error {
+	if name == "" || strings.ContainsAny(name, "()|&^~ \t\n") {
+		return fmt.Errorf("%w: predicate name %q must be non-empty and free of spaces and operators", ErrInvalidPolicy, name)
+	}
+	return nil
+}
+
+// Pred returns a leaf predicate named name that calls fn. The subject is
+// type-asserted to S and the object to O; a nil object (a model-level check)
+// reaches fn as O's zero value. A subject or object of another type makes the
+// leaf false with an error wrapping ErrWrongType (DESIGN contract 11).
+//
+// fn must be safe for concurrent use. It runs at most once per check, however
+// often the leaf occurs in the rule (contract 12); a panic in fn denies the
+// check with ErrPanic (contract 10).
+func Pred[S, O any](name string, fn func(ctx context.Context, s S, o O) bool) Predicate {
+	if fn == nil {
+		return invalid("Pred %q: nil function", name)
+	}
+	return PredE(name, func(ctx context.Context, s S, o O) (bool, error) { return fn(ctx, s, o), nil })
+}
+
+// PredE is Pred for a function that can fail. An error makes the leaf an
+// error (neither true nor false); see And and Or for how errors combine.
+func PredE[S, O any](name string, fn func(ctx context.Context, s S, o O) (bool, error)) Predicate {
+	if err := leafName(name); err != nil {
+		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
+	}
+	if fn == nil {
+		return invalid("PredE %q: nil function", name)
+	}
+	n := &pnode{op: opLeaf, str: name}
+	n.fn = func(ctx context.Context, s Subject, o Object) (bool, error) {
+		sv, ov, err := castArgs[S, O](name, s, o)
+		if err != nil {
+			return false, err
+		}
+		return fn(ctx, sv, ov)
+	}
+	return Predicate{n}
+}
+
+func castArgs[S, O any](name string, s Subject, o Object) (S, O, error) {
+	var ov O
+	sv, ok := any(s).(S)
+	if !ok {
+		return sv, ov, fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
+	}
+	if o != nil {
+		if ov, ok = any(o).(O); !ok {
+			return sv, ov, fmt.Errorf("%w: predicate %s wants object %T, got %T", ErrWrongType, name, *new(O), o)
+		}
+	}
+	return sv, ov, nil
+}
+
+// PredProfile returns a leaf that reads the subject's own profile for role:
+// it is true when the subject holds a live (active, unexpired) profile for
+// role in the store and fn returns true for the profile's data decoded as a
+// T (see ProfileData). Without such a profile the leaf is false; data that
+// does not decode is an error. The decoded data is cached with the profile,
+// so a warm check does not decode again.
+//
+// Only the subject's own profile counts (a role held through a group has no
+// personal data). S and O are handled as in Pred.
+func PredProfile[S, O, T any](name string, role *Role, fn func(ctx context.Context, s S, o O, data T) bool) Predicate {
+	if err := leafName(name); err != nil {
+		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
+	}
+	if role == nil || fn == nil {
+		return invalid("PredProfile %q: nil role or function", name)
+	}
+	n := &pnode{op: opProfile, str: name, role: role}
+	n.decode = func(p Profile) (any, error) { return ProfileData[T](p) }
+	n.pfn = func(ctx context.Context, s Subject, o Object, data any) (bool, error) {
+		sv, ov, err := castArgs[S, O](name, s, o)
+		if err != nil {
+			return false, err
+		}
+		d, _ := data.(T)
+		return fn(ctx, sv, ov, d), nil
+	}
+	return Predicate{n}
+}
+
+var (
+	alwaysP = Predicate{&pnode{op: opAlways, str: "always"}}
+	neverP  = Predicate{&pnode{op: opNever, str: "never"}}
+	authP   = Predicate{&pnode{op: opAuthenticated, str: "is_authenticated"}}
+	superP  = Predicate{&pnode{op: opSuperuser, str: "is_superuser"}}
+	activeP = Predicate{&pnode{op: opActive, str: "is_active"}}
+)
+
+// Always is true for every check that reaches it (a public rule).
+func Always() Predicate { return alwaysP }
+
+// Never is false.
+func Never() Predicate { return neverP }
+
+// IsAuthenticated is true when the subject has a non-empty SubjectID.
+func IsAuthenticated() Predicate { return authP }
+
+// IsSuperuser is true when the subject is an active superuser.
+func IsSuperuser() Predicate { return superP }
+
+// IsActive is true unless the subject reports IsActive() == false. (Checks
+// of inactive subjects are denied before any rule runs; the leaf is useful
+// inside Not or for documentation.)
+func IsActive() Predicate { return activeP }
+
+// InGroup is true when the subject is a member of every named group (DESIGN
+// contract 14): its stored memberships plus what SubjectGroups() returns.
+func InGroup(groups ...string) Predicate {
+	if len(groups) == 0 {
+		return invalid("InGroup needs at least one group")
+	}
+	for _, g := range groups {
+		if g == "" {
+			return invalid("InGroup: empty group name")
+		}
+	}
+	gs := append([]string(nil), groups...)
+	return Predicate{&pnode{op: opInGroup, groups: gs, str: "in_group:" + strings.Join(gs, ",")}}
+}
+
+// HasRole is true when the subject holds r, or a role that includes r,
+// globally (unless the object refuses global roles) or locally on the object
+// or one of its ancestors, directly or through a group (DESIGN contract 14b).
+// r must be listed in Policy.Roles.
+func HasRole(r *Role) Predicate {
+	if r == nil {
+		return invalid("HasRole(nil)")
+	}
+	return Predicate{&pnode{op: opHasRole, role: r, str: "has_role:" + r.Name}}
+}
+
+func combine(o op, sym string, ps []Predicate) Predicate {
+	if len(ps) == 0 {
+		return invalid("%s needs at least one predicate", sym)
+	}
+	if len(ps) == 1 && o != opXor {
+		return ps[0]
+	}
+	n := &pnode{op: o, kids: make([]*pnode, len(ps))}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		if err := p.Err(); err != nil && n.err == nil {
+			n.err = err
+		}
+		if p.n == nil {
+			return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.Err()}}
+		}
+		n.kids[i] = p.n
+		parts[i] = p.n.str
+	}
+	n.str = "(" + strings.Join(parts, " "+sym+" ") + ")"
+	return Predicate{n}
+}
+
+// And is true when every predicate is true. It evaluates left to right and
+// stops at the first false (DESIGN contract 8). If none is false but one
+// erred, And is that error (contract 9). And of one predicate is that
+// predicate.
+func And(ps ...Predicate) Predicate { return combine(opAnd, "&", ps) }
+
+// Or is true when any predicate is true. It evaluates left to right and stops
+// at the first true. If none is true but one erred, Or is that error.
+func Or(ps ...Predicate) Predicate { return combine(opOr, "|", ps) }
+
+// Xor is true when an odd number of the predicates are true. It evaluates
+// every predicate; any error makes it an error. It needs at least two.
+func Xor(ps ...Predicate) Predicate {
+	if len(ps) < 2 {
+		return invalid("Xor needs at least two predicates")
+	}
+	return combine(opXor, "^", ps)
+}
+
+// Not negates p; an error stays an error. Not(Not(p)) is p, and prints as p.
+func Not(p Predicate) Predicate {
+	if p.n == nil {
+		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.Err()}}
+	}
+	if p.n.op == opNot {
+		return Predicate{p.n.kids[0]}
+	}
+	return Predicate{&pnode{op: opNot, kids: []*pnode{p.n}, str: "~" + p.n.str, err: p.n.err}}
+}
+
+// cnode is a predicate compiled against a policy.
+type cnode struct {
+	op   op
+	kids []*cnode
+	leaf int // index in rule.leaves, for leaves
+	src  *pnode
+	role *roleInfo
+	slot int // profile-data slot, for opProfile
+}
+
+// rule is a compiled Rule of a Policy.
+type rule struct {
+	perm   string
+	expr   string
+	root   *cnode
+	leaves []*pnode
+}
+
+func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
+	if err := pr.Err(); err != nil {
+		return nil, fmt.Errorf("rule for %q: %w", perm, err)
+	}
+	r := &rule{perm: perm, expr: pr.n.str}
+	seen := map[any]int{}
+	var walk func(n *pnode) (*cnode, error)
+	walk = func(n *pnode) (*cnode, error) {
+		c := &cnode{op: n.op, src: n, leaf: -1}
+		switch n.op {
+		case opAnd, opOr, opXor, opNot:
+			for _, k := range n.kids {
+				ck, err := walk(k)
+				if err != nil {
+					return nil, err
+				}
+				c.kids = append(c.kids, ck)
+			}
+			return c, nil
+		case opHasRole, opProfile:
+			ri := p.roles[n.role.Name]
+			if ri == nil || ri.role != n.role {
+				return nil, fmt.Errorf("%w: rule for %q: %s names role %q, which is not in Policy.Roles", ErrInvalidPolicy, perm, n.str, n.role.Name)
+			}
+			c.role = ri
+		case opInvalid:
+			return nil, n.err
+		}
+		if n.op == opProfile {
+			c.slot = p.dataSlots
+			p.dataSlots++
+		}
+		// Leaves: user leaves are the same leaf when they are the same
+		// value; built-ins when they print the same.
+		var key any = n
+		if n.op != opLeaf && n.op != opProfile {
+			key = n.str
+		}
+		if i, ok := seen[key]; ok {
+			c.leaf = i
+		} else {
+			c.leaf = len(r.leaves)
+			seen[key] = c.leaf
+			r.leaves = append(r.leaves, n)
+		}
+		return c, nil
+	}
+	root, err := walk(pr.n)
+	if err != nil {
+		return nil, err
+	}
+	r.root = root
+	return r, nil
+}
+
+// Leaf is the value one leaf of a rule took in a check.
+type Leaf struct {
+	Name      string // the leaf as printed, e.g. "is_owner" or "has_role:blog.editor"
+	Evaluated bool   // false: short-circuited, never run
+	Value     bool
+	Err       bool // the leaf failed; the error is the check's error
+}
