@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // holdingMemo is a Holding compiled against one policy at one time.
@@ -142,12 +143,12 @@ func (c *Checker) compileGrants(s *GrantSet) *grantMemo {
 		}
 		h := &m.holders[i]
 		if e.role {
-			if ri := pol.roles[e.name]; ri != nil {
+			if ri := pol.roles[e.name.Value()]; ri != nil {
 				h.viaRole.or(ri.perms)
 				h.roles.or(ri.roles)
 				h.local = append(h.local, ri)
 			}
-		} else if pi := pol.perms[e.name]; pi != nil {
+		} else if pi := pol.perms[e.name.Value()]; pi != nil {
 			h.direct.set(pi.idx)
 		}
 	}
@@ -235,6 +236,12 @@ func (st *evalState) record(d Decision) bool {
 	}
 	*st.all = append(*st.all, d)
 	return false
+}
+
+// fail makes the decision a denial that could not be decided, and returns err.
+func (st *evalState) fail(err error) error {
+	st.first = Decision{Perm: st.first.Perm, Reason: ReasonError}
+	return err
 }
 
 func (st *evalState) nowNanos() int64 {
@@ -619,4 +626,34 @@ func (st *evalState) profileLeaf(n *cnode) (bool, error) {
 		return false, d.err
 	}
 	return n.src.pfn(st.ctx, st.s, st.obj, d.v)
+}
+
+// permCacheSize is the number of slots of the permission-name cache.
+const permCacheSize = 64
+
+// permSlot remembers the permInfo of one permission string, by the address
+// of its bytes: callers pass the same string constants again and again, and
+// comparing two words is cheaper than hashing the name. The slot keeps the
+// string itself, so its bytes stay alive and the address cannot be reused
+// for another string.
+type permSlot struct {
+	name string
+	pi   *permInfo
+}
+
+// permInfo returns the declaration of perm, or nil if it is undeclared.
+func (c *Checker) permInfo(perm string) *permInfo {
+	if len(perm) == 0 {
+		return nil
+	}
+	p := unsafe.StringData(perm)
+	i := (uintptr(unsafe.Pointer(p)) >> 3) % permCacheSize
+	if e := c.permCache[i].Load(); e != nil && unsafe.StringData(e.name) == p && len(e.name) == len(perm) {
+		return e.pi
+	}
+	pi := c.pol.perms[perm]
+	if pi != nil {
+		c.permCache[i].Store(&permSlot{name: perm, pi: pi})
+	}
+	return pi
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,6 +97,8 @@ type Checker struct {
 	parents  ParentStore
 	now      func() time.Time
 	maxDepth int
+
+	permCache [permCacheSize]atomic.Pointer[permSlot]
 }
 
 type permInfo struct {
@@ -346,8 +349,9 @@ func (e Explanation) String() string {
 // HasPerm reports whether s may do perm on obj (nil: model level). Errors
 // deny; use Check to see them.
 func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
-	d, err := c.Check(ctx, s, perm, obj)
-	return err == nil && d.Allowed
+	var st evalState
+	err := c.check(ctx, &st, s, perm, obj)
+	return err == nil && st.first.Allowed
 }
 
 // HasPerms reports whether s holds every permission in perms on obj. An
@@ -388,7 +392,8 @@ func (c *Checker) Require(ctx context.Context, s Subject, perm string, obj Objec
 // that erred or panicked); the Decision is then a denial.
 func (c *Checker) Check(ctx context.Context, s Subject, perm string, obj Object) (Decision, error) {
 	var st evalState
-	return c.check(ctx, &st, s, perm, obj)
+	err := c.check(ctx, &st, s, perm, obj)
+	return st.first, err
 }
 
 // Explain is Check, but it keeps looking after the first allowing path and
@@ -397,38 +402,43 @@ func (c *Checker) Explain(ctx context.Context, s Subject, perm string, obj Objec
 	var st evalState
 	var all []Decision
 	st.all = &all
-	d, err := c.check(ctx, &st, s, perm, obj)
-	return Explanation{Decision: d, Grounds: all}, err
+	err := c.check(ctx, &st, s, perm, obj)
+	return Explanation{Decision: st.first, Grounds: all}, err
 }
 
-func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm string, obj Object) (d Decision, err error) {
+// check decides and leaves the decision in st.first. The error is non-nil
+// only when the check could not be decided; st.first is then a denial.
+func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm string, obj Object) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			d = Decision{Perm: perm, Reason: ReasonError}
+			st.first = Decision{Perm: perm, Reason: ReasonError}
 			err = fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
 		}
 	}()
+	st.first.Perm = perm
 	if err := ctx.Err(); err != nil {
-		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("iam: checking %s: %w", perm, err)
+		return st.fail(fmt.Errorf("iam: checking %s: %w", perm, err))
 	}
-	pi := c.pol.perms[perm]
+	pi := c.permInfo(perm)
 	if pi == nil {
-		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: %q", ErrUnknownPermission, perm)
+		return st.fail(fmt.Errorf("%w: %q", ErrUnknownPermission, perm))
 	}
 	if s == nil {
-		return Decision{Perm: perm, Reason: ReasonInactive}, nil
+		st.first.Reason = ReasonInactive
+		return nil
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
-		return Decision{Perm: perm, Reason: ReasonInactive}, nil
+		st.first.Reason = ReasonInactive
+		return nil
 	}
 	st.c, st.ctx, st.s, st.obj, st.pi = c, ctx, s, obj, pi
 	if obj != nil {
 		st.ref = obj.ObjectRef()
 		if !st.ref.IsObject() {
-			return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, st.ref.String())
+			return st.fail(fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, st.ref.String()))
 		}
 		if len(pi.types) > 0 && !slices.Contains(pi.types, st.ref.Type) {
-			return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, st.ref.Type)
+			return st.fail(fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, st.ref.Type))
 		}
 		st.hasObj = true
 		if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
@@ -438,7 +448,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
 		st.super = true
 		if st.record(Decision{Allowed: true, Perm: perm, Reason: ReasonSuperuser}) {
-			return st.first, nil
+			return nil
 		}
 	}
 	st.uid = s.SubjectID()
@@ -446,11 +456,11 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 		st.extra = g.SubjectGroups()
 	}
 	if st.uid != "" {
-		if err, stop := c.stored(st, pi); stop {
+		if stop, err := c.stored(st, pi); stop {
 			if err != nil {
-				return Decision{Perm: perm, Reason: ReasonError}, err
+				return st.fail(err)
 			}
-			return st.first, nil
+			return nil
 		}
 	}
 	if pi.rule != nil {
@@ -459,56 +469,51 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 			rule: pi.rule, done: st.done, val: st.val, errm: st.errm}
 		if err != nil && !st.first.Allowed {
 			rd.Reason = ReasonError
-			return rd, fmt.Errorf("iam: rule for %s: %w", perm, err)
+			st.first = rd
+			return fmt.Errorf("iam: rule for %s: %w", perm, err)
 		}
 		if rd.Allowed && st.record(rd) {
-			return st.first, nil
+			return nil
 		}
 		if !st.first.Allowed {
 			rd.Reason = ReasonNone
 			st.first = rd
 		}
 	}
-	if st.first.Allowed {
-		return st.first, nil
+	if !st.first.Allowed && st.truncated {
+		return st.fail(fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, st.ref.String()))
 	}
-	if st.truncated {
-		return Decision{Perm: perm, Reason: ReasonError}, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, st.ref.String())
-	}
-	if st.first.Perm == "" {
-		st.first = Decision{Perm: perm, Reason: ReasonNone}
-	}
-	return st.first, nil
+	return nil
 }
 
 // stored looks at what the store holds: global roles of the user and its
 // groups, then local roles and grants along the chain of refs. stop reports
 // that the check is decided.
-func (c *Checker) stored(st *evalState, pi *permInfo) (err error, stop bool) {
+func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 	hm, err := st.userMemo()
 	if err != nil {
-		return err, true
+		return true, err
 	}
 	if !st.refuse {
 		if hm.perms.has(pi.idx) {
 			if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)}) {
-				return nil, true
+				return true, nil
 			}
 		}
 		for i := range st.ngroups() {
 			gm, g, err := st.groupMemo(i)
 			if err != nil {
-				return err, true
+				return true, err
 			}
 			if gm.perms.has(pi.idx) {
 				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)}) {
-					return nil, true
+					return true, nil
 				}
 			}
 		}
 	}
 	if err := st.ensureChain(); err != nil {
-		return err, true
+		return true, err
 	}
 	for i := range st.n {
 		l := st.link(i)
@@ -529,7 +534,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (err error, stop bool) {
 			}
 			if h.direct.has(pi.idx) {
 				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGrant, Via: who, On: l.ref}) {
-					return nil, true
+					return true, nil
 				}
 			}
 			if rolesOK && h.viaRole.has(pi.idx) {
@@ -538,12 +543,12 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (err error, stop bool) {
 					r = ReasonGlobalRole
 				}
 				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: r, Role: h.roleFor(pi.idx), Via: who, On: l.ref}) {
-					return nil, true
+					return true, nil
 				}
 			}
 		}
 	}
-	return nil, false
+	return false, nil
 }
 
 // ValidateGrant reports whether g can be stored under the checker's policy:

@@ -50,6 +50,8 @@ func NewMemoryStore() *MemoryStore {
 	return m
 }
 
+func (m *MemoryStore) hash(s string) uint64 { return maphash.String(m.seed, s) }
+
 // Holding implements ProfileStore.
 func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) {
 	st := m.cur.Load()
@@ -110,7 +112,7 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.cur.Load()
-	tx := &MemoryTx{m: m, users: st.users.Edit(), groups: st.groups.Edit(),
+	tx := &MemoryTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
 		grants: st.grants.Edit(m.seed), parents: st.parents.Edit(m.seed)}
 	if err := fn(tx); err != nil {
 		return err
@@ -177,18 +179,17 @@ func (tx *MemoryTx) holdings(p Principal) *shard.Batch[string, *Holding] {
 }
 
 func (tx *MemoryTx) holding(p Principal) *Holding {
-	h, _ := tx.holdings(p).Get(maphash.String(tx.m.seed, p.ID), p.ID)
+	h, _ := tx.holdings(p).Get(p.ID)
 	return h
 }
 
 func (tx *MemoryTx) setHolding(p Principal, profiles []Profile, groups []string) {
-	key := maphash.String(tx.m.seed, p.ID)
 	if len(profiles) == 0 && len(groups) == 0 {
-		tx.holdings(p).Delete(key, p.ID)
+		tx.holdings(p).Delete(p.ID)
 		return
 	}
 	// NewHolding would copy again; the slices here are fresh.
-	tx.holdings(p).Set(key, p.ID, &Holding{profiles: profiles, groups: groups})
+	tx.holdings(p).Set(p.ID, &Holding{profiles: profiles, groups: groups})
 }
 
 // PutProfile creates or replaces the profile for (p.Holder, p.Role).
@@ -271,7 +272,6 @@ func (tx *MemoryTx) Grant(g Grant) error {
 		return fmt.Errorf("%w: grant %+v", ErrInvalid, g)
 	}
 	e := entryOf(g)
-	e.holder, e.name = intern(e.holder), intern(e.name)
 	on := Ref{Type: intern(g.On.Type), ID: g.On.ID}
 	s := tx.grantSet(on)
 	if s != nil && slices.Contains(s.entries, e) {

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"sync/atomic"
+	"unique"
 )
 
 // Ref names a thing permissions can be granted on. It is a plain value, safe
@@ -86,15 +87,16 @@ type GrantSet struct {
 	memo    atomic.Pointer[grantMemo]
 }
 
-// grantEntry is one grant of a GrantSet, without the Ref it is on.
+// grantEntry is one grant of a GrantSet, without the Ref it is on. Names are
+// interned handles: 24 bytes an entry, and equal names share their bytes.
 type grantEntry struct {
-	holder string
-	name   string // permission or role name
+	holder unique.Handle[string]
+	name   unique.Handle[string] // permission or role name
 	kind   PrincipalKind
 	role   bool
 }
 
-func (e grantEntry) principal() Principal { return Principal{Kind: e.kind, ID: e.holder} }
+func (e grantEntry) principal() Principal { return Principal{Kind: e.kind, ID: e.holder.Value()} }
 
 // NewGrantSet returns a GrantSet over the holder and permission or role of
 // each grant; Grant.On is ignored (the set is on one Ref). Invalid grants are
@@ -113,9 +115,9 @@ func NewGrantSet(grants []Grant) *GrantSet {
 
 func entryOf(g Grant) grantEntry {
 	if g.Role != "" {
-		return grantEntry{holder: g.Holder.ID, name: g.Role, kind: g.Holder.Kind, role: true}
+		return grantEntry{holder: unique.Make(g.Holder.ID), name: unique.Make(g.Role), kind: g.Holder.Kind, role: true}
 	}
-	return grantEntry{holder: g.Holder.ID, name: g.Perm, kind: g.Holder.Kind}
+	return grantEntry{holder: unique.Make(g.Holder.ID), name: unique.Make(g.Perm), kind: g.Holder.Kind}
 }
 
 // Len returns the number of grants in the set. A nil set is empty.
@@ -135,9 +137,9 @@ func (s *GrantSet) Grants(on Ref) []Grant {
 	for i, e := range s.entries {
 		out[i] = Grant{Holder: e.principal(), On: on}
 		if e.role {
-			out[i].Role = e.name
+			out[i].Role = e.name.Value()
 		} else {
-			out[i].Perm = e.name
+			out[i].Perm = e.name.Value()
 		}
 	}
 	return out

@@ -59,26 +59,28 @@ func (b *Batch2[V]) inner(a string) *Batch[string, V] {
 	if b.batches == nil {
 		b.batches = map[string]*Batch[string, V]{}
 	}
-	ib := b.base.byA[a].Edit()
+	ib := b.base.byA[a].Edit(b.hashB)
 	b.batches[a] = ib
 	return ib
 }
 
+func (b *Batch2[V]) hashB(k string) uint64 { return maphash.String(b.seed, k) }
+
 // Get reads through the batch.
 func (b *Batch2[V]) Get(a, k string) (V, bool) {
 	if ib, ok := b.batches[a]; ok {
-		return ib.Get(maphash.String(b.seed, k), k)
+		return ib.Get(k)
 	}
 	return b.base.Get(b.seed, a, k)
 }
 
 // Set stores v for (a, k).
-func (b *Batch2[V]) Set(a, k string, v V) { b.inner(a).Set(maphash.String(b.seed, k), k, v) }
+func (b *Batch2[V]) Set(a, k string, v V) { b.inner(a).Set(k, v) }
 
 // Delete removes (a, k), if present.
 func (b *Batch2[V]) Delete(a, k string) {
 	if _, ok := b.Get(a, k); ok {
-		b.inner(a).Delete(maphash.String(b.seed, k), k)
+		b.inner(a).Delete(k)
 	}
 }
 

@@ -18,21 +18,21 @@ func TestBatchIsolation(t *testing.T) {
 	_, ok := m0.Get(h("a"), "a")
 	require.False(t, ok)
 
-	b := m0.Edit()
+	b := m0.Edit(h)
 	for i := range 5000 {
 		k := strconv.Itoa(i)
-		b.Set(h(k), k, i)
+		b.Set(k, i)
 	}
 	m1 := b.Commit()
 	require.Equal(t, 5000, m1.Len())
 	require.Equal(t, 0, m0.Len())
 
-	b = m1.Edit()
-	b.Delete(h("7"), "7")
-	b.Delete(h("missing"), "missing")
-	b.Set(h("8"), "8", 80)
-	b.Set(h("new"), "new", -1)
-	v, ok := b.Get(h("8"), "8")
+	b = m1.Edit(h)
+	b.Delete("7")
+	b.Delete("missing")
+	b.Set("8", 80)
+	b.Set("new", -1)
+	v, ok := b.Get("8")
 	require.True(t, ok)
 	require.Equal(t, 80, v)
 	m2 := b.Commit()
@@ -69,8 +69,8 @@ func TestBatchIsolation(t *testing.T) {
 
 func TestEmptyBatchCommit(t *testing.T) {
 	var m Map[string, int]
-	b := m.Edit()
-	b.Delete(h("x"), "x")
+	b := m.Edit(h)
+	b.Delete("x")
 	require.Equal(t, 0, b.Commit().Len())
 }
 

@@ -1,0 +1,58 @@
+package iam_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/iamgo/iam"
+)
+
+// TestMemoryStoreBytesPerGrant measures the heap the memory store holds per
+// object grant at 1M grants (DESIGN §5: ≤ 150 bytes). It is skipped in
+// -short mode; `make test` runs it.
+func TestMemoryStoreBytesPerGrant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 1M grants")
+	}
+	const n = 1_000_000
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	// The IDs exist before the measurement, as they would in an
+	// application (they are its own strings).
+	users := make([]string, 10_000)
+	for i := range users {
+		users[i] = fmt.Sprint("u", i)
+	}
+	before := heap()
+	store := iam.NewMemoryStore()
+	err := store.Update(context.Background(), func(tx *iam.MemoryTx) error {
+		for i := range n {
+			g := iam.Grant{Holder: iam.User(users[i%len(users)]), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: fmt.Sprint("d", i)}}
+			if err := tx.Grant(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := heap()
+	if got := store.Stats().Grants; got != n {
+		t.Fatalf("store holds %d grants, want %d", got, n)
+	}
+	per := float64(after-before) / n
+	t.Logf("memory store: %.1f bytes per object grant at %d grants (object IDs included)", per, n)
+	if per > 150 {
+		t.Errorf("memory store uses %.1f bytes per grant, DESIGN §5 allows 150", per)
+	}
+	runtime.KeepAlive(store)
+	runtime.KeepAlive(users)
+}
