@@ -21,11 +21,17 @@ type benchPost struct {
 
 func (p *benchPost) ObjectRef() iam.Ref { return p.ref }
 
-const benchRotate = 1024
+// benchRotate is the working set of every named benchmark: the checks
+// rotate over this many different (user, object) pairs, so the numbers are
+// not one cached answer, yet the working set is the same at 1k and at 1M
+// grants: the ratio object_grant_1M / object_grant_1k then shows how the
+// cost grows with the store, not with the CPU cache. The *_cold variants
+// rotate over 65,536 pairs to show the cache-miss cost too.
+const benchRotate = 64
 
 // globalRoleFixture: 100 roles of 5 permissions each, 10,000 users holding
 // 3 roles each; the checked users hold the permission through one of them.
-func globalRoleFixture(tb testing.TB) (*iam.Checker, []*benchUser, string) {
+func globalRoleFixture(tb testing.TB, rotate int) (*iam.Checker, []*benchUser, string) {
 	tb.Helper()
 	ctx := context.Background()
 	roles := make([]*iam.Role, 100)
@@ -58,7 +64,7 @@ func globalRoleFixture(tb testing.TB) (*iam.Checker, []*benchUser, string) {
 	// Every user u holds roles[(u*7)%100], which grants app.perm_R_2. Pick
 	// users holding role 0 so one permission name serves all of them.
 	var users []*benchUser
-	for u := 0; len(users) < benchRotate; u++ {
+	for u := 0; len(users) < rotate; u++ {
 		if (u*7)%100 == 0 {
 			users = append(users, &benchUser{id: fmt.Sprint("u", u%10_000)})
 		}
@@ -68,7 +74,7 @@ func globalRoleFixture(tb testing.TB) (*iam.Checker, []*benchUser, string) {
 
 // objectGrantFixture: n grants of doc.view, each to one of 10,000 users on
 // its own document (no parents, no groups).
-func objectGrantFixture(tb testing.TB, n int) (*iam.Checker, []*benchUser, []iam.Object) {
+func objectGrantFixture(tb testing.TB, n, rotate int) (*iam.Checker, []*benchUser, []iam.Object) {
 	tb.Helper()
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
@@ -88,11 +94,11 @@ func objectGrantFixture(tb testing.TB, n int) (*iam.Checker, []*benchUser, []iam
 	if err != nil {
 		tb.Fatal(err)
 	}
-	users := make([]*benchUser, benchRotate)
-	objs := make([]iam.Object, benchRotate)
-	step := n / benchRotate
-	for k := range benchRotate {
-		i := k * step
+	users := make([]*benchUser, rotate)
+	objs := make([]iam.Object, rotate)
+	step := n / rotate
+	for k := range rotate {
+		i := (k*step + k*7919) % n
 		users[k] = &benchUser{id: fmt.Sprint("u", i%10_000)}
 		objs[k] = &benchPost{ref: iam.Ref{Type: "doc", ID: fmt.Sprint("d", i)}}
 	}
@@ -160,9 +166,9 @@ func benchChecks(b *testing.B, c *iam.Checker, users []*benchUser, perm string, 
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	i := 0
+	i, mask := 0, len(users)-1 // len is a power of two
 	for b.Loop() {
-		k := i & (benchRotate - 1)
+		k := i & mask
 		var o iam.Object
 		if objs != nil {
 			o = objs[k]
@@ -176,15 +182,23 @@ func benchChecks(b *testing.B, c *iam.Checker, users []*benchUser, perm string, 
 
 func BenchmarkCheck(b *testing.B) {
 	b.Run("global_role", func(b *testing.B) {
-		c, users, perm := globalRoleFixture(b)
+		c, users, perm := globalRoleFixture(b, benchRotate)
+		benchChecks(b, c, users, perm, nil)
+	})
+	b.Run("global_role_cold", func(b *testing.B) {
+		c, users, perm := globalRoleFixture(b, 1024)
 		benchChecks(b, c, users, perm, nil)
 	})
 	b.Run("object_grant_1k", func(b *testing.B) {
-		c, users, objs := objectGrantFixture(b, 1_000)
+		c, users, objs := objectGrantFixture(b, 1_000, benchRotate)
 		benchChecks(b, c, users, "doc.view", objs)
 	})
 	b.Run("object_grant_1M", func(b *testing.B) {
-		c, users, objs := objectGrantFixture(b, 1_000_000)
+		c, users, objs := objectGrantFixture(b, 1_000_000, benchRotate)
+		benchChecks(b, c, users, "doc.view", objs)
+	})
+	b.Run("object_grant_1M_cold", func(b *testing.B) {
+		c, users, objs := objectGrantFixture(b, 1_000_000, 1<<16)
 		benchChecks(b, c, users, "doc.view", objs)
 	})
 	b.Run("rule", func(b *testing.B) {
@@ -192,7 +206,7 @@ func BenchmarkCheck(b *testing.B) {
 		benchChecks(b, c, users, "blog.change_post", objs)
 	})
 	b.Run("parallel", func(b *testing.B) {
-		c, users, perm := globalRoleFixture(b)
+		c, users, perm := globalRoleFixture(b, benchRotate)
 		ctx := context.Background()
 		for _, u := range users {
 			c.HasPerm(ctx, u, perm, nil)

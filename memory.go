@@ -34,7 +34,8 @@ type MemoryStore struct {
 type memState struct {
 	users   shard.Map[string, *Holding]
 	groups  shard.Map[string, *Holding]
-	grants  shard.Map2[*GrantSet] // by type, then ID
+	grants  shard.Map2[*GrantSet] // object grants, by type, then ID
+	wide    map[string]*GrantSet  // type-level grants by type; global grants under ""
 	parents shard.Map2[[]Ref]
 }
 
@@ -67,7 +68,11 @@ func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) 
 
 // Grants implements ObjectPermStore.
 func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
-	s, _ := m.cur.Load().grants.Get(m.seed, on.Type, on.ID)
+	st := m.cur.Load()
+	if on.ID == "" {
+		return st.wide[on.Type], nil
+	}
+	s, _ := st.grants.Get(m.seed, on.Type, on.ID)
 	return s, nil
 }
 
@@ -87,8 +92,11 @@ type MemoryStats struct {
 // Stats returns the store's counts. It walks every grant set.
 func (m *MemoryStore) Stats() MemoryStats {
 	st := m.cur.Load()
-	s := MemoryStats{Principals: st.users.Len() + st.groups.Len(), Refs: st.grants.Len()}
+	s := MemoryStats{Principals: st.users.Len() + st.groups.Len(), Refs: st.grants.Len() + len(st.wide)}
 	st.grants.Range(func(_, _ string, g *GrantSet) bool { s.Grants += g.Len(); return true })
+	for _, g := range st.wide {
+		s.Grants += g.Len()
+	}
 	return s
 }
 
@@ -100,6 +108,8 @@ type MemoryTx struct {
 	users   *shard.Batch[string, *Holding]
 	groups  *shard.Batch[string, *Holding]
 	grants  *shard.Batch2[*GrantSet]
+	wide    map[string]*GrantSet
+	wideNew bool // wide is this transaction's copy
 	parents *shard.Batch2[[]Ref]
 }
 
@@ -113,12 +123,12 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	defer m.mu.Unlock()
 	st := m.cur.Load()
 	tx := &MemoryTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
-		grants: st.grants.Edit(m.seed), parents: st.parents.Edit(m.seed)}
+		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed)}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	m.cur.Store(&memState{users: tx.users.Commit(), groups: tx.groups.Commit(),
-		grants: tx.grants.Commit(), parents: tx.parents.Commit()})
+		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit()})
 	return nil
 }
 
@@ -262,8 +272,35 @@ func (tx *MemoryTx) RemoveMember(user, group string) error {
 }
 
 func (tx *MemoryTx) grantSet(on Ref) *GrantSet {
+	if on.ID == "" {
+		return tx.wide[on.Type]
+	}
 	s, _ := tx.grants.Get(on.Type, on.ID)
 	return s
+}
+
+// setGrantSet stores s (nil: deletes) as the grants on on.
+func (tx *MemoryTx) setGrantSet(on Ref, s *GrantSet) {
+	if on.ID != "" {
+		if s == nil {
+			tx.setGrantSet(on, nil)
+		} else {
+			tx.grants.Set(on.Type, on.ID, s)
+		}
+		return
+	}
+	if !tx.wideNew {
+		w := make(map[string]*GrantSet, len(tx.wide)+1)
+		for k, v := range tx.wide {
+			w[k] = v
+		}
+		tx.wide, tx.wideNew = w, true
+	}
+	if s == nil {
+		delete(tx.wide, on.Type)
+	} else {
+		tx.wide[on.Type] = s
+	}
 }
 
 // Grant adds a grant; granting twice is the same as once.
@@ -281,7 +318,7 @@ func (tx *MemoryTx) Grant(g Grant) error {
 	if s != nil {
 		entries = append(entries, s.entries...)
 	}
-	tx.grants.Set(on.Type, on.ID, &GrantSet{entries: append(entries, e)})
+	tx.setGrantSet(on, &GrantSet{entries: append(entries, e)})
 	return nil
 }
 
@@ -300,10 +337,10 @@ func (tx *MemoryTx) Revoke(g Grant) error {
 		return nil
 	}
 	if len(s.entries) == 1 {
-		tx.grants.Delete(g.On.Type, g.On.ID)
+		tx.setGrantSet(g.On, nil)
 		return nil
 	}
-	tx.grants.Set(g.On.Type, g.On.ID, &GrantSet{entries: slices.Delete(slices.Clone(s.entries), i, i+1)})
+	tx.setGrantSet(g.On, &GrantSet{entries: slices.Delete(slices.Clone(s.entries), i, i+1)})
 	return nil
 }
 
@@ -312,7 +349,7 @@ func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
 	if !on.Valid() {
 		return fmt.Errorf("%w: ref %+v", ErrInvalid, on)
 	}
-	tx.grants.Delete(on.Type, on.ID)
+	tx.setGrantSet(on, nil)
 	return nil
 }
 
