@@ -186,8 +186,8 @@ func InGroup(groups ...string) Predicate {
 		return invalid("InGroup needs at least one group")
 	}
 	for _, g := range groups {
-		if g == "" {
-			return invalid("InGroup: empty group name")
+		if g == "" || strings.Contains(g, ",") {
+			return invalid("InGroup: group name %q is empty or contains a comma", g)
 		}
 	}
 	gs := append([]string(nil), groups...)
