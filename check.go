@@ -437,7 +437,7 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	}
 	for i := range st.n {
 		l := st.link(i)
-		if l.gm == nil || (l.kind == linkType && !st.hasObj) || (l.kind > linkAncestor && st.refuse) {
+		if l.gm == nil || (l.kind > linkAncestor && st.refuse) {
 			continue
 		}
 		for j := -1; j < st.ngroups(); j++ {

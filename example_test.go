@@ -89,6 +89,11 @@ func Example() {
 	_, err = checker.Check(ctx, ann, "blog.chagne_post", hers)
 	fmt.Println(errors.Is(err, iam.ErrUnknownPermission))
 	// Output:
+	// true
+	// true
+	// false
+	// false
+	// true
 }
 
 func ExampleChecker_Check() {
@@ -126,6 +131,12 @@ func ExampleChecker_Check() {
 	d, err = checker.Check(ctx, &User{ID: "ann", Disabled: true}, "blog.add_post", nil)
 	fmt.Println(d, err)
 	// Output:
+	// allowed blog.add_post: global role blog.author held by user:ann <nil>
+	// allowed blog.change_post: rule (has_role:blog.editor | (has_role:blog.author & is_owner)) [has_role:blog.editor=false has_role:blog.author=true is_owner=true] <nil>
+	// denied blog.change_post: no grant; rule (has_role:blog.editor | (has_role:blog.author & is_owner)) [has_role:blog.editor=false has_role:blog.author=true is_owner=false] <nil>
+	// denied blog.publish_post: no grant <nil>
+	// allowed blog.publish_post: superuser <nil>
+	// denied blog.add_post: inactive subject <nil>
 }
 
 func ExampleChecker_Explain() {
@@ -161,6 +172,10 @@ func ExampleChecker_Explain() {
 	}
 	fmt.Println(e)
 	// Output:
+	// allowed blog.change_post: global role blog.editor held by user:ann
+	//   - allowed blog.change_post: global role blog.editor held by user:ann
+	//   - allowed blog.change_post: local role blog.editor held by group:staff on blog.section:tech
+	//   - allowed blog.change_post: rule is_owner [is_owner=true]
 }
 
 func ExampleAnd() {
@@ -189,6 +204,9 @@ func ExampleAnd() {
 	d, _ := checker.Check(ctx, &User{ID: "bob"}, "blog.delete_post", post)
 	fmt.Println(d)
 	// Output:
+	// (has_role:blog.author & is_owner)
+	// true
+	// denied blog.delete_post: no grant; rule (has_role:blog.author & is_owner) [has_role:blog.author=false is_owner=skipped]
 }
 
 func ExampleOr() {
@@ -219,6 +237,10 @@ func ExampleOr() {
 		fmt.Println(id, d)
 	}
 	// Output:
+	// (is_owner | has_role:blog.moderator)
+	// ann allowed blog.lock_comments: rule (is_owner | has_role:blog.moderator) [is_owner=true has_role:blog.moderator=skipped]
+	// mo allowed blog.lock_comments: rule (is_owner | has_role:blog.moderator) [is_owner=false has_role:blog.moderator=true]
+	// bob denied blog.lock_comments: no grant; rule (is_owner | has_role:blog.moderator) [is_owner=false has_role:blog.moderator=false]
 }
 
 func ExampleNot() {
@@ -240,6 +262,11 @@ func ExampleNot() {
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "ann"}, "blog.flag_post", post))
 	fmt.Println(checker.HasPerm(ctx, &User{}, "blog.flag_post", post)) // anonymous
 	// Output:
+	// (is_authenticated & ~is_owner)
+	// is_owner
+	// true
+	// false
+	// false
 }
 
 func ExampleXor() {
@@ -266,6 +293,11 @@ func ExampleXor() {
 		fmt.Println(u.ID, u.Teams, checker.HasPerm(ctx, u, "blog.request_review", post))
 	}
 	// Output:
+	// (is_owner ^ in_group:staff)
+	// ann [] true
+	// sam [staff] true
+	// ann [staff] false
+	// bob [] false
 }
 
 func ExamplePred() {
@@ -289,6 +321,10 @@ func ExamplePred() {
 	_, err = checker.Check(ctx, ann, "blog.change_post", iam.Ref{Type: "blog.post", ID: "1"})
 	fmt.Println(errors.Is(err, iam.ErrWrongType))
 	// Output:
+	// is_owner
+	// true
+	// false
+	// true
 }
 
 // EditorData is the data of a blog.editor profile.
@@ -329,6 +365,9 @@ func ExamplePredProfile() {
 	}
 	fmt.Println(checker.HasPerm(ctx, eve, "blog.publish_post", &Post{ID: "1", Section: "tech"}))
 	// Output:
+	// true
+	// false
+	// false
 }
 
 func ExampleProfileData() {
@@ -356,6 +395,7 @@ func ExampleProfileData() {
 	}
 	fmt.Println(p.Holder, p.Role, data.Sections)
 	// Output:
+	// user:eve blog.editor [tech science]
 }
 
 // Local roles: a role granted on one object, or on an ancestor, holds there
@@ -420,6 +460,14 @@ func ExampleChecker_Grant() {
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "eve"}, "blog.publish_post", private))
 	fmt.Println(checker.HasPerm(ctx, sam, "blog.publish_post", private))
 	// Output:
+	// allowed blog.publish_post: local role blog.editor held by group:staff on blog.section:tech
+	// denied blog.publish_post: no grant
+	// allowed blog.hide_post: local role blog.moderator held by user:mo on blog.site:main
+	// allowed blog.change_post: grant held by user:ann on blog.post:9
+	// denied blog.change_post: no grant
+	// true
+	// false
+	// true
 }
 
 func ExampleMemoryStore_Update() {
@@ -454,6 +502,9 @@ func ExampleMemoryStore_Update() {
 	err = store.SetProfileActive(ctx, iam.Group("staff"), "blog.editor", false)
 	fmt.Println(err, checker.HasPerm(ctx, sam, "blog.publish_post", nil))
 	// Output:
+	// <nil> true
+	// changed my mind true
+	// <nil> false
 }
 
 func ExampleHasRole() {
@@ -487,6 +538,10 @@ func ExampleHasRole() {
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "ann"}, "blog.comment_post", tech))  // author of the section
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "ann"}, "blog.comment_post", sport))
 	// Output:
+	// has_role:blog.author
+	// true
+	// true
+	// false
 }
 
 func ExampleInGroup() {
@@ -508,6 +563,10 @@ func ExampleInGroup() {
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "lee", Teams: []string{"legal"}}, "blog.legal_review", nil))
 	fmt.Println(checker.HasPerm(ctx, &User{ID: "max", Teams: []string{"legal"}}, "blog.legal_review", nil))
 	// Output:
+	// in_group:staff,legal
+	// false
+	// true
+	// false
 }
 
 // Permission declarations: when Policy.Perms is set it is the complete list
@@ -551,6 +610,12 @@ func ExamplePerm() {
 	_, err = iam.New(policy, store)
 	fmt.Println(errors.Is(err, iam.ErrInvalidPolicy))
 	// Output:
+	// true
+	// true
+	// false
+	// true
+	// true
+	// true
 }
 
 // TestReadmeQuickStart keeps the README's quick start identical to the
@@ -573,17 +638,23 @@ func TestReadmeQuickStart(t *testing.T) {
 	text := func(from, to token.Pos) string {
 		return string(src[fset.Position(from).Offset:fset.Position(to).Offset])
 	}
+	withDoc := func(doc *ast.CommentGroup, n ast.Node) string {
+		if doc != nil {
+			return text(doc.Pos(), n.End())
+		}
+		return text(n.Pos(), n.End())
+	}
 	var types, body string
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.GenDecl:
 			if d.Tok == token.TYPE && (d.Specs[0].(*ast.TypeSpec).Name.Name == "User" || d.Specs[0].(*ast.TypeSpec).Name.Name == "Post") {
-				types += text(d.Pos(), d.End()) + "\n"
+				types += withDoc(d.Doc, d) + "\n"
 			}
 		case *ast.FuncDecl:
 			if d.Recv != nil {
 				if r := readmeRecvName(d.Recv.List[0].Type); r == "User" || r == "Post" {
-					types += text(d.Pos(), d.End()) + "\n"
+					types += withDoc(d.Doc, d) + "\n"
 				}
 			}
 			if d.Name.Name == "Example" && d.Recv == nil {

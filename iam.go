@@ -306,7 +306,10 @@ func (d Decision) String() string {
 		b.WriteString(" on " + d.On.String())
 	}
 	if d.Rule != "" {
-		b.WriteString(" rule " + d.Rule)
+		if d.Reason != ReasonRule {
+			b.WriteString("; rule")
+		}
+		b.WriteString(" " + d.Rule)
 		if ls := d.Leaves(); len(ls) > 0 {
 			b.WriteString(" [")
 			for i, l := range ls {

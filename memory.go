@@ -82,7 +82,7 @@ func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
 	return ps, nil
 }
 
-// Stats counts what the store holds.
+// MemoryStats counts what a MemoryStore holds.
 type MemoryStats struct {
 	Principals int // users and groups with a profile or a membership
 	Refs       int // objects, types and global with at least one grant

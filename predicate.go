@@ -197,6 +197,8 @@ func InGroup(groups ...string) Predicate {
 // HasRole is true when the subject holds r, or a role that includes r,
 // globally (unless the object refuses global roles) or locally on the object
 // or one of its ancestors, directly or through a group (DESIGN contract 14b).
+// A role granted on a whole type counts for objects of that type and, in a
+// model-level check, for the types the permission is declared for.
 // r must be listed in Policy.Roles.
 func HasRole(r *Role) Predicate {
 	if r == nil {

@@ -1,0 +1,204 @@
+// Package iam answers, in process and in nanoseconds, the question a Go
+// application asks many times per request: may this user do this action, on
+// this kind of thing, or on this particular thing?
+//
+// The authorization model is Go code, declared at start-up and reviewed in
+// pull requests: roles ([Role]), permission declarations ([Perm]) and rules
+// ([Predicate]) make up a [Policy]. Only who holds what (profiles, group
+// memberships, grants) lives in a [Store]; [MemoryStore] is the embedded one.
+// [New] validates the policy (duplicate names, unknown or cyclic included
+// roles, invalid rules are errors wrapping [ErrInvalidPolicy]) and returns a
+// [Checker]:
+//
+//	checker, err := iam.New(policy, iam.NewMemoryStore())
+//	ok := checker.HasPerm(ctx, user, "blog.change_post", post)
+//	dec, err := checker.Check(ctx, user, "blog.change_post", post)
+//
+// The application's user type is a [Subject] (SubjectID, "" for anonymous;
+// optionally IsActive, IsSuperuser and SubjectGroups) and its models are
+// [Object] values (ObjectRef; optionally Parents and AcquireGlobalRoles).
+// [Checker.HasPerm] is a yes or no; [Checker.Check] returns a [Decision]
+// that says why, and an error when the check could not be decided;
+// [Checker.Explain] lists every way the permission is held;
+// [Checker.Require] returns an error wrapping [ErrDenied]. A nil object makes
+// a model-level check ("may this user publish posts at all?").
+//
+// Check decides in this order:
+//
+//  1. A permission the policy does not declare is denied with an error
+//     wrapping [ErrUnknownPermission], even for superusers: typos never pass
+//     silently.
+//  2. A nil subject, or one whose IsActive() is false, is denied everything,
+//     superusers included.
+//  3. An active superuser (IsSuperuser() true) is allowed every declared
+//     permission.
+//  4. Otherwise the subject holds the permission if any of these holds: a
+//     role held globally by the subject or one of its groups grants it
+//     (unless the object refuses global roles); a role held locally on the
+//     object or an ancestor, by the subject or a group, grants it; the
+//     permission is granted directly to the subject or a group on the
+//     object, an ancestor, the object's whole type or globally; or the
+//     permission's rule evaluates true.
+//  5. A model-level check (nil object) counts only global roles, global and
+//     type-level grants (the types are the permission's declared types) and
+//     rules.
+//  6. An anonymous subject (SubjectID "") holds no stored roles or grants;
+//     rules may still allow it, e.g. a public view rule.
+//  7. A permission declared with Types is granted on, and checked against,
+//     objects of those types only: granting it on another type fails with
+//     [ErrWrongType], checking another type is a denial with that error.
+//
+// # Predicates
+//
+// A [Predicate] is a rule over the subject and the object of a check. Leaves
+// are typed Go functions: [Pred] and [PredE] (with an error) type-assert the
+// subject to S and the object to O; a nil object reaches the function as O's
+// zero value, and a subject or object of another Go type makes the leaf false
+// with an error wrapping [ErrWrongType]. [PredProfile] reads the data of the
+// subject's profile for a role. Built-in leaves are [HasRole], [InGroup],
+// [IsAuthenticated], [IsSuperuser], [IsActive], [Always] and [Never].
+//
+// Leaves combine with [And], [Or], [Not] and [Xor], and print as an
+// expression:
+//
+//	isOwner := iam.Pred("is_owner", func(ctx context.Context, u *User, p *Post) bool {
+//		return p != nil && p.OwnerID == u.ID
+//	})
+//	rule := iam.Or(iam.HasRole(editor), iam.And(iam.HasRole(author), isOwner))
+//	rule.String() // "(has_role:blog.editor | (has_role:blog.author & is_owner))"
+//
+// A rule in Policy.Rules is one more way to hold its permission; it is
+// evaluated when no role or grant gives it.
+//
+//   - And stops at the first false, Or at the first true; Xor (true when an
+//     odd number of its predicates are) evaluates them all. Not(Not(p)) is p
+//     and prints as p.
+//   - A predicate is true, false or an error; there is no "skip" value. Or
+//     is true if any branch is true, else an error if any branch erred; And
+//     is false if any branch is false, else an error if any branch erred; Not
+//     and Xor pass errors on. An error that reaches the top denies the
+//     check, and Check returns it.
+//   - A panic anywhere in a check, in a predicate or in a subject or object
+//     method, is recovered: the whole check is denied with an error wrapping
+//     [ErrPanic].
+//   - Within one check a leaf that occurs several times runs at most once;
+//     its result is reused. [Decision.Leaves] reports what each leaf of the
+//     rule returned, and which were never run.
+//   - [InGroup] requires membership in every group named. A subject's
+//     groups are its stored memberships plus what SubjectGroups() returns.
+//   - [PredProfile] reads only the subject's own live profile for the role:
+//     a role held through a group or through another role's Includes has no
+//     personal data, so the leaf is false there. Data that does not decode
+//     is an error. Decoded data is cached with the stored profile.
+//
+// Predicates are immutable and safe for concurrent use; the functions given
+// to Pred, PredE and PredProfile must be too.
+//
+// # Roles and profiles
+//
+// A [Role] bundles permissions, and Includes other roles: holding
+// blog.editor can mean holding blog.author too. Roles are profiles: a
+// principal ([User] or [Group]) holds a role globally iff the store holds a
+// [Profile] for it that is Active and not past its ExpiresAt. Deactivating
+// the profile removes every permission that came from the role, at once.
+// A profile carries role-specific data as JSON (an editor's sections, a
+// doctor's department), read with [ProfileData] or used in a rule with
+// [PredProfile].
+//
+// Roles are held globally (a profile, or, see below, a role granted on a
+// whole type or globally) or locally: a [Grant] with a Role on one object
+// holds on that object and its descendants only. Users hold what their
+// groups hold; group memberships come from the store
+// ([ProfileStore.AddMember]) and from the subject's SubjectGroups().
+// [HasRole] is true when the subject holds the role, or a role that includes
+// it, in any of these ways.
+//
+// # Object permissions
+//
+// A [Grant] gives a permission, or a local role, to a user or a group, on a
+// [Ref]:
+//
+//   - Ref{Type: "blog.post", ID: "42"}: one object;
+//   - Ref{Type: "blog.post"}: every object of the type;
+//   - Ref{}: everything.
+//
+// Grants on an ancestor apply to the object. Ancestors come from the
+// object's own Parents() method and, when the store implements
+// [ParentStore] (MemoryStore does), from the parents it records for each
+// ref, followed transitively: a post names its section, the store records
+// that sections belong to the site. An object whose AcquireGlobalRoles()
+// returns false refuses global roles; grants, and roles granted on it or on
+// its ancestors, still apply.
+//
+// Permissions are declared implicitly or strictly. When Policy.Perms is
+// empty, every permission a role grants or a rule is keyed by is declared,
+// with no type restriction. When Policy.Perms is not empty it is the
+// complete list: a role or rule naming anything else makes New fail, which
+// catches typos at start-up. A [Perm] with Types (one generic action for
+// several types) applies to objects of those types only. The permissions
+// [PermManageRoles] and [PermManageGrants] are always declared.
+//
+// The behaviour the design leaves open is settled as follows:
+//
+//   - A model-level check of a permission declared for several types counts
+//     a type-level grant on any of them.
+//   - A role granted on a whole type (Ref{Type}) or globally (Ref{}) counts
+//     as a global role ([ReasonGlobalRole]): an object that refuses global
+//     roles refuses those too.
+//   - [Checker.HasPerms] with an empty list is false: asking for nothing
+//     grants nothing.
+//   - Ancestry is followed [DefaultMaxDepth] (25) levels deep, or
+//     [Options.MaxDepth], and one check looks at no more than 64 refs (the
+//     object, its ancestors, the type refs and the global ref). A check that
+//     finds no allowing path and was cut short is denied with an error
+//     wrapping [ErrTooDeep], never decided on part of the ancestry.
+//   - Profiles and grants that name a role or permission the policy does not
+//     know grant nothing.
+//   - [Checker.Grant] and [Checker.PutProfile] are the validated, trusted
+//     write path (seeding, migrations, tests): they reject unknown roles and
+//     permissions and grants on the wrong type, but do not ask who is
+//     writing. Writing to the store directly is not validated.
+//
+// # Concurrency
+//
+// A [Checker] is safe for concurrent use, and so is [MemoryStore]. The read
+// path takes no global lock: MemoryStore reads load an immutable snapshot
+// through an atomic pointer, so checks scale with cores. Writes are
+// serialised and publish a new snapshot before they return: a write that
+// returned without error is visible to the next check (no stale allow after
+// a revocation or deactivation returns). [MemoryStore.Update] applies several
+// writes atomically: checks see all of them or none.
+//
+// The Checker attaches the compiled form of what a store returns to the
+// returned [Holding] and [GrantSet], so a warm check costs a few pointer
+// loads. Stores should therefore return the same pointer for as long as the
+// principal's or the ref's data does not change; returning fresh values on
+// every call is correct, only slower. Store implementations must be safe for
+// concurrent use and make a successful write visible to every later read.
+//
+// # Security
+//
+// Access is denied by default: nothing is allowed unless a role, a grant or
+// a rule allows it. Checks fail closed: store errors, cancelled or expired
+// contexts, rules that err and panics all deny, and Check returns the error.
+// An unknown permission is an error even for a superuser. A nil or inactive
+// subject gets nothing, superuser or not. Anonymous subjects hold no stored
+// roles or grants. Errors are sentinels ([ErrUnknownPermission],
+// [ErrWrongType], [ErrPanic], [ErrTooDeep], [ErrDenied], ...) matched with
+// [errors.Is], never by their text.
+//
+// # Performance
+//
+// A warm check allocates nothing. Roles and grants are compiled into
+// per-holding bitsets (permissions held, roles held, Includes followed)
+// attached to what the store returns, so a check is a few map lookups and
+// bit tests, and its cost does not grow with the number of grants in the
+// store. The benchmarks are named after DESIGN §5 so that results compare
+// across versions: BenchmarkCheck/global_role, BenchmarkCheck/object_grant_1k,
+// BenchmarkCheck/object_grant_1M, BenchmarkCheck/rule and
+// BenchmarkCheck/parallel. Run them with
+//
+//	make bench
+//
+// and compare runs with benchstat.
+package iam
