@@ -338,5 +338,5 @@ type Leaf struct {
 	Name      string // the leaf as printed, e.g. "is_owner" or "has_role:blog.editor"
 	Evaluated bool   // false: short-circuited, never run
 	Value     bool
-	Err       bool // the leaf failed; the error is the check's error
+	Err       bool // the leaf failed (the check returns the error unless another branch decided it)
 }
