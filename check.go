@@ -15,7 +15,12 @@ type holdingMemo struct {
 	roles bitset      // live global roles, Includes followed
 	perms bitset      // permissions those roles grant
 	live  []*roleInfo // the live roles held directly (for Decision.Role)
-	until int64       // unix nanos when a live profile expires; 0: never
+	// The memo is valid at time t iff !timed, or from <= t < until: a
+	// profile expires at until (0: none will), and a clock set back before
+	// from may revive an expired one.
+	timed bool
+	from  int64
+	until int64
 	data  []atomic.Pointer[profileDatum]
 }
 
@@ -40,7 +45,7 @@ func (c *Checker) memoOf(st *evalState, h *Holding) *holdingMemo {
 		return c.pol.emptyHM
 	}
 	m := h.memo.Load()
-	if m != nil && m.pol == c.pol && (m.until == 0 || st.nowNanos() < m.until) {
+	if m != nil && m.pol == c.pol && (!m.timed || m.valid(st.nowNanos())) {
 		return m
 	}
 	m = c.compileHolding(h, st.nowNanos())
@@ -48,15 +53,20 @@ func (c *Checker) memoOf(st *evalState, h *Holding) *holdingMemo {
 	return m
 }
 
+func (m *holdingMemo) valid(now int64) bool {
+	return now >= m.from && (m.until == 0 || now < m.until)
+}
+
 func (c *Checker) compileHolding(h *Holding, now int64) *holdingMemo {
 	pol := c.pol
-	m := &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
+	m := &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList)), from: now}
 	for _, p := range h.profiles {
 		ri := pol.roles[p.Role]
 		if ri == nil || !p.Active {
 			continue
 		}
 		if !p.ExpiresAt.IsZero() {
+			m.timed = true
 			exp := p.ExpiresAt.UnixNano()
 			if now >= exp {
 				continue

@@ -283,7 +283,7 @@ func (tx *MemoryTx) grantSet(on Ref) *GrantSet {
 func (tx *MemoryTx) setGrantSet(on Ref, s *GrantSet) {
 	if on.ID != "" {
 		if s == nil {
-			tx.setGrantSet(on, nil)
+			tx.grants.Delete(on.Type, on.ID)
 		} else {
 			tx.grants.Set(on.Type, on.ID, s)
 		}
