@@ -283,6 +283,14 @@ func (st *evalState) group(i int) string {
 	return st.extra[i-len(st.hold.Groups())]
 }
 
+// principal returns the user (j < 0) or its j-th group.
+func (st *evalState) principal(j int) Principal {
+	if j < 0 {
+		return User(st.uid)
+	}
+	return Group(st.group(j))
+}
+
 func (st *evalState) groupMemo(i int) (*holdingMemo, string, error) {
 	g := st.group(i)
 	if i < maxGroupMemos && st.gmsDone&(1<<i) != 0 {
@@ -451,11 +459,7 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 			continue
 		}
 		for j := -1; j < st.ngroups(); j++ {
-			who := User(st.uid)
-			if j >= 0 {
-				who = Group(st.group(j))
-			}
-			if h := l.gm.find(who); h != nil && h.roles.has(ri.idx) {
+			if h := l.gm.find(st.principal(j)); h != nil && h.roles.has(ri.idx) {
 				return true, nil
 			}
 		}
@@ -469,7 +473,10 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 
 func (st *evalState) eval(n *cnode) (bool, error) {
 	switch n.op {
-	case opAnd:
+	case opAnd, opOr:
+		// And stops at the first false, Or at the first true (contract 8);
+		// an error decides only when no branch did (contract 9).
+		decisive := n.op == opOr
 		var firstErr error
 		for _, k := range n.kids {
 			v, err := st.eval(k)
@@ -479,26 +486,14 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 				}
 				continue
 			}
-			if !v {
-				return false, nil
+			if v == decisive {
+				return decisive, nil
 			}
 		}
-		return firstErr == nil, firstErr
-	case opOr:
-		var firstErr error
-		for _, k := range n.kids {
-			v, err := st.eval(k)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			if v {
-				return true, nil
-			}
+		if firstErr != nil {
+			return false, firstErr
 		}
-		return false, firstErr
+		return !decisive, nil
 	case opXor:
 		var firstErr error
 		odd := false

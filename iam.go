@@ -525,14 +525,9 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 		}
 		rolesOK := !st.refuse || l.kind <= linkAncestor
 		for j := -1; j < st.ngroups(); j++ {
-			var h *memoHolder
-			var who Principal
-			if j < 0 {
-				who = User(st.uid)
-			} else {
-				who = Group(st.group(j))
-			}
-			if h = l.gm.find(who); h == nil {
+			who := st.principal(j)
+			h := l.gm.find(who)
+			if h == nil {
 				continue
 			}
 			if h.direct.has(pi.idx) {
