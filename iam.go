@@ -84,7 +84,8 @@ type Options struct {
 	// Now is the clock used for profile expiry. Nil means time.Now.
 	Now func() time.Time
 	// MaxDepth caps how many levels of ancestors are followed. Zero means
-	// DefaultMaxDepth.
+	// DefaultMaxDepth; values above 64 act as 64 (a check follows at most
+	// 64 refs).
 	MaxDepth int
 }
 
@@ -143,6 +144,9 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	if c.maxDepth <= 0 {
 		c.maxDepth = DefaultMaxDepth
 	}
+	// A walk deeper than the chain's room is cut short by the room anyway;
+	// the clamp also keeps depths within the links' uint8.
+	c.maxDepth = min(c.maxDepth, maxChain)
 	if ps, ok := store.(ParentStore); ok {
 		c.parents = ps
 	}
