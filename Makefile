@@ -16,8 +16,9 @@ vet:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
+# Every test, with a throwaway PostgreSQL server (IAM_TEST_POSTGRES_DSN).
 race:
-	$(GO) test -race -count=1 ./...
+	./scripts/with-postgres $(GO) test -race -count=1 ./...
 
 ## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
 bench:
