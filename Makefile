@@ -23,6 +23,7 @@ race:
 ## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -benchmem -count=6 . | tee bench.out
+	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck' -benchmem -count=6 ./iamsql | tee -a bench.out
 
 ## demo: the README's first command.
 demo:

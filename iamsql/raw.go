@@ -1,0 +1,346 @@
+package iamsql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/iamcache"
+)
+
+// queries holds every statement, in the dialect's placeholder syntax. All
+// values are parameters: no identifier or value is ever spliced into SQL.
+type queries struct {
+	dialect Dialect
+
+	profiles, holdingUser, holdingWithGroups        string
+	grants, grantsBundle, grantsBundleType, parents string
+
+	putProfile, setActive, deleteProfile string
+	addMember, removeMember              string
+	grant, revoke, deleteGrantsOn        string
+	deleteParents, insertParent          string
+	notify                               string
+}
+
+func queriesFor(d Dialect) *queries {
+	r := func(q string) string { return rebind(d, q) }
+	return &queries{
+		dialect: d,
+		// Holding of a group: its profiles. Column 1 tells the row kind:
+		// 0 a profile of the principal, 1 a membership, 2 a group's profile.
+		profiles: r(`SELECT 0, '', role, active, expires_at_us, data FROM iam_profiles
+			WHERE holder_kind = $1 AND holder_id = $2`),
+		holdingUser: r(`SELECT 0, '', role, active, expires_at_us, data FROM iam_profiles
+			WHERE holder_kind = 1 AND holder_id = $1
+			UNION ALL SELECT 1, group_id, '', ` + boolLit(d, false) + `, NULL, NULL FROM iam_members WHERE user_id = $1`),
+		holdingWithGroups: r(`SELECT 0, '', role, active, expires_at_us, data FROM iam_profiles
+			WHERE holder_kind = 1 AND holder_id = $1
+			UNION ALL SELECT 1, group_id, '', ` + boolLit(d, false) + `, NULL, NULL FROM iam_members WHERE user_id = $1
+			UNION ALL SELECT 2, m.group_id, p.role, p.active, p.expires_at_us, p.data
+				FROM iam_members m JOIN iam_profiles p ON p.holder_kind = 2 AND p.holder_id = m.group_id
+				WHERE m.user_id = $1`),
+		grants: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = $2`),
+		// Grants on an object, on its type and global, and the object's
+		// parents (row kind 3: holder_kind = pos, holder_id = parent type,
+		// name = parent id), in one round trip.
+		grantsBundle: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = $2
+			UNION ALL SELECT 1, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
+			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = '' AND obj_id = ''
+			UNION ALL SELECT 3, pos, parent_type, ` + boolLit(d, false) + `, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
+		// The same for a type-level Ref: its grants and the global ones.
+		grantsBundleType: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
+			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = '' AND obj_id = ''`),
+		parents: r(`SELECT parent_type, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2 ORDER BY pos`),
+
+		putProfile: r(`INSERT INTO iam_profiles (holder_kind, holder_id, role, active, expires_at_us, data)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (holder_kind, holder_id, role) DO UPDATE
+			SET active = excluded.active, expires_at_us = excluded.expires_at_us, data = excluded.data`),
+		setActive:      r(`UPDATE iam_profiles SET active = $4 WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
+		deleteProfile:  r(`DELETE FROM iam_profiles WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
+		addMember:      r(`INSERT INTO iam_members (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
+		removeMember:   r(`DELETE FROM iam_members WHERE user_id = $1 AND group_id = $2`),
+		grant:          r(`INSERT INTO iam_grants (obj_type, obj_id, holder_kind, holder_id, is_role, name) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`),
+		revoke:         r(`DELETE FROM iam_grants WHERE obj_type = $1 AND obj_id = $2 AND holder_kind = $3 AND holder_id = $4 AND is_role = $5 AND name = $6`),
+		deleteGrantsOn: r(`DELETE FROM iam_grants WHERE obj_type = $1 AND obj_id = $2`),
+		deleteParents:  r(`DELETE FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
+		insertParent:   r(`INSERT INTO iam_parents (obj_type, obj_id, pos, parent_type, parent_id) VALUES ($1, $2, $3, $4, $5)`),
+		notify:         `SELECT pg_notify($1, $2)`,
+	}
+}
+
+func boolLit(d Dialect, b bool) string {
+	switch {
+	case d == Postgres && b:
+		return "TRUE"
+	case d == Postgres:
+		return "FALSE"
+	case b:
+		return "1"
+	}
+	return "0"
+}
+
+// raw is the store without a cache: every read is one query. It implements
+// iam.Store reads, iam.ParentStore reads and the iamcache batch loaders.
+// Writes go through Writer.
+type raw struct {
+	s  *Store
+	db *sql.DB
+	q  *queries
+}
+
+// holdingRows collects the profiles and groups of one query.
+type holdingRows struct {
+	profiles []iam.Profile
+	groups   []string
+	gprof    map[string][]iam.Profile
+}
+
+func (r *raw) queryHoldings(ctx context.Context, q string, args ...any) (*holdingRows, error) {
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := &holdingRows{}
+	for rows.Next() {
+		var (
+			kind      int
+			grp, role string
+			active    bool
+			expires   sql.NullInt64
+			data      []byte
+		)
+		if err := rows.Scan(&kind, &grp, &role, &active, &expires, &data); err != nil {
+			return nil, err
+		}
+		p := iam.Profile{Role: role, Active: active, Data: data}
+		if expires.Valid {
+			p.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
+		}
+		switch kind {
+		case 0:
+			out.profiles = append(out.profiles, p)
+		case 1:
+			out.groups = append(out.groups, grp)
+		case 2:
+			if out.gprof == nil {
+				out.gprof = make(map[string][]iam.Profile)
+			}
+			p.Holder = iam.Group(grp)
+			out.gprof[grp] = append(out.gprof[grp], p)
+		}
+	}
+	return out, rows.Err()
+}
+
+func holdingOf(p iam.Principal, profiles []iam.Profile, groups []string) *iam.Holding {
+	if len(profiles) == 0 && len(groups) == 0 {
+		return nil
+	}
+	for i := range profiles {
+		profiles[i].Holder = p
+	}
+	return iam.NewHolding(profiles, groups)
+}
+
+// Holding implements iam.ProfileStore's read.
+func (r *raw) Holding(ctx context.Context, p iam.Principal) (*iam.Holding, error) {
+	if !p.Valid() {
+		return nil, nil
+	}
+	var (
+		hr  *holdingRows
+		err error
+	)
+	if p.Kind == iam.KindUser {
+		hr, err = r.queryHoldings(ctx, r.q.holdingUser, p.ID)
+	} else {
+		hr, err = r.queryHoldings(ctx, r.q.profiles, int(p.Kind), p.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iamsql: reading %s: %w", p, err)
+	}
+	return holdingOf(p, hr.profiles, hr.groups), nil
+}
+
+// LoadHoldings implements iamcache.HoldingLoader: a user with the profiles
+// of its groups, in one query.
+func (r *raw) LoadHoldings(ctx context.Context, p iam.Principal) (*iam.Holding, map[string]*iam.Holding, error) {
+	if p.Kind != iam.KindUser || !p.Valid() {
+		h, err := r.Holding(ctx, p)
+		return h, nil, err
+	}
+	hr, err := r.queryHoldings(ctx, r.q.holdingWithGroups, p.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("iamsql: reading %s: %w", p, err)
+	}
+	var groups map[string]*iam.Holding
+	if len(hr.groups) > 0 {
+		groups = make(map[string]*iam.Holding, len(hr.groups))
+		for _, g := range hr.groups {
+			groups[g] = holdingOf(iam.Group(g), hr.gprof[g], nil)
+		}
+	}
+	return holdingOf(p, hr.profiles, hr.groups), groups, nil
+}
+
+// Grants implements iam.ObjectPermStore's read.
+func (r *raw) Grants(ctx context.Context, on iam.Ref) (*iam.GrantSet, error) {
+	if !on.Valid() {
+		return nil, nil
+	}
+	sets, _, err := r.queryGrants(ctx, r.q.grants, on.Type, on.ID)
+	if err != nil {
+		return nil, fmt.Errorf("iamsql: reading grants on %s: %w", on, err)
+	}
+	return sets[0], nil
+}
+
+// LoadGrants implements iamcache.GrantsLoader.
+func (r *raw) LoadGrants(ctx context.Context, on iam.Ref) (iamcache.GrantsBundle, error) {
+	var b iamcache.GrantsBundle
+	if !on.Valid() {
+		return b, nil
+	}
+	var (
+		sets    [3]*iam.GrantSet
+		parents []iam.Ref
+		err     error
+	)
+	switch {
+	case on.IsObject():
+		sets, parents, err = r.queryGrants(ctx, r.q.grantsBundle, on.Type, on.ID)
+		b.ParentsLoaded = true
+	case on.Type != "":
+		sets, _, err = r.queryGrants(ctx, r.q.grantsBundleType, on.Type)
+	default: // global: no wider Ref
+		sets, _, err = r.queryGrants(ctx, r.q.grants, "", "")
+	}
+	if err != nil {
+		return iamcache.GrantsBundle{}, fmt.Errorf("iamsql: reading grants on %s: %w", on, err)
+	}
+	b.On, b.Type, b.Global, b.Parents = sets[0], sets[1], sets[2], parents
+	return b, nil
+}
+
+// queryGrants reads rows of (which, holder_kind, holder_id, is_role, name):
+// which 0-2 go to sets[which], 3 are parents.
+func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.GrantSet, []iam.Ref, error) {
+	var sets [3]*iam.GrantSet
+	rows, err := r.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return sets, nil, err
+	}
+	defer rows.Close()
+	var (
+		grants [3][]iam.Grant
+		pos    []int
+		refs   []iam.Ref
+	)
+	for rows.Next() {
+		var (
+			which, kind int
+			holder      string
+			isRole      bool
+			name        string
+		)
+		if err := rows.Scan(&which, &kind, &holder, &isRole, &name); err != nil {
+			return sets, nil, err
+		}
+		if which == 3 {
+			pos = append(pos, kind)
+			refs = append(refs, iam.Ref{Type: holder, ID: name})
+			continue
+		}
+		g := iam.Grant{Holder: iam.Principal{Kind: iam.PrincipalKind(kind), ID: holder}}
+		if isRole {
+			g.Role = name
+		} else {
+			g.Perm = name
+		}
+		grants[which] = append(grants[which], g)
+	}
+	if err := rows.Err(); err != nil {
+		return sets, nil, err
+	}
+	for i, gs := range grants {
+		if len(gs) > 0 {
+			sets[i] = iam.NewGrantSet(gs)
+		}
+	}
+	return sets, sortByPos(refs, pos), nil
+}
+
+func sortByPos(refs []iam.Ref, pos []int) []iam.Ref {
+	if len(refs) < 2 {
+		return refs
+	}
+	out := make([]iam.Ref, len(refs))
+	idx := make([]int, len(refs))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Few parents: insertion sort by pos.
+	for i := 1; i < len(idx); i++ {
+		for j := i; j > 0 && pos[idx[j]] < pos[idx[j-1]]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	for i, k := range idx {
+		out[i] = refs[k]
+	}
+	return out
+}
+
+// Parents implements iam.ParentStore's read.
+func (r *raw) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
+	if !ref.IsObject() {
+		return nil, nil
+	}
+	rows, err := r.db.QueryContext(ctx, r.q.parents, ref.Type, ref.ID)
+	if err != nil {
+		return nil, fmt.Errorf("iamsql: reading parents of %s: %w", ref, err)
+	}
+	defer rows.Close()
+	var out []iam.Ref
+	for rows.Next() {
+		var p iam.Ref
+		if err := rows.Scan(&p.Type, &p.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("iamsql: reading parents of %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// raw's writes are the Store's (a transaction, NOTIFY, cache invalidation):
+// they let raw be a complete iam.Store under iamcache.
+func (r *raw) PutProfile(ctx context.Context, p iam.Profile) error { return r.s.PutProfile(ctx, p) }
+func (r *raw) SetProfileActive(ctx context.Context, holder iam.Principal, role string, active bool) error {
+	return r.s.SetProfileActive(ctx, holder, role, active)
+}
+func (r *raw) DeleteProfile(ctx context.Context, holder iam.Principal, role string) error {
+	return r.s.DeleteProfile(ctx, holder, role)
+}
+func (r *raw) AddMember(ctx context.Context, user, group string) error {
+	return r.s.AddMember(ctx, user, group)
+}
+func (r *raw) RemoveMember(ctx context.Context, user, group string) error {
+	return r.s.RemoveMember(ctx, user, group)
+}
+func (r *raw) Grant(ctx context.Context, g iam.Grant) error  { return r.s.Grant(ctx, g) }
+func (r *raw) Revoke(ctx context.Context, g iam.Grant) error { return r.s.Revoke(ctx, g) }
+func (r *raw) DeleteGrantsOn(ctx context.Context, on iam.Ref) error {
+	return r.s.DeleteGrantsOn(ctx, on)
+}
+func (r *raw) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref) error {
+	return r.s.SetParents(ctx, ref, parents)
+}

@@ -1,0 +1,341 @@
+package iamsql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/iamcache"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Dialect selects the SQL spoken to the database.
+type Dialect uint8
+
+const (
+	// SQLite is the embedded default (modernc.org/sqlite, pure Go, no cgo).
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL through github.com/jackc/pgx/v5.
+	Postgres
+)
+
+func (d Dialect) dirName() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return ""
+}
+
+// String returns "sqlite" or "postgres".
+func (d Dialect) String() string {
+	if n := d.dirName(); n != "" {
+		return n
+	}
+	return fmt.Sprintf("Dialect(%d)", uint8(d))
+}
+
+// Errors of this package, matched with errors.Is.
+var (
+	// ErrDialect: the Options name no known dialect.
+	ErrDialect = errors.New("iamsql: unknown dialect")
+	// ErrSchema: with Options.SkipMigrations, the database schema is missing
+	// or not at SchemaVersion.
+	ErrSchema = errors.New("iamsql: database schema is not current")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("iamsql: store is closed")
+)
+
+// DefaultChannel is the PostgreSQL NOTIFY channel of cache invalidations.
+const DefaultChannel = "iam_invalidate"
+
+// Options configure a Store. The zero value is valid and safe: no cache
+// (every check reads the database), migrations applied on open.
+// DefaultOptions is what OpenSQLite and OpenPostgres use.
+type Options struct {
+	// CacheTTL is how long a read may be served from this process's cache
+	// (iamcache). 0 disables the cache; it is never "forever". On
+	// PostgreSQL, LISTEN/NOTIFY drops entries long before the TTL when
+	// other processes write; the TTL bounds staleness if notifications stop.
+	CacheTTL time.Duration
+	// CacheMaxEntries bounds the cache (0: iamcache's default).
+	CacheMaxEntries int
+	// Channel is the NOTIFY channel (PostgreSQL); "" means DefaultChannel.
+	// Every process sharing a database must use the same one.
+	Channel string
+	// SkipMigrations: do not migrate on open, only check that the schema is
+	// at SchemaVersion (for teams that apply Migrations themselves).
+	SkipMigrations bool
+	// Logger receives listener reconnects and invalidation problems; nil
+	// means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for cache TTLs (tests); nil means time.Now. The
+	// Checker has its own clock for profile expiry.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the options OpenSQLite and OpenPostgres use: a
+// cache with iamcache.DefaultTTL (10 s).
+func DefaultOptions() Options { return Options{CacheTTL: iamcache.DefaultTTL} }
+
+// Store keeps profiles, memberships, grants and object parents in SQL. It
+// implements iam.Store and iam.ParentStore, so iam.New accepts it.
+//
+// Reads go through a per-process cache (Options.CacheTTL) whose warm path
+// runs no query and allocates nothing; a cold check costs at most two
+// queries (one for the user with its groups' profiles, one for the object's,
+// type's and global grants with the object's parents). Writes run in a
+// transaction that also, on PostgreSQL, sends a NOTIFY; every Store listening
+// on the database (other processes included) drops the affected entries.
+//
+// A Store is safe for concurrent use. Close it to stop the listener.
+type Store struct {
+	db    *sql.DB
+	d     Dialect
+	opts  Options
+	q     *queries
+	raw   *raw
+	cache *iamcache.Cache // nil: no cache
+	read  iam.Store       // cache or raw
+	log   *slog.Logger
+	ownDB bool
+
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	listening chan struct{} // closed when the listener goroutine ends
+	lstats    listenStats
+}
+
+var (
+	_ iam.Store              = (*Store)(nil)
+	_ iam.ParentStore        = (*Store)(nil)
+	_ iamcache.HoldingLoader = (*raw)(nil)
+	_ iamcache.GrantsLoader  = (*raw)(nil)
+)
+
+// OpenSQLite opens (creating if needed) the SQLite database file at path,
+// migrates it and returns a Store with DefaultOptions. It sets WAL mode, a
+// 5 s busy timeout and immediate write transactions.
+func OpenSQLite(path string) (*Store, error) {
+	return OpenSQLiteWith(context.Background(), path, DefaultOptions())
+}
+
+// OpenSQLiteWith is OpenSQLite with options.
+func OpenSQLiteWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if path == ":memory:" || path == "" {
+		// Every connection to ":memory:" is a different database.
+		db.SetMaxOpenConns(1)
+	}
+	s, err := Open(ctx, db, SQLite, opts)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.ownDB = true
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL (a pgx connection string or URL),
+// migrates, starts the invalidation listener and returns a Store with
+// DefaultOptions.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	return OpenPostgresWith(ctx, dsn, DefaultOptions())
+}
+
+// OpenPostgresWith is OpenPostgres with options.
+func OpenPostgresWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Open(ctx, db, Postgres, opts)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.ownDB = true
+	return s, nil
+}
+
+// Open returns a Store over db, which must use the driver of d ("sqlite"
+// from modernc.org/sqlite, or "pgx" from github.com/jackc/pgx/v5/stdlib).
+// It migrates (or checks, with SkipMigrations) the schema. On PostgreSQL
+// with a cache it starts the LISTEN loop on one connection of db before
+// returning. Close does not close a db passed to Open.
+func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, error) {
+	if d.dirName() == "" {
+		return nil, fmt.Errorf("%w: %d", ErrDialect, d)
+	}
+	if opts.Channel == "" {
+		opts.Channel = DefaultChannel
+	}
+	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if opts.SkipMigrations {
+		if err := checkSchema(ctx, db, d); err != nil {
+			return nil, err
+		}
+	} else if err := migrate(ctx, db, d); err != nil {
+		return nil, err
+	}
+	s.raw = &raw{s: s, db: db, q: s.q}
+	s.read = s.raw
+	if opts.CacheTTL > 0 {
+		s.cache = iamcache.New(s.raw, iamcache.Options{TTL: opts.CacheTTL, MaxEntries: opts.CacheMaxEntries, Now: opts.Now})
+		s.read = s.cache
+		if d == Postgres {
+			if err := s.startListener(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// Close stops the listener and, if the Store opened the database itself
+// (OpenSQLite, OpenPostgres), closes it.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.listening
+		}
+		if s.ownDB {
+			err = s.db.Close()
+		}
+	})
+	return err
+}
+
+// DB returns the database the store uses.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Channel returns the NOTIFY channel (PostgreSQL).
+func (s *Store) Channel() string { return s.opts.Channel }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// Cache returns the store's cache, or nil when Options.CacheTTL is 0. Use it
+// for Stats, or to Invalidate by hand after changing the tables directly.
+func (s *Store) Cache() *iamcache.Cache { return s.cache }
+
+// Holding implements iam.ProfileStore.
+func (s *Store) Holding(ctx context.Context, p iam.Principal) (*iam.Holding, error) {
+	return s.read.Holding(ctx, p)
+}
+
+// Grants implements iam.ObjectPermStore.
+func (s *Store) Grants(ctx context.Context, on iam.Ref) (*iam.GrantSet, error) {
+	return s.read.Grants(ctx, on)
+}
+
+// Parents implements iam.ParentStore.
+func (s *Store) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
+	if s.cache != nil {
+		return s.cache.Parents(ctx, ref)
+	}
+	return s.raw.Parents(ctx, ref)
+}
+
+// PutProfile implements iam.ProfileStore.
+func (s *Store) PutProfile(ctx context.Context, p iam.Profile) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.PutProfile(ctx, p) })
+}
+
+// SetProfileActive implements iam.ProfileStore.
+func (s *Store) SetProfileActive(ctx context.Context, holder iam.Principal, role string, active bool) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.SetProfileActive(ctx, holder, role, active) })
+}
+
+// DeleteProfile implements iam.ProfileStore.
+func (s *Store) DeleteProfile(ctx context.Context, holder iam.Principal, role string) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.DeleteProfile(ctx, holder, role) })
+}
+
+// AddMember implements iam.ProfileStore.
+func (s *Store) AddMember(ctx context.Context, user, group string) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.AddMember(ctx, user, group) })
+}
+
+// RemoveMember implements iam.ProfileStore.
+func (s *Store) RemoveMember(ctx context.Context, user, group string) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.RemoveMember(ctx, user, group) })
+}
+
+// Grant implements iam.ObjectPermStore.
+func (s *Store) Grant(ctx context.Context, g iam.Grant) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.Grant(ctx, g) })
+}
+
+// Revoke implements iam.ObjectPermStore.
+func (s *Store) Revoke(ctx context.Context, g iam.Grant) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.Revoke(ctx, g) })
+}
+
+// DeleteGrantsOn implements iam.ObjectPermStore.
+func (s *Store) DeleteGrantsOn(ctx context.Context, on iam.Ref) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.DeleteGrantsOn(ctx, on) })
+}
+
+// SetParents implements iam.ParentStore.
+func (s *Store) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref) error {
+	return s.Update(ctx, func(_ *sql.Tx, w *Writer) error { return w.SetParents(ctx, ref, parents) })
+}
+
+// Update runs fn in a new transaction and commits it if fn returns nil
+// (otherwise rolls it back). fn may run the application's own statements on
+// tx; every write made through w commits or rolls back with them. After the
+// commit this process's cache drops the written keys, and on PostgreSQL the
+// NOTIFY sent inside the transaction reaches the other processes.
+func (s *Store) Update(ctx context.Context, fn func(tx *sql.Tx, w *Writer) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	w := s.Writer(tx)
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			w.Committed() // the rolled-back writes changed nothing; dropping entries is only conservative
+			panic(p)
+		}
+	}()
+	if err := fn(tx, w); err != nil {
+		_ = tx.Rollback()
+		w.Committed()
+		return err
+	}
+	err = tx.Commit()
+	// After an error from Commit the outcome is unknown: drop the keys anyway.
+	w.Committed()
+	return err
+}
+
+// $N placeholders, rewritten to SQLite's ?N.
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+func rebind(d Dialect, q string) string {
+	if d == SQLite {
+		return placeholder.ReplaceAllString(q, "?$1")
+	}
+	return q
+}
