@@ -98,7 +98,10 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, createVersionTable); err != nil {
+	if err := inTx(ctx, db, d, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, createVersionTable)
+		return err
+	}); err != nil {
 		return fmt.Errorf("iamsql: creating iam_schema_migrations: %w", err)
 	}
 	for _, m := range ms {
@@ -109,37 +112,44 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	return nil
 }
 
-func applyOne(ctx context.Context, db *sql.DB, d Dialect, m Migration) (err error) {
+// inTx runs fn in a transaction; on PostgreSQL it first takes the
+// migration advisory lock, so concurrent openers take turns (even CREATE
+// TABLE IF NOT EXISTS races there).
+func inTx(ctx context.Context, db *sql.DB, d Dialect, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
 	if d == Postgres {
 		// Any constant works: it only has to be the same in every process.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316052611)`); err != nil {
+			_ = tx.Rollback()
 			return err
 		}
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, rebind(d, `SELECT count(*) FROM iam_schema_migrations WHERE version = $1`), m.Version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return tx.Rollback()
-	}
-	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, rebind(d, `INSERT INTO iam_schema_migrations (version, applied_at) VALUES ($1, $2)`),
-		m.Version, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+func applyOne(ctx context.Context, db *sql.DB, d Dialect, m Migration) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, rebind(d, `SELECT count(*) FROM iam_schema_migrations WHERE version = $1`), m.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, rebind(d, `INSERT INTO iam_schema_migrations (version, applied_at) VALUES ($1, $2)`),
+			m.Version, time.Now().UTC().Format(time.RFC3339))
+		return err
+	})
 }
 
 // checkSchema verifies that migrations someone else applied are current.
