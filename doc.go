@@ -176,6 +176,13 @@
 // every call is correct, only slower. Store implementations must be safe for
 // concurrent use and make a successful write visible to every later read.
 //
+// Other stores live in subpackages, so importing iam compiles no
+// third-party code: iamsql keeps the same data in SQLite or PostgreSQL
+// (with LISTEN/NOTIFY invalidation across processes), iamcache puts an
+// allocation-free read cache in front of any Store, and iamtest.TestStore is
+// the conformance suite every store (this package's MemoryStore included)
+// runs.
+//
 // # Security
 //
 // Access is denied by default: nothing is allowed unless a role, a grant or
