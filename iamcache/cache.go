@@ -439,8 +439,11 @@ func (c *Cache) loadBundle(ctx context.Context, on iam.Ref) (result, error) {
 		c.fillRef(KeyGrants, iam.Ref{}, b.Global, nil, start, t0)
 	}
 	switch {
-	case !b.ParentsLoaded:
+	case !b.ParentsLoaded && on.IsObject():
+		// Only an object's bundle can carry parents: a type or global
+		// bundle without them says nothing about the store.
 		c.noBundleParents.Store(true)
+	case !b.ParentsLoaded:
 	case c.ps == nil:
 		// Parents are served only for a ParentStore.
 	case on.IsObject():

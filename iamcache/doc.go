@@ -1,7 +1,12 @@
 // Package iamcache is a read cache in front of any iam.Store.
 //
-//	store := iamcache.New(sqlStore, iamcache.Options{TTL: iamcache.DefaultTTL})
+//	store := iamcache.New(myStore, iamcache.Options{TTL: iamcache.DefaultTTL})
 //	checker, err := iam.New(policy, store)
+//
+// Do not wrap an iamsql.Store: it already has a cache of its own, which its
+// PostgreSQL listener keeps up to date across processes; a second cache
+// around it would hear no notification and serve revoked access until its
+// TTL.
 //
 // # What is cached
 //

@@ -85,7 +85,15 @@ func (c *Cache) invalidate(k Key) {
 // Loads in flight store nothing, and later reads do not join them.
 func (c *Cache) InvalidateAll() {
 	c.invals.Add(1)
-	c.allInval.Store(c.seq.Add(1))
+	// Only ever raise allInval: two concurrent calls may store their
+	// sequence numbers out of order.
+	n := c.seq.Add(1)
+	for {
+		cur := c.allInval.Load()
+		if cur >= n || c.allInval.CompareAndSwap(cur, n) {
+			break
+		}
+	}
 	c.flights.Store(new(singleflight.Group))
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -122,5 +130,5 @@ type GrantsLoader interface {
 type GrantsBundle struct {
 	On, Type, Global *iam.GrantSet // Type meaningful only when on.IsObject(); Global only when on != iam.Ref{}
 	Parents          []iam.Ref
-	ParentsLoaded    bool // Parents is meaningful (the store records parents)
+	ParentsLoaded    bool // Parents is meaningful (the store records parents); consulted only for an object ref
 }

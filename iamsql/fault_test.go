@@ -123,4 +123,15 @@ func TestQueriesPerCheck(t *testing.T) {
 			require.Equal(t, tt.want, c.HasPerm(iamcache.Fresh(ctx), user(tt.who), tt.perm, obj))
 		})
 	}
+	// A model-level check that reads type-level and global grants (a bundle
+	// without parents) must not make later object checks costlier.
+	t.Run("after a type-level read", func(t *testing.T) {
+		check := func() bool { return c.HasPerm(ctx, user("ann"), "doc.edit", doc("2")) }
+		s.Cache().InvalidateAll()
+		before := count(check, true)
+		s.Cache().InvalidateAll()
+		require.False(t, c.HasPerm(ctx, user("nobody"), "doc.view", nil))
+		s.Cache().InvalidateAll()
+		require.Equal(t, before, count(check, true))
+	})
 }

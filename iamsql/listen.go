@@ -121,12 +121,26 @@ func (s *Store) listenOnce(ctx context.Context, listening func()) error {
 		s.lstats.connects.Add(1)
 		listening()
 		for {
-			n, err := pc.WaitForNotification(ctx)
+			// Wake up every heartbeat to ping: a half-open connection (a
+			// dead network path that nobody closed) delivers nothing and
+			// would otherwise go unnoticed until TCP gives up.
+			wctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+			n, err := pc.WaitForNotification(wctx)
+			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
-					// Leave the connection clean for the pool.
-					_, _ = pc.Exec(context.Background(), "UNLISTEN *")
-					return nil
+					// Closing: discard the connection rather than clean it
+					// up over a path that may be dead.
+					return errBadConn
+				}
+				if wctx.Err() != nil && !pc.IsClosed() {
+					pctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+					err := pc.Ping(pctx)
+					cancel()
+					if err != nil {
+						return errors.Join(fmt.Errorf("heartbeat: %w", err), errBadConn)
+					}
+					continue
 				}
 				return errors.Join(err, errBadConn)
 			}

@@ -311,7 +311,7 @@ func (r *raw) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
 	for rows.Next() {
 		var p iam.Ref
 		if err := rows.Scan(&p.Type, &p.ID); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("iamsql: reading parents of %s: %w", ref, err)
 		}
 		out = append(out, p)
 	}

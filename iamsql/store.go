@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ var (
 // DefaultChannel is the PostgreSQL NOTIFY channel of cache invalidations.
 const DefaultChannel = "iam_invalidate"
 
+// DefaultHeartbeat is the listener's default Options.ListenHeartbeat.
+const DefaultHeartbeat = 5 * time.Second
+
 // Options configure a Store. The zero value is valid and safe: no cache
 // (every check reads the database), migrations applied on open.
 // DefaultOptions is what OpenSQLite and OpenPostgres use.
@@ -76,6 +80,11 @@ type Options struct {
 	// SkipMigrations: do not migrate on open, only check that the schema is
 	// at SchemaVersion (for teams that apply Migrations themselves).
 	SkipMigrations bool
+	// ListenHeartbeat is how long the PostgreSQL listener waits for a
+	// notification before it pings the server, and how long the ping may
+	// take: a dead connection is found within about twice this. 0 means
+	// DefaultHeartbeat.
+	ListenHeartbeat time.Duration
 	// Logger receives listener reconnects and invalidation problems; nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -110,6 +119,8 @@ type Store struct {
 	log   *slog.Logger
 	ownDB bool
 
+	heartbeat time.Duration
+
 	closeOnce sync.Once
 	stop      context.CancelFunc
 	listening chan struct{} // closed when the listener goroutine ends
@@ -132,13 +143,18 @@ func OpenSQLite(path string) (*Store, error) {
 
 // OpenSQLiteWith is OpenSQLite with options.
 func OpenSQLiteWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		// They would end the file name and drop the pragmas below.
+		return nil, fmt.Errorf("%w: SQLite path %q contains '?' or '#'", iam.ErrInvalid, path)
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
 	if path == ":memory:" || path == "" {
-		// Every connection to ":memory:" is a different database.
+		// Every connection to ":memory:" is a different database, so there
+		// is one connection: do not read the store inside an Update there.
 		db.SetMaxOpenConns(1)
 	}
 	s, err := Open(ctx, db, SQLite, opts)
@@ -184,7 +200,15 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 	if opts.Channel == "" {
 		opts.Channel = DefaultChannel
 	}
-	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger}
+	if len(opts.Channel) > 63 {
+		// PostgreSQL truncates a longer LISTEN name but rejects it in
+		// pg_notify: every write would fail.
+		return nil, fmt.Errorf("%w: channel name %q is longer than 63 bytes", iam.ErrInvalid, opts.Channel)
+	}
+	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger, heartbeat: opts.ListenHeartbeat}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultHeartbeat
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -20,7 +20,8 @@ import (
 //	w := store.Writer(tx)
 //	tx.ExecContext(ctx, `INSERT INTO posts ...`)
 //	w.Grant(ctx, iam.Grant{Holder: iam.User(uid), Perm: "blog.change_post", On: ref})
-//	if err := tx.Commit(); err == nil { w.Committed() }
+//	err := tx.Commit()
+//	w.Committed() // also after a failed Commit: its outcome is unknown
 //
 // On PostgreSQL every write also queues a NOTIFY in the transaction, so the
 // other processes learn of it exactly when (and only if) it commits. Call
@@ -191,6 +192,11 @@ func (w *Writer) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref)
 			return fmt.Errorf("%w: parent %s of %s is not an object", iam.ErrInvalid, p, ref)
 		}
 	}
+	// Record the key first: if a later statement fails and the
+	// application commits what did succeed, the key is still dropped.
+	if err := w.touched(ctx, iamcache.ParentsKey(ref)); err != nil {
+		return wrap("setting parents", err)
+	}
 	if _, err := w.tx.ExecContext(ctx, w.s.q.deleteParents, ref.Type, ref.ID); err != nil {
 		return wrap("setting parents", err)
 	}
@@ -199,7 +205,7 @@ func (w *Writer) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref)
 			return wrap("setting parents", err)
 		}
 	}
-	return wrap("setting parents", w.touched(ctx, iamcache.ParentsKey(ref)))
+	return nil
 }
 
 func wrap(what string, err error) error {
