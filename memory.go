@@ -26,6 +26,7 @@ import (
 //
 // The zero MemoryStore is not usable; call NewMemoryStore.
 type MemoryStore struct {
+	txMu sync.Mutex // serialises Transact
 	mu   sync.Mutex
 	cur  atomic.Pointer[memState]
 	seed maphash.Seed
@@ -40,9 +41,69 @@ type memState struct {
 }
 
 var (
-	_ Store       = (*MemoryStore)(nil)
-	_ ParentStore = (*MemoryStore)(nil)
+	_ Store             = (*MemoryStore)(nil)
+	_ ParentStore       = (*MemoryStore)(nil)
+	_ Transactor        = (*MemoryStore)(nil)
+	_ RoleLister        = (*MemoryStore)(nil)
+	_ HolderGrantLister = (*MemoryStore)(nil)
 )
+
+// Transact implements Transactor: Transact calls run one at a time, so a
+// Manager's check and write see no other Manager change in between. Writes
+// inside fn are applied one by one as they are made (a Manager change is a
+// single write); use Update to apply several writes atomically.
+func (m *MemoryStore) Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error {
+	m.txMu.Lock()
+	defer m.txMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn(ctx, m)
+}
+
+// RoleProfiles implements RoleLister. It scans every principal: an
+// administrative query, not for the check path.
+func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, error) {
+	st := m.cur.Load()
+	var out []Profile
+	collect := func(_ string, h *Holding) bool {
+		if p, ok := h.Profile(role); ok {
+			out = append(out, p)
+		}
+		return true
+	}
+	st.users.Range(collect)
+	st.groups.Range(collect)
+	return out, nil
+}
+
+// GrantsHeldBy implements HolderGrantLister. It scans every grant: an
+// administrative query, not for the check path.
+func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
+	st := m.cur.Load()
+	var out []Grant
+	collect := func(on Ref, gs *GrantSet) {
+		for _, e := range gs.entries {
+			if e.kind == holder.Kind && e.holder.Value() == holder.ID {
+				g := Grant{Holder: holder, On: on}
+				if e.role {
+					g.Role = e.name.Value()
+				} else {
+					g.Perm = e.name.Value()
+				}
+				out = append(out, g)
+			}
+		}
+	}
+	st.grants.Range(func(t, id string, gs *GrantSet) bool {
+		collect(Ref{Type: t, ID: id}, gs)
+		return true
+	})
+	for t, gs := range st.wide {
+		collect(Ref{Type: t}, gs)
+	}
+	return out, nil
+}
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {

@@ -12,3 +12,9 @@ import (
 func TestMemoryStoreConformance(t *testing.T) {
 	iamtest.TestStore(t, func(t *testing.T) iam.Store { return iam.NewMemoryStore() })
 }
+
+// TestMemoryStoreManager runs the Manager's anti-escalation matrix (contract
+// 19) on the MemoryStore.
+func TestMemoryStoreManager(t *testing.T) {
+	iamtest.TestManager(t, func(t *testing.T) iam.Store { return iam.NewMemoryStore() })
+}

@@ -13,6 +13,10 @@ type Role struct {
 	Name     string   // "blog.editor"
 	Perms    []string // permissions the role grants
 	Includes []*Role  // holding this role means holding these too
+	// Protected marks a superuser-equivalent role: only an active superuser
+	// may grant, revoke, activate or deactivate it (or a role including
+	// it) through the Manager, and its last live holder cannot be removed.
+	Protected bool
 }
 
 // String returns the role's name.
