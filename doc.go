@@ -159,6 +159,24 @@
 //     permissions and grants on the wrong type, but do not ask who is
 //     writing. Writing to the store directly is not validated.
 //
+// # Managing roles and grants
+//
+// A [Manager] changes who holds what on behalf of an acting subject, under
+// rules that stop privilege escalation (DESIGN contract 19): the actor needs
+// [PermManageRoles] (profiles, memberships, local roles) or
+// [PermManageGrants] (permission grants) where the change applies; it must
+// hold every permission it hands out or takes away ([ErrEscalation]);
+// nobody changes their own access or a group they belong to
+// ([ErrSelfChange]); only a superuser changes who holds a [Role] marked
+// Protected ([ErrProtected]), and a Protected role keeps at least one user
+// with a live profile ([ErrLastHolder]). Adding a member hands out
+// everything the group holds. Every attempt, applied or refused, emits one
+// slog record and one [AuditEvent] to an optional hook. [Manager.Request]
+// and [Manager.Approve] implement a promotion-request workflow: the approver
+// passes the same rules and is not the requester. A change is checked and
+// written atomically in a store that implements [Transactor] (MemoryStore,
+// iamsql), which also serialises concurrent changes.
+//
 // # Concurrency
 //
 // A [Checker] is safe for concurrent use, and so is [MemoryStore]. The read

@@ -313,6 +313,19 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		require.NoError(t, m.AssignRole(ctx, mSubject{id: "mgr"}, iam.Profile{Holder: iam.Group("others"), Role: mViewer.Name, Active: true}))
 	})
 
+	t.Run("MembershipCarriesGroupGrants", func(t *testing.T) {
+		s, c := setup(t)
+		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		// The group holds no role, only a grant the manager lacks.
+		require.NoError(t, s.Grant(ctx, iam.Grant{Holder: iam.Group("pubs"), Perm: "m.publish", On: mDoc}))
+		require.ErrorIs(t, m.AddMember(ctx, mSubject{id: "mgr"}, "tgt", "pubs"), iam.ErrEscalation)
+		require.ErrorIs(t, m.RemoveMember(ctx, mSubject{id: "mgr"}, "tgt", "pubs"), iam.ErrEscalation)
+		require.NoError(t, s.Grant(ctx, iam.Grant{Holder: iam.Group("viewers"), Perm: "m.view", On: mDoc}))
+		require.NoError(t, m.AddMember(ctx, mSubject{id: "mgr"}, "tgt", "viewers"))
+		require.NoError(t, m.AddMember(ctx, mSubject{id: "su", super: true}, "tgt", "pubs"))
+		require.True(t, c.HasPerm(iamcache.Fresh(ctx), mSubject{id: "tgt"}, "m.publish", mDoc))
+	})
+
 	t.Run("StoreErrorFailsClosed", func(t *testing.T) {
 		s, c := setup(t)
 		_ = s
