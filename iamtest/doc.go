@@ -95,6 +95,14 @@
 //
 // The suite checks no performance property; see DESIGN §5 for those.
 //
+// TestManager runs the Manager's anti-escalation matrix (DESIGN contract
+// 19) on a store: 6 actor kinds × 4 target roles × 8 operations, each on a
+// fresh store with the outcome derived from the rules, then the last-holder
+// rule, two managers racing to remove the last two holders of a Protected
+// role (exactly one must be refused), the request/approve workflow and
+// group memberships. A store passes best when it implements iam.Transactor,
+// iam.RoleLister and iam.HolderGrantLister.
+//
 // The helpers in this package are safe for concurrent use only as the
 // testing package allows: TestStore must be called from the test's own
 // goroutine.
