@@ -1,8 +1,9 @@
 # Pinned tool versions: bump deliberately.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 GO ?= go
 
-.PHONY: test lint vet staticcheck race bench demo fmt
+.PHONY: test lint vet staticcheck race bench demo fmt bench-compare
 
 ## test: what CI runs: vet, staticcheck, then every test with the race detector.
 test: lint race
@@ -24,6 +25,12 @@ race:
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -benchmem -count=6 . | tee bench.out
 	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck' -benchmem -count=6 ./iamsql | tee -a bench.out
+
+## bench-compare: iam side by side with casbin and OPA (the benchmarks/
+## module), -count=6, summarised by benchstat; regenerates the README table
+## between <!-- compare:start --> and <!-- compare:end -->.
+bench-compare:
+	GO=$(GO) BENCHSTAT=$(BENCHSTAT) ./benchmarks/compare.sh
 
 ## demo: the README's first command.
 demo:
