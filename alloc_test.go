@@ -2,7 +2,10 @@ package iam_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/iamgo/iam"
 )
@@ -48,4 +51,37 @@ func TestCheckAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Many distinct permission strings (more than the name cache has slots) in
+// rotation still allocate nothing: a name whose slot is taken falls back to
+// the policy's map.
+func TestCheckAllocsManyPerms(t *testing.T) {
+	ctx := context.Background()
+	const n = 600
+	perms := make([]string, n)
+	roles := make([]*iam.Role, n)
+	for i := range n {
+		perms[i] = fmt.Sprintf("app.perm%d", i)
+		roles[i] = &iam.Role{Name: fmt.Sprintf("app.role%d", i), Perms: []string{perms[i]}}
+	}
+	store := iam.NewMemoryStore()
+	c, err := iam.New(iam.Policy{Roles: roles}, store)
+	require.NoError(t, err)
+	for i := range n {
+		require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(fmt.Sprint(i % 10)), Role: roles[i].Name, Active: true}))
+	}
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters allocate")
+	}
+	u := &benchUser{id: "3"}
+	for i := range n { // warm the memos
+		c.HasPerm(ctx, u, perms[i], nil)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		c.HasPerm(ctx, u, perms[i%n], nil)
+		i++
+	})
+	require.Zero(t, allocs)
 }

@@ -634,7 +634,7 @@ func (st *evalState) profileLeaf(n *cnode) (bool, error) {
 }
 
 // permCacheSize is the number of slots of the permission-name cache.
-const permCacheSize = 64
+const permCacheSize = 256
 
 // permSlot remembers the permInfo of one permission string, by the address
 // of its bytes: callers pass the same string constants again and again, and
@@ -657,8 +657,11 @@ func (c *Checker) permInfo(perm string) *permInfo {
 		return e.pi
 	}
 	pi := c.pol.perms[perm]
-	if pi != nil {
-		c.permCache[i].Store(&permSlot{name: perm, pi: pi})
+	if pi != nil && c.permCache[i].Load() == nil {
+		// Fill empty slots only: evicting would make two hot names that
+		// share a slot allocate on every check. A name that finds its slot
+		// taken costs a map lookup, never an allocation.
+		c.permCache[i].CompareAndSwap(nil, &permSlot{name: perm, pi: pi})
 	}
 	return pi
 }
