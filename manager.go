@@ -220,13 +220,14 @@ func NewManager(c *Checker, opts ManagerOptions) *Manager {
 // Apply checks ch against the rules for actor and, if they pass, writes it.
 func (m *Manager) Apply(ctx context.Context, actor Subject, ch Change) error {
 	err := m.apply(ctx, actor, ch)
-	m.audit(ctx, AuditEvent{Actor: subjectID(actor), Stage: "apply", Change: ch}, err, "applied")
+	m.audit(ctx, AuditEvent{Actor: safeID(actor), Stage: "apply", Change: ch}, err, "applied")
 	return err
 }
 
 // Authorize reports whether actor may apply ch now (nil) or which rule
 // refuses it, without writing or auditing anything (for admin screens).
-func (m *Manager) Authorize(ctx context.Context, actor Subject, ch Change) error {
+func (m *Manager) Authorize(ctx context.Context, actor Subject, ch Change) (err error) {
+	defer recovered(&err)
 	return m.authorize(ctx, m.c.store, actor, ch)
 }
 
@@ -234,7 +235,7 @@ func (m *Manager) Authorize(ctx context.Context, actor Subject, ch Change) error
 // audits the request, and returns it for the application to keep until
 // another actor approves it. Anyone may request, even for themselves.
 func (m *Manager) Request(ctx context.Context, requester Subject, ch Change) (Request, error) {
-	r := Request{Change: ch, RequestedBy: subjectID(requester), RequestedAt: m.c.now()}
+	r := Request{Change: ch, RequestedBy: safeID(requester), RequestedAt: m.c.now()}
 	err := m.validate(ch)
 	if err == nil && r.RequestedBy == "" {
 		err = fmt.Errorf("%w: a request needs an authenticated requester", ErrNotManager)
@@ -250,12 +251,12 @@ func (m *Manager) Request(ctx context.Context, requester Subject, ch Change) (Re
 // made the change itself, and must not be the requester (ErrSelfChange).
 func (m *Manager) Approve(ctx context.Context, approver Subject, r Request) error {
 	var err error
-	if id := subjectID(approver); id != "" && id == r.RequestedBy {
+	if id := safeID(approver); id != "" && id == r.RequestedBy {
 		err = fmt.Errorf("%w: %s cannot approve its own request", ErrSelfChange, id)
 	} else {
 		err = m.apply(ctx, approver, r.Change)
 	}
-	m.audit(ctx, AuditEvent{Actor: subjectID(approver), Stage: "approve", Change: r.Change, RequestedBy: r.RequestedBy}, err, "applied")
+	m.audit(ctx, AuditEvent{Actor: safeID(approver), Stage: "approve", Change: r.Change, RequestedBy: r.RequestedBy}, err, "applied")
 	return err
 }
 
@@ -306,6 +307,16 @@ func subjectID(s Subject) string {
 	return s.SubjectID()
 }
 
+// safeID is subjectID for the audit trail, which must not panic.
+func safeID(s Subject) (id string) {
+	defer func() {
+		if recover() != nil {
+			id = "<panicked>"
+		}
+	}()
+	return subjectID(s)
+}
+
 func (m *Manager) audit(ctx context.Context, e AuditEvent, err error, ok string) {
 	e.Time, e.Err, e.Result = m.c.now(), err, ok
 	level := slog.LevelInfo
@@ -323,8 +334,17 @@ func (m *Manager) audit(ctx context.Context, e AuditEvent, err error, ok string)
 	}
 }
 
+// recovered turns a panic (in a subject's method, a store, a rule) into an
+// error wrapping ErrPanic: the change is refused, the process goes on.
+func recovered(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: managing access: %v", ErrPanic, r)
+	}
+}
+
 // apply checks and writes ch atomically.
-func (m *Manager) apply(ctx context.Context, actor Subject, ch Change) error {
+func (m *Manager) apply(ctx context.Context, actor Subject, ch Change) (err error) {
+	defer recovered(&err)
 	if err := m.validate(ch); err != nil {
 		return err
 	}

@@ -326,6 +326,18 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		require.True(t, c.HasPerm(iamcache.Fresh(ctx), mSubject{id: "tgt"}, "m.publish", mDoc))
 	})
 
+	t.Run("PanickingActorFailsClosed", func(t *testing.T) {
+		_, c := setup(t)
+		var events []iam.AuditEvent
+		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger(),
+			Audit: func(_ context.Context, e iam.AuditEvent) { events = append(events, e) }})
+		err := m.AssignRole(ctx, panicky{}, iam.Profile{Holder: iam.User("x"), Role: mViewer.Name, Active: true})
+		require.ErrorIs(t, err, iam.ErrPanic)
+		require.False(t, c.HasPerm(iamcache.Fresh(ctx), mSubject{id: "x"}, "m.view", mDoc))
+		require.Len(t, events, 1)
+		require.Equal(t, "failed", events[0].Result)
+	})
+
 	t.Run("StoreErrorFailsClosed", func(t *testing.T) {
 		s, c := setup(t)
 		_ = s
@@ -342,3 +354,9 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		}
 	})
 }
+
+// panicky is an actor whose IsSuperuser panics.
+type panicky struct{}
+
+func (panicky) SubjectID() string { return "boom" }
+func (panicky) IsSuperuser() bool { panic("IsSuperuser exploded") }
