@@ -88,9 +88,10 @@ func boolLit(d Dialect, b bool) string {
 // iam.Store reads, iam.ParentStore reads and the iamcache batch loaders.
 // Writes go through Writer.
 type raw struct {
-	s  *Store
-	db *sql.DB
-	q  *queries
+	// The embedded Store gives raw its writes (a transaction, NOTIFY,
+	// cache invalidation), so raw is a complete iam.Store under iamcache;
+	// raw's own read methods shadow the Store's cached ones.
+	*Store
 }
 
 // holdingRows collects the profiles and groups of one query.
@@ -319,28 +320,4 @@ func (r *raw) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
 		return nil, fmt.Errorf("iamsql: reading parents of %s: %w", ref, err)
 	}
 	return out, nil
-}
-
-// raw's writes are the Store's (a transaction, NOTIFY, cache invalidation):
-// they let raw be a complete iam.Store under iamcache.
-func (r *raw) PutProfile(ctx context.Context, p iam.Profile) error { return r.s.PutProfile(ctx, p) }
-func (r *raw) SetProfileActive(ctx context.Context, holder iam.Principal, role string, active bool) error {
-	return r.s.SetProfileActive(ctx, holder, role, active)
-}
-func (r *raw) DeleteProfile(ctx context.Context, holder iam.Principal, role string) error {
-	return r.s.DeleteProfile(ctx, holder, role)
-}
-func (r *raw) AddMember(ctx context.Context, user, group string) error {
-	return r.s.AddMember(ctx, user, group)
-}
-func (r *raw) RemoveMember(ctx context.Context, user, group string) error {
-	return r.s.RemoveMember(ctx, user, group)
-}
-func (r *raw) Grant(ctx context.Context, g iam.Grant) error  { return r.s.Grant(ctx, g) }
-func (r *raw) Revoke(ctx context.Context, g iam.Grant) error { return r.s.Revoke(ctx, g) }
-func (r *raw) DeleteGrantsOn(ctx context.Context, on iam.Ref) error {
-	return r.s.DeleteGrantsOn(ctx, on)
-}
-func (r *raw) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref) error {
-	return r.s.SetParents(ctx, ref, parents)
 }

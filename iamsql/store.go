@@ -219,7 +219,7 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 	} else if err := migrate(ctx, db, d); err != nil {
 		return nil, err
 	}
-	s.raw = &raw{s: s, db: db, q: s.q}
+	s.raw = &raw{Store: s}
 	s.read = s.raw
 	if opts.CacheTTL > 0 {
 		s.cache = iamcache.New(s.raw, iamcache.Options{TTL: opts.CacheTTL, MaxEntries: opts.CacheMaxEntries, Now: opts.Now})
