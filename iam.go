@@ -600,5 +600,10 @@ func (c *Checker) PutProfile(ctx context.Context, p Profile) error {
 	return c.store.PutProfile(ctx, p)
 }
 
+// Declares reports whether the policy declares perm (contract 1): a
+// permission it does not declare is always denied with ErrUnknownPermission.
+// Middleware uses it to reject misconfigured routes at start-up.
+func (c *Checker) Declares(perm string) bool { return c.pol.perms[perm] != nil }
+
 // Store returns the store the checker reads.
 func (c *Checker) Store() Store { return c.store }

@@ -1,0 +1,343 @@
+// Package iamhttp guards net/http handlers with an iam.Checker: middleware
+// in the func(http.Handler) http.Handler shape, usable with the standard
+// ServeMux, chi and any router that takes that shape (DESIGN contract 20).
+//
+//	guard, err := iamhttp.New(iamhttp.Options{Checker: checker, Subject: currentUser})
+//	mux.Handle("GET /posts", guard.Require("blog.view_post")(listPosts))
+//	mux.Handle("/posts/{id}", guard.ByMethod(map[string]string{
+//		"GET": "blog.view_post", "PUT": "blog.change_post", "DELETE": "blog.delete_post",
+//	}, loadPost)(postHandler))
+//
+// Deny by default: a rule with no permission, an undeclared permission or a
+// nil loader is a programming error and panics when the middleware is built
+// (at start-up), never an open route. At request time: an anonymous request
+// that is denied gets 401, an authenticated one 403, an object the loader
+// does not find 404, a method missing from a ByMethod map 405, a store or
+// subject failure 503, a loader or checker fault 500. The body never says
+// why (a generic status text, JSON when the client accepts it); the reason
+// goes to the slog logger with the subject, permission, object, decision
+// and request ID. The deny handler is replaceable.
+//
+// Routing is the router's job: the middleware guards whatever handler the
+// router chose, so unclean paths (//posts/1, /posts/../admin, %2e%2e) are
+// resolved, redirected or rejected by the router before any rule runs.
+//
+// A Guard is safe for concurrent use.
+package iamhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/iamgo/iam"
+)
+
+// Anonymous is the subject of a request for which Options.Subject returned
+// nil: it holds no stored roles or grants (DESIGN contract 6), but rules may
+// allow it.
+var Anonymous iam.Subject = anonymousSubject{}
+
+type anonymousSubject struct{}
+
+func (anonymousSubject) SubjectID() string { return "" }
+
+// ErrNotFound is what a Loader returns (possibly wrapped) when the request
+// names no existing object: the response is 404. iam.ErrNotFound works too.
+var ErrNotFound = errors.New("iamhttp: object not found")
+
+// Loader returns the object a request is about (for object-level checks).
+type Loader func(r *http.Request) (iam.Object, error)
+
+// Options configure a Guard.
+type Options struct {
+	// Checker decides; required.
+	Checker *iam.Checker
+	// Subject returns the request's authenticated subject, or nil for an
+	// anonymous request (the application owns authentication); required.
+	// An error (the session store is down) is a 503. A nil subject is
+	// checked as Anonymous (SubjectID ""), so public rules written on
+	// iam.Subject can allow it; rules typed on the application's user type
+	// want Subject to return its own anonymous value instead.
+	Subject func(r *http.Request) (iam.Subject, error)
+	// Logger receives one record per denial or failure; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// RequestID returns the request's ID for the log; nil: the
+	// X-Request-Id header.
+	RequestID func(r *http.Request) string
+	// Deny writes a refusal with the given status; nil means DefaultDeny.
+	// It must not reveal why.
+	Deny func(w http.ResponseWriter, r *http.Request, status int)
+}
+
+// Guard builds middleware from rules.
+type Guard struct {
+	c       *iam.Checker
+	subject func(*http.Request) (iam.Subject, error)
+	log     *slog.Logger
+	reqID   func(*http.Request) string
+	deny    func(http.ResponseWriter, *http.Request, int)
+}
+
+// New returns a Guard; it fails if Checker or Subject is missing.
+func New(o Options) (*Guard, error) {
+	if o.Checker == nil || o.Subject == nil {
+		return nil, errors.New("iamhttp: Options.Checker and Options.Subject are required")
+	}
+	g := &Guard{c: o.Checker, subject: o.Subject, log: o.Logger, reqID: o.RequestID, deny: o.Deny}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.reqID == nil {
+		g.reqID = func(r *http.Request) string { return r.Header.Get("X-Request-Id") }
+	}
+	if g.deny == nil {
+		g.deny = DefaultDeny
+	}
+	return g, nil
+}
+
+// Rule is what a route requires.
+type Rule struct {
+	// Perms are the permissions checked; at least one.
+	Perms []string
+	// Any: one of Perms suffices (default: all of them are required).
+	Any bool
+	// Loader, if set, loads the object and the check is object-level.
+	Loader Loader
+}
+
+// Require guards a model-level route with one permission.
+func (g *Guard) Require(perm string) func(http.Handler) http.Handler {
+	return g.Protect(Rule{Perms: []string{perm}})
+}
+
+// RequireObject guards a route about one object, which loader finds.
+func (g *Guard) RequireObject(perm string, loader Loader) func(http.Handler) http.Handler {
+	if loader == nil {
+		panic("iamhttp: RequireObject needs a loader")
+	}
+	return g.Protect(Rule{Perms: []string{perm}, Loader: loader})
+}
+
+// RequireAll guards a model-level route with every one of perms.
+func (g *Guard) RequireAll(perms ...string) func(http.Handler) http.Handler {
+	return g.Protect(Rule{Perms: perms})
+}
+
+// RequireAny guards a model-level route with any one of perms.
+func (g *Guard) RequireAny(perms ...string) func(http.Handler) http.Handler {
+	return g.Protect(Rule{Perms: perms, Any: true})
+}
+
+// ByMethod guards a route with one permission per HTTP method (GET →
+// view, PUT → change, ...); a method missing from the map gets 405. loader
+// may be nil for model-level routes. HEAD uses GET's permission when HEAD
+// is not in the map.
+func (g *Guard) ByMethod(perms map[string]string, loader Loader) func(http.Handler) http.Handler {
+	if len(perms) == 0 {
+		panic("iamhttp: ByMethod needs at least one method")
+	}
+	rules := make(map[string]func(http.Handler) http.Handler, len(perms))
+	var allow []string
+	for m, p := range perms {
+		if m == "" || strings.ToUpper(m) != m {
+			panic(fmt.Sprintf("iamhttp: method %q must be upper case", m))
+		}
+		rules[m] = g.Protect(Rule{Perms: []string{p}, Loader: loader})
+		allow = append(allow, m)
+	}
+	if _, ok := rules[http.MethodHead]; !ok {
+		if get, ok := rules[http.MethodGet]; ok {
+			rules[http.MethodHead] = get
+		}
+	}
+	allowHeader := strings.Join(sortedCopy(allow), ", ")
+	return func(next http.Handler) http.Handler {
+		guarded := make(map[string]http.Handler, len(rules))
+		for m, mw := range rules {
+			guarded[m] = mw(next)
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h, ok := guarded[r.Method]
+			if !ok {
+				w.Header().Set("Allow", allowHeader)
+				g.refuse(w, r, http.StatusMethodNotAllowed, "method not in the rule", nil, "", nil)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// Protect guards a route with rule. It panics on a rule that could never
+// be right: no permission, an empty name, or one the policy does not
+// declare.
+func (g *Guard) Protect(rule Rule) func(http.Handler) http.Handler {
+	if len(rule.Perms) == 0 {
+		panic("iamhttp: a rule needs at least one permission (routes are denied by default, not opened)")
+	}
+	for _, p := range rule.Perms {
+		if !g.c.Declares(p) {
+			panic(fmt.Sprintf("iamhttp: permission %q is not declared by the policy", p))
+		}
+	}
+	perms := append([]string(nil), rule.Perms...)
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("iamhttp: nil handler")
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.serve(w, r, next, perms, rule.Any, rule.Loader)
+		})
+	}
+}
+
+func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler, perms []string, anyOf bool, loader Loader) {
+	ctx := r.Context()
+	subj, err := g.subject(r)
+	if err != nil {
+		g.refuse(w, r, http.StatusServiceUnavailable, "subject lookup failed", nil, "", err)
+		return
+	}
+	if subj == nil {
+		subj = Anonymous
+	}
+	var obj iam.Object
+	if loader != nil {
+		obj, err = loader(r)
+		switch {
+		case errors.Is(err, ErrNotFound), errors.Is(err, iam.ErrNotFound):
+			g.refuse(w, r, http.StatusNotFound, "object not found", subj, perms[0], err)
+			return
+		case err != nil:
+			g.refuse(w, r, http.StatusInternalServerError, "loader failed", subj, perms[0], err)
+			return
+		case obj == nil:
+			g.refuse(w, r, http.StatusNotFound, "loader returned no object", subj, perms[0], nil)
+			return
+		}
+	}
+	allowed, perm, dec, err := g.decide(ctx, subj, perms, anyOf, obj)
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, iam.ErrWrongType) || errors.Is(err, iam.ErrPanic) || errors.Is(err, iam.ErrInvalid) {
+			status = http.StatusInternalServerError
+		}
+		g.refuse(w, r, status, "check failed", subj, perm, err, obj)
+		return
+	}
+	if !allowed {
+		status := http.StatusForbidden
+		if subj.SubjectID() == "" {
+			status = http.StatusUnauthorized
+		}
+		g.refuse(w, r, status, "denied: "+dec.String(), subj, perm, nil, obj)
+		return
+	}
+	ctx = context.WithValue(ctx, subjectKey{}, subj)
+	if obj != nil {
+		ctx = context.WithValue(ctx, objectKey{}, obj)
+	}
+	next.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// decide checks perms (all, or any); it returns the deciding permission and
+// decision for the log.
+func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf bool, obj iam.Object) (bool, string, iam.Decision, error) {
+	var last iam.Decision
+	for _, p := range perms {
+		d, err := g.c.Check(ctx, s, p, obj)
+		if err != nil {
+			return false, p, d, err
+		}
+		last = d
+		if anyOf && d.Allowed {
+			return true, p, d, nil
+		}
+		if !anyOf && !d.Allowed {
+			return false, p, d, nil
+		}
+	}
+	return !anyOf, perms[len(perms)-1], last, nil
+}
+
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string, s iam.Subject, perm string, err error, obj ...iam.Object) {
+	attrs := []slog.Attr{
+		slog.Int("status", status),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("reason", why),
+	}
+	if id := g.reqID(r); id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	if s != nil {
+		attrs = append(attrs, slog.String("subject", s.SubjectID()))
+	}
+	if perm != "" {
+		attrs = append(attrs, slog.String("perm", perm))
+	}
+	if len(obj) > 0 && obj[0] != nil {
+		attrs = append(attrs, slog.String("object", obj[0].ObjectRef().String()))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+		if status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	g.log.LogAttrs(r.Context(), level, "iamhttp: request refused", attrs...)
+	g.deny(w, r, status)
+}
+
+// DefaultDeny writes status with its standard text, as JSON
+// ({"error":"Forbidden"}) when the request accepts application/json, else
+// as plain text. It never says why.
+func DefaultDeny(w http.ResponseWriter, r *http.Request, status int) {
+	text := http.StatusText(status)
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "{\"error\":%q}\n", text)
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, text)
+}
+
+type subjectKey struct{}
+type objectKey struct{}
+
+// SubjectFrom returns the subject the middleware checked (Anonymous, or
+// the application's own anonymous value, for an anonymous request that a
+// rule allowed).
+func SubjectFrom(ctx context.Context) (iam.Subject, bool) {
+	s, ok := ctx.Value(subjectKey{}).(iam.Subject)
+	return s, ok
+}
+
+// ObjectFrom returns the object the middleware loaded and checked.
+func ObjectFrom(ctx context.Context) (iam.Object, bool) {
+	o, ok := ctx.Value(objectKey{}).(iam.Object)
+	return o, ok
+}
