@@ -149,7 +149,9 @@ func (e AuditEvent) Attrs() []slog.Attr {
 // checks and writes a change atomically: fn runs while no other Transact
 // on the same data runs (across processes, for a shared database), its
 // reads see every change committed before it started, and its writes
-// through tx commit together, or not at all if fn returns an error.
+// through tx commit together, or not at all if fn returns an error. The
+// Manager reads only through tx, so tx should also implement RoleLister and
+// HolderGrantLister when the store does.
 type Transactor interface {
 	Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
@@ -228,6 +230,9 @@ func (m *Manager) Apply(ctx context.Context, actor Subject, ch Change) error {
 // refuses it, without writing or auditing anything (for admin screens).
 func (m *Manager) Authorize(ctx context.Context, actor Subject, ch Change) (err error) {
 	defer recovered(&err)
+	if err := m.validate(ch); err != nil {
+		return err
+	}
 	return m.authorize(ctx, m.c.store, actor, ch)
 }
 
@@ -407,12 +412,9 @@ func (m *Manager) validate(ch Change) error {
 	return nil
 }
 
-// authorize applies the rules, reading through s (a transaction's view when
-// the store is a Transactor).
+// authorize applies the rules to a validated change, reading through s (a
+// transaction's view when the store is a Transactor).
 func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Change) error {
-	if err := m.validate(ch); err != nil {
-		return err
-	}
 	c := m.c
 	if s != c.store {
 		// Check against the transaction's view of the data.
@@ -465,9 +467,12 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 	}
 
 	// What the change hands out or takes away, and where.
-	roles, perms, err := m.stakes(ctx, s, ch)
+	roles, perms, complete, err := m.stakes(ctx, s, ch)
 	if err != nil {
 		return err
+	}
+	if !super && !complete {
+		return fmt.Errorf("%w: the store cannot list what %s holds", ErrEscalation, Group(ch.Group))
 	}
 	if !super {
 		for _, r := range roles {
@@ -504,29 +509,29 @@ type permStake struct {
 }
 
 // stakes returns the roles and permissions a change hands out or takes
-// away, with the object each applies to (nil: globally).
-func (m *Manager) stakes(ctx context.Context, s Store, ch Change) ([]roleStake, []permStake, error) {
+// away, with the object each applies to (nil: globally). complete is false
+// when s cannot list a group's grants, so the stakes of a membership are
+// unknown.
+func (m *Manager) stakes(ctx context.Context, s Store, ch Change) (roles []roleStake, perms []permStake, complete bool, err error) {
 	pol := m.c.pol
 	switch {
 	case ch.isProfile():
-		return []roleStake{{ri: pol.roles[ch.Profile.Role]}}, nil, nil
+		return []roleStake{{ri: pol.roles[ch.Profile.Role]}}, nil, true, nil
 	case ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke:
 		var where Object
 		if ch.Grant.On.IsObject() {
 			where = ch.Grant.On
 		}
 		if ch.Grant.Role != "" {
-			return []roleStake{{ri: pol.roles[ch.Grant.Role], where: where}}, nil, nil
+			return []roleStake{{ri: pol.roles[ch.Grant.Role], where: where}}, nil, true, nil
 		}
-		return nil, []permStake{{pi: pol.perms[ch.Grant.Perm], where: where}}, nil
+		return nil, []permStake{{pi: pol.perms[ch.Grant.Perm], where: where}}, true, nil
 	}
 	// A membership hands out (or takes away) everything the group holds.
 	h, err := s.Holding(ctx, Group(ch.Group))
 	if err != nil {
-		return nil, nil, fmt.Errorf("iam: reading %s: %w", Group(ch.Group), err)
+		return nil, nil, false, fmt.Errorf("iam: reading %s: %w", Group(ch.Group), err)
 	}
-	var roles []roleStake
-	var perms []permStake
 	for _, p := range h.Profiles() {
 		if ri := pol.roles[p.Role]; ri != nil {
 			roles = append(roles, roleStake{ri: ri})
@@ -534,16 +539,11 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change) ([]roleStake, 
 	}
 	gl, ok := s.(HolderGrantLister)
 	if !ok {
-		if base, isBase := m.c.store.(HolderGrantLister); isBase {
-			gl, ok = base, true
-		}
-	}
-	if !ok {
-		return roles, []permStake{{pi: nil}}, nil // unknown: only a superuser passes
+		return roles, nil, false, nil
 	}
 	grants, err := gl.GrantsHeldBy(ctx, Group(ch.Group))
 	if err != nil {
-		return nil, nil, fmt.Errorf("iam: listing the grants of %s: %w", Group(ch.Group), err)
+		return nil, nil, false, fmt.Errorf("iam: listing the grants of %s: %w", Group(ch.Group), err)
 	}
 	for _, g := range grants {
 		var where Object
@@ -558,7 +558,7 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change) ([]roleStake, 
 			perms = append(perms, permStake{pi: pi, where: where})
 		}
 	}
-	return roles, perms, nil
+	return roles, perms, true, nil
 }
 
 // lastHolder refuses a change that leaves a Protected role without a live
@@ -576,11 +576,6 @@ func (m *Manager) lastHolder(ctx context.Context, s Store, ch Change) error {
 		return nil // still held after the change
 	}
 	rl, ok := s.(RoleLister)
-	if !ok {
-		if base, isBase := m.c.store.(RoleLister); isBase {
-			rl, ok = base, true
-		}
-	}
 	if !ok {
 		return fmt.Errorf("%w: the store cannot list the holders of %s", ErrLastHolder, ri.name)
 	}
@@ -620,12 +615,8 @@ func (c *Checker) holds(ctx context.Context, s Subject, perm string, obj Object)
 }
 
 // requireHeld returns ErrEscalation unless s holds pi where (nil:
-// globally). A nil pi (something the Manager cannot enumerate) is never
-// held.
+// globally).
 func (c *Checker) requireHeld(ctx context.Context, s Subject, pi *permInfo, where Object) error {
-	if pi == nil {
-		return fmt.Errorf("%w: the store cannot list what the group holds", ErrEscalation)
-	}
 	ok, err := c.holds(ctx, s, pi.name, where)
 	if err != nil && !errors.Is(err, ErrWrongType) {
 		return err

@@ -85,13 +85,7 @@ func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant
 	collect := func(on Ref, gs *GrantSet) {
 		for _, e := range gs.entries {
 			if e.kind == holder.Kind && e.holder.Value() == holder.ID {
-				g := Grant{Holder: holder, On: on}
-				if e.role {
-					g.Role = e.name.Value()
-				} else {
-					g.Perm = e.name.Value()
-				}
-				out = append(out, g)
+				out = append(out, e.grant(on))
 			}
 		}
 	}

@@ -98,6 +98,17 @@ type grantEntry struct {
 
 func (e grantEntry) principal() Principal { return Principal{Kind: e.kind, ID: e.holder.Value()} }
 
+// grant returns the entry as a Grant on on.
+func (e grantEntry) grant(on Ref) Grant {
+	g := Grant{Holder: e.principal(), On: on}
+	if e.role {
+		g.Role = e.name.Value()
+	} else {
+		g.Perm = e.name.Value()
+	}
+	return g
+}
+
 // NewGrantSet returns a GrantSet over the holder and permission or role of
 // each grant; Grant.On is ignored (the set is on one Ref). Invalid grants are
 // dropped: a set never grants more than its valid entries.
@@ -135,12 +146,7 @@ func (s *GrantSet) Grants(on Ref) []Grant {
 	}
 	out := make([]Grant, len(s.entries))
 	for i, e := range s.entries {
-		out[i] = Grant{Holder: e.principal(), On: on}
-		if e.role {
-			out[i].Role = e.name.Value()
-		} else {
-			out[i].Perm = e.name.Value()
-		}
+		out[i] = e.grant(on)
 	}
 	return out
 }

@@ -30,7 +30,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/iamgo/iam"
@@ -143,20 +145,18 @@ func (g *Guard) ByMethod(perms map[string]string, loader Loader) func(http.Handl
 		panic("iamhttp: ByMethod needs at least one method")
 	}
 	rules := make(map[string]func(http.Handler) http.Handler, len(perms))
-	var allow []string
 	for m, p := range perms {
 		if m == "" || strings.ToUpper(m) != m {
 			panic(fmt.Sprintf("iamhttp: method %q must be upper case", m))
 		}
 		rules[m] = g.Protect(Rule{Perms: []string{p}, Loader: loader})
-		allow = append(allow, m)
 	}
+	allowHeader := strings.Join(slices.Sorted(maps.Keys(perms)), ", ")
 	if _, ok := rules[http.MethodHead]; !ok {
 		if get, ok := rules[http.MethodGet]; ok {
 			rules[http.MethodHead] = get
 		}
 	}
-	allowHeader := strings.Join(sortedCopy(allow), ", ")
 	return func(next http.Handler) http.Handler {
 		guarded := make(map[string]http.Handler, len(rules))
 		for m, mw := range rules {
@@ -166,22 +166,12 @@ func (g *Guard) ByMethod(perms map[string]string, loader Loader) func(http.Handl
 			h, ok := guarded[r.Method]
 			if !ok {
 				w.Header().Set("Allow", allowHeader)
-				g.refuse(w, r, http.StatusMethodNotAllowed, "method not in the rule", nil, "", nil)
+				g.refuse(w, r, http.StatusMethodNotAllowed, "method not in the rule", nil, "", nil, nil)
 				return
 			}
 			h.ServeHTTP(w, r)
 		})
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // Protect guards a route with rule. It panics on a rule that could never
@@ -211,7 +201,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	ctx := r.Context()
 	subj, err := g.subject(r)
 	if err != nil {
-		g.refuse(w, r, http.StatusServiceUnavailable, "subject lookup failed", nil, "", err)
+		g.refuse(w, r, http.StatusServiceUnavailable, "subject lookup failed", nil, "", nil, err)
 		return
 	}
 	if subj == nil {
@@ -222,13 +212,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		obj, err = loader(r)
 		switch {
 		case errors.Is(err, ErrNotFound), errors.Is(err, iam.ErrNotFound):
-			g.refuse(w, r, http.StatusNotFound, "object not found", subj, perms[0], err)
+			g.refuse(w, r, http.StatusNotFound, "object not found", subj, perms[0], nil, err)
 			return
 		case err != nil:
-			g.refuse(w, r, http.StatusInternalServerError, "loader failed", subj, perms[0], err)
+			g.refuse(w, r, http.StatusInternalServerError, "loader failed", subj, perms[0], nil, err)
 			return
 		case obj == nil:
-			g.refuse(w, r, http.StatusNotFound, "loader returned no object", subj, perms[0], nil)
+			g.refuse(w, r, http.StatusNotFound, "loader returned no object", subj, perms[0], nil, nil)
 			return
 		}
 	}
@@ -238,7 +228,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		if errors.Is(err, iam.ErrWrongType) || errors.Is(err, iam.ErrPanic) || errors.Is(err, iam.ErrInvalid) {
 			status = http.StatusInternalServerError
 		}
-		g.refuse(w, r, status, "check failed", subj, perm, err, obj)
+		g.refuse(w, r, status, "check failed", subj, perm, obj, err)
 		return
 	}
 	if !allowed {
@@ -246,7 +236,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		if subj.SubjectID() == "" {
 			status = http.StatusUnauthorized
 		}
-		g.refuse(w, r, status, "denied: "+dec.String(), subj, perm, nil, obj)
+		g.refuse(w, r, status, "denied: "+dec.String(), subj, perm, obj, nil)
 		return
 	}
 	ctx = context.WithValue(ctx, subjectKey{}, subj)
@@ -276,7 +266,7 @@ func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf
 	return !anyOf, perms[len(perms)-1], last, nil
 }
 
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string, s iam.Subject, perm string, err error, obj ...iam.Object) {
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string, s iam.Subject, perm string, obj iam.Object, err error) {
 	attrs := []slog.Attr{
 		slog.Int("status", status),
 		slog.String("method", r.Method),
@@ -292,8 +282,8 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 	if perm != "" {
 		attrs = append(attrs, slog.String("perm", perm))
 	}
-	if len(obj) > 0 && obj[0] != nil {
-		attrs = append(attrs, slog.String("object", obj[0].ObjectRef().String()))
+	if obj != nil {
+		attrs = append(attrs, slog.String("object", obj.ObjectRef().String()))
 	}
 	level := slog.LevelInfo
 	if err != nil {

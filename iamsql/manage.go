@@ -93,10 +93,7 @@ func (s *Store) RoleProfiles(ctx context.Context, role string) ([]iam.Profile, e
 		if err := rows.Scan(&kind, &p.Holder.ID, &p.Active, &expires, &p.Data); err != nil {
 			return nil, fmt.Errorf("iamsql: listing the holders of %q: %w", role, err)
 		}
-		p.Holder.Kind = iam.PrincipalKind(kind)
-		if expires.Valid {
-			p.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
-		}
+		p.Holder.Kind, p.ExpiresAt = iam.PrincipalKind(kind), expiresAt(expires)
 		out = append(out, p)
 	}
 	return out, wrap("listing role holders", rows.Err())
@@ -122,11 +119,7 @@ func (s *Store) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.G
 		if err := rows.Scan(&g.On.Type, &g.On.ID, &isRole, &name); err != nil {
 			return nil, fmt.Errorf("iamsql: listing the grants of %s: %w", holder, err)
 		}
-		if isRole {
-			g.Role = name
-		} else {
-			g.Perm = name
-		}
+		setName(&g, isRole, name)
 		out = append(out, g)
 	}
 	return out, wrap("listing grants", rows.Err())

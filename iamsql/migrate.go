@@ -71,8 +71,8 @@ func MigrationScript(d Dialect) (string, error) {
 	var b strings.Builder
 	b.WriteString(createVersionTable + ";\n\n")
 	for _, m := range ms {
-		fmt.Fprintf(&b, "-- %s\n%s\nINSERT INTO iam_schema_migrations (version, applied_at) VALUES (%d, '%s');\n\n",
-			m.Name, strings.TrimSpace(m.SQL), m.Version, "script")
+		fmt.Fprintf(&b, "-- %s\n%s\nINSERT INTO iam_schema_migrations (version, applied_at) VALUES (%d, 'script');\n\n",
+			m.Name, strings.TrimSpace(m.SQL), m.Version)
 	}
 	return b.String(), nil
 }

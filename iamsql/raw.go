@@ -1,9 +1,11 @@
 package iamsql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/iamgo/iam"
@@ -119,10 +121,7 @@ func (r *raw) queryHoldings(ctx context.Context, q string, args ...any) (*holdin
 		if err := rows.Scan(&kind, &grp, &role, &active, &expires, &data); err != nil {
 			return nil, err
 		}
-		p := iam.Profile{Role: role, Active: active, Data: data}
-		if expires.Valid {
-			p.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
-		}
+		p := iam.Profile{Role: role, Active: active, Data: data, ExpiresAt: expiresAt(expires)}
 		switch kind {
 		case 0:
 			out.profiles = append(out.profiles, p)
@@ -239,9 +238,8 @@ func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.G
 	}
 	defer rows.Close()
 	var (
-		grants [3][]iam.Grant
-		pos    []int
-		refs   []iam.Ref
+		grants  [3][]iam.Grant
+		parents []posRef
 	)
 	for rows.Next() {
 		var (
@@ -254,16 +252,11 @@ func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.G
 			return sets, nil, err
 		}
 		if which == 3 {
-			pos = append(pos, kind)
-			refs = append(refs, iam.Ref{Type: holder, ID: name})
+			parents = append(parents, posRef{pos: kind, ref: iam.Ref{Type: holder, ID: name}})
 			continue
 		}
 		g := iam.Grant{Holder: iam.Principal{Kind: iam.PrincipalKind(kind), ID: holder}}
-		if isRole {
-			g.Role = name
-		} else {
-			g.Perm = name
-		}
+		setName(&g, isRole, name)
 		grants[which] = append(grants[which], g)
 	}
 	if err := rows.Err(); err != nil {
@@ -274,28 +267,44 @@ func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.G
 			sets[i] = iam.NewGrantSet(gs)
 		}
 	}
-	return sets, sortByPos(refs, pos), nil
+	// UNION ALL has no order: put the parents back in SetParents' order.
+	slices.SortFunc(parents, func(a, b posRef) int { return cmp.Compare(a.pos, b.pos) })
+	var refs []iam.Ref
+	for _, p := range parents {
+		refs = append(refs, p.ref)
+	}
+	return sets, refs, nil
 }
 
-func sortByPos(refs []iam.Ref, pos []int) []iam.Ref {
-	if len(refs) < 2 {
-		return refs
+// posRef is a parent row: its position and the parent.
+type posRef struct {
+	pos int
+	ref iam.Ref
+}
+
+// setName puts a grant row's name into g.Role or g.Perm.
+func setName(g *iam.Grant, isRole bool, name string) {
+	if isRole {
+		g.Role = name
+	} else {
+		g.Perm = name
 	}
-	out := make([]iam.Ref, len(refs))
-	idx := make([]int, len(refs))
-	for i := range idx {
-		idx[i] = i
+}
+
+// expiresArg and expiresAt convert Profile.ExpiresAt to and from its column:
+// Unix microseconds, NULL for never.
+func expiresArg(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
 	}
-	// Few parents: insertion sort by pos.
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && pos[idx[j]] < pos[idx[j-1]]; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func expiresAt(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
 	}
-	for i, k := range idx {
-		out[i] = refs[k]
-	}
-	return out
+	return time.UnixMicro(n.Int64).UTC()
 }
 
 // Parents implements iam.ParentStore's read.

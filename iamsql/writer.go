@@ -89,12 +89,8 @@ func (w *Writer) PutProfile(ctx context.Context, p iam.Profile) error {
 	if err := checkPrincipal(p.Holder); err != nil || p.Role == "" {
 		return fmt.Errorf("%w: profile needs a valid holder and a role, got %s %q", iam.ErrInvalid, p.Holder, p.Role)
 	}
-	var exp sql.NullInt64
-	if !p.ExpiresAt.IsZero() {
-		exp = sql.NullInt64{Int64: p.ExpiresAt.UnixMicro(), Valid: true}
-	}
 	_, err := w.exec(ctx, iamcache.HoldingKey(p.Holder), w.s.q.putProfile,
-		int(p.Holder.Kind), p.Holder.ID, p.Role, p.Active, exp, p.Data)
+		int(p.Holder.Kind), p.Holder.ID, p.Role, p.Active, expiresArg(p.ExpiresAt), p.Data)
 	return wrap("putting profile", err)
 }
 

@@ -87,6 +87,14 @@ type mOp struct {
 	before           func(ctx context.Context, s iam.Store, role *iam.Role, perm string) error
 }
 
+// tgtProfile gives the target a profile for the role, active or not,
+// before the operation.
+func tgtProfile(active bool) func(context.Context, iam.Store, *iam.Role, string) error {
+	return func(ctx context.Context, s iam.Store, r *iam.Role, _ string) error {
+		return s.PutProfile(ctx, iam.Profile{Holder: iam.User("tgt"), Role: r.Name, Active: active})
+	}
+}
+
 var mOps = []mOp{
 	{name: "grant", grants: true, protectedApplies: true,
 		change: func(r *iam.Role, _ string) iam.Change {
@@ -96,23 +104,17 @@ var mOps = []mOp{
 		change: func(r *iam.Role, _ string) iam.Change {
 			return iam.Change{Kind: iam.ChangeDeleteProfile, Profile: iam.Profile{Holder: iam.User("tgt"), Role: r.Name}}
 		},
-		before: func(ctx context.Context, s iam.Store, r *iam.Role, _ string) error {
-			return s.PutProfile(ctx, iam.Profile{Holder: iam.User("tgt"), Role: r.Name, Active: true})
-		}},
+		before: tgtProfile(true)},
 	{name: "activate", grants: true, protectedApplies: true,
 		change: func(r *iam.Role, _ string) iam.Change {
 			return iam.Change{Kind: iam.ChangeActivate, Profile: iam.Profile{Holder: iam.User("tgt"), Role: r.Name}}
 		},
-		before: func(ctx context.Context, s iam.Store, r *iam.Role, _ string) error {
-			return s.PutProfile(ctx, iam.Profile{Holder: iam.User("tgt"), Role: r.Name, Active: false})
-		}},
+		before: tgtProfile(false)},
 	{name: "deactivate", protectedApplies: true,
 		change: func(r *iam.Role, _ string) iam.Change {
 			return iam.Change{Kind: iam.ChangeDeactivate, Profile: iam.Profile{Holder: iam.User("tgt"), Role: r.Name}}
 		},
-		before: func(ctx context.Context, s iam.Store, r *iam.Role, _ string) error {
-			return s.PutProfile(ctx, iam.Profile{Holder: iam.User("tgt"), Role: r.Name, Active: true})
-		}},
+		before: tgtProfile(true)},
 	{name: "membership", grants: true, protectedApplies: true,
 		change: func(r *iam.Role, _ string) iam.Change {
 			return iam.Change{Kind: iam.ChangeAddMember, User: "tgt", Group: "g." + r.Name}
@@ -225,7 +227,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 	require.Zero(t, escalations)
 
 	t.Run("LastHolder", func(t *testing.T) {
-		s, c := setup(t)
+		_, c := setup(t)
 		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
 		su := mSubject{id: "su", super: true}
 		// admin2 is the only holder: removing or deactivating it is refused.
@@ -235,7 +237,6 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		require.NoError(t, m.AssignRole(ctx, su, iam.Profile{Holder: iam.User("admin3"), Role: mAdmin.Name, Active: true}))
 		require.NoError(t, m.RemoveRole(ctx, su, iam.User("admin2"), mAdmin.Name))
 		require.ErrorIs(t, m.RemoveRole(ctx, su, iam.User("admin3"), mAdmin.Name), iam.ErrLastHolder)
-		_ = s
 	})
 
 	t.Run("LastHolderRace", func(t *testing.T) {
@@ -339,8 +340,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 	})
 
 	t.Run("StoreErrorFailsClosed", func(t *testing.T) {
-		s, c := setup(t)
-		_ = s
+		_, c := setup(t)
 		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
