@@ -1,10 +1,12 @@
 package iam
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unique"
@@ -38,6 +40,19 @@ type memState struct {
 	grants  shard.Map2[*GrantSet] // object grants, by type, then ID
 	wide    map[string]*GrantSet  // type-level grants by type; global grants under ""
 	parents shard.Map2[[]Ref]
+
+	// Indexes for access queries (ObjectLister): the object IDs each
+	// grant entry is on, by type, and the recorded children of each
+	// parent. Both are sorted lists, so a listing merges and seeks.
+	held     shard.Lists[heldKey, string]
+	children shard.Lists[Ref, Ref]
+}
+
+// heldKey names the objects of one type that one grant entry (holder and
+// permission or role) is on.
+type heldKey struct {
+	e   grantEntry
+	typ unique.Handle[string]
 }
 
 var (
@@ -46,6 +61,8 @@ var (
 	_ Transactor        = (*MemoryStore)(nil)
 	_ RoleLister        = (*MemoryStore)(nil)
 	_ HolderGrantLister = (*MemoryStore)(nil)
+	_ ObjectLister      = (*MemoryStore)(nil)
+	_ MemberLister      = (*MemoryStore)(nil)
 )
 
 // Transact implements Transactor: Transact calls run one at a time, so a
@@ -108,6 +125,14 @@ func NewMemoryStore() *MemoryStore {
 
 func (m *MemoryStore) hash(s string) uint64 { return maphash.String(m.seed, s) }
 
+func (m *MemoryStore) hashHeld(k heldKey) uint64 { return maphash.Comparable(m.seed, k) }
+
+func (m *MemoryStore) hashRef(r Ref) uint64 {
+	return maphash.String(m.seed, r.ID) ^ maphash.String(m.seed, r.Type)<<1
+}
+
+func compareRefs(a, b Ref) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID)) }
+
 // Holding implements ProfileStore.
 func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) {
 	st := m.cur.Load()
@@ -166,6 +191,9 @@ type MemoryTx struct {
 	wide    map[string]*GrantSet
 	wideNew bool // wide is this transaction's copy
 	parents *shard.Batch2[[]Ref]
+
+	held     *shard.ListsBatch[heldKey, string]
+	children *shard.ListsBatch[Ref, Ref]
 }
 
 // Update runs fn with a transaction; if fn returns nil, every write it made
@@ -178,12 +206,14 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	defer m.mu.Unlock()
 	st := m.cur.Load()
 	tx := &MemoryTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
-		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed)}
+		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed),
+		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs)}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	m.cur.Store(&memState{users: tx.users.Commit(), groups: tx.groups.Commit(),
-		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit()})
+		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
+		held: tx.held.Commit(), children: tx.children.Commit()})
 	return nil
 }
 
@@ -374,6 +404,9 @@ func (tx *MemoryTx) Grant(g Grant) error {
 		entries = append(entries, s.entries...)
 	}
 	tx.setGrantSet(on, &GrantSet{entries: append(entries, e)})
+	if on.ID != "" {
+		tx.held.Add(heldKey{e, unique.Make(on.Type)}, on.ID)
+	}
 	return nil
 }
 
@@ -391,6 +424,9 @@ func (tx *MemoryTx) Revoke(g Grant) error {
 	if i < 0 {
 		return nil
 	}
+	if g.On.ID != "" {
+		tx.held.Remove(heldKey{e, unique.Make(g.On.Type)}, g.On.ID)
+	}
 	if len(s.entries) == 1 {
 		tx.setGrantSet(g.On, nil)
 		return nil
@@ -404,6 +440,12 @@ func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
 	if !on.Valid() {
 		return fmt.Errorf("%w: ref %+v", ErrInvalid, on)
 	}
+	if s := tx.grantSet(on); s != nil && on.ID != "" {
+		typ := unique.Make(on.Type)
+		for _, e := range s.entries {
+			tx.held.Remove(heldKey{e, typ}, on.ID)
+		}
+	}
 	tx.setGrantSet(on, nil)
 	return nil
 }
@@ -413,19 +455,28 @@ func (tx *MemoryTx) SetParents(ref Ref, parents []Ref) error {
 	if !ref.IsObject() {
 		return fmt.Errorf("%w: parents need an object ref, got %+v", ErrInvalid, ref)
 	}
+	for _, p := range parents {
+		if !p.IsObject() {
+			return fmt.Errorf("%w: parent %+v of %s must be an object ref", ErrInvalid, p, ref)
+		}
+	}
+	old, _ := tx.parents.Get(ref.Type, ref.ID)
+	for _, p := range old {
+		tx.children.Remove(p, ref)
+	}
 	if len(parents) == 0 {
 		tx.parents.Delete(ref.Type, ref.ID)
 		return nil
 	}
 	ps := make([]Ref, 0, len(parents))
+	child := Ref{Type: intern(ref.Type), ID: ref.ID}
 	for _, p := range parents {
-		if !p.IsObject() {
-			return fmt.Errorf("%w: parent %+v of %s must be an object ref", ErrInvalid, p, ref)
-		}
 		if p != ref && !slices.Contains(ps, p) {
-			ps = append(ps, Ref{Type: intern(p.Type), ID: p.ID})
+			p = Ref{Type: intern(p.Type), ID: p.ID}
+			ps = append(ps, p)
+			tx.children.Add(p, child)
 		}
 	}
-	tx.parents.Set(intern(ref.Type), ref.ID, ps)
+	tx.parents.Set(child.Type, child.ID, ps)
 	return nil
 }

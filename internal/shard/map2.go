@@ -23,6 +23,15 @@ func (m Map2[V]) Get(seed maphash.Seed, a, b string) (V, bool) {
 	return inner.Get(maphash.String(seed, b), b)
 }
 
+// RangeA calls fn for every distinct a until fn returns false.
+func (m Map2[V]) RangeA(fn func(a string) bool) {
+	for a := range m.byA {
+		if !fn(a) {
+			return
+		}
+	}
+}
+
 // Range calls fn for every key and value until fn returns false.
 func (m Map2[V]) Range(fn func(a, b string, v V) bool) {
 	for a, inner := range m.byA {

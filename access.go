@@ -1,0 +1,551 @@
+package iam
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ObjectQuery asks a store for the objects of one type on which one of
+// Holders holds one of Perms as a grant, or one of Roles as a local role,
+// either on the object itself or on a stored ancestor (ParentStore) at most
+// MaxDepth levels above it. The Checker builds it (see Checker.AccessPlan);
+// stores answer it through ObjectLister.
+//
+// Holders, Perms and Roles are never empty in a query the Checker sends. A
+// grant on any Ref of another type counts only through the stored parents:
+// a grant on Ref{Type: "blog.section", ID: "1"} reaches the posts whose
+// recorded ancestry includes that section. Type-level and global grants are
+// not part of the query: the Checker reads them itself (they make the
+// answer "every object of the type").
+type ObjectQuery struct {
+	Type     string
+	Holders  []Principal
+	Perms    []string // permission grants that count
+	Roles    []string // local-role grants that count (roles granting the permission)
+	MaxDepth int      // levels of stored ancestors to follow (0: the object only)
+	After    string   // only IDs greater than After, in byte order ("" = from the start)
+	Limit    int      // at most Limit IDs; 0 = no limit
+}
+
+// ObjectLister is an optional interface of a store that can answer
+// ObjectQuery, which Checker.ListObjects needs.
+//
+// ListObjectIDs returns the IDs of the matching objects of q.Type, each
+// once, in ascending byte order (Go's string order, SQL's COLLATE "C"),
+// greater than q.After and at most q.Limit of them. It must honour ctx's
+// deadline and return an error rather than a partial answer.
+type ObjectLister interface {
+	ListObjectIDs(ctx context.Context, q ObjectQuery) ([]string, error)
+}
+
+// MemberLister is an optional interface of a store that lists the stored
+// members of a group; Checker.Holders needs it to expand groups to users.
+// GroupMembers returns the user IDs in ascending byte order.
+type MemberLister interface {
+	GroupMembers(ctx context.Context, group string) ([]string, error)
+}
+
+// ErrNotListable is wrapped by ListObjects, AccessPlan and Holders when the
+// store does not implement the optional interface the query needs
+// (ObjectLister, RoleLister, MemberLister). It also wraps errors.ErrUnsupported.
+var ErrNotListable = fmt.Errorf("iam: the store cannot answer this query: %w", errors.ErrUnsupported)
+
+// ListOptions pages through ListObjects. The zero value lists every ID.
+type ListOptions struct {
+	// After is the cursor: only IDs greater than After (byte order) are
+	// returned. Pass the previous page's ObjectList.Next.
+	After string
+	// Limit caps the IDs returned; 0 or less means no limit.
+	Limit int
+}
+
+// ObjectList is the answer of ListObjects.
+type ObjectList struct {
+	// All reports that the subject holds the permission on every object of
+	// the type, for the reason in Why (superuser, a global role, or a grant
+	// or local role on the whole type or global). IDs is then empty.
+	//
+	// When Why.Reason is ReasonGlobalRole, objects that refuse global roles
+	// (AcquireGlobalRoles false) are the exception: the store cannot know
+	// which they are, so an application with such objects runs the
+	// candidates through Filter.
+	All bool
+	Why Decision
+	// IDs are the objects on which a stored grant or local role (on the
+	// object or a stored ancestor) gives the permission, ascending.
+	IDs []string
+	// Next is non-empty when more IDs follow: pass it as ListOptions.After.
+	Next string
+	// Partial reports that the permission has a rule (Rule is its
+	// expression): a rule cannot be enumerated, so objects outside IDs may
+	// still be allowed. Run candidates through Filter (or express the rule
+	// in the application's own query) to find them.
+	Partial bool
+	Rule    string
+}
+
+// AccessPlan is what the Checker knows about a subject's access to the
+// objects of one type before asking the store for object IDs: either the
+// answer outright (All, or nothing to ask) or the ObjectQuery to run.
+// iamsql.AccessFilter turns it into an SQL clause.
+type AccessPlan struct {
+	All     bool     // as ObjectList.All
+	Why     Decision // as ObjectList.Why
+	Partial bool     // as ObjectList.Partial
+	Rule    string   // as ObjectList.Rule
+	// Query is what to ask the store. It is meaningless when All is true or
+	// when Empty is true.
+	Query ObjectQuery
+	// Empty reports that no stored grant can give the permission: the
+	// subject is nil, inactive or anonymous, or no grant or role names the
+	// permission. With All false, only the rule (if Partial) can allow.
+	Empty bool
+}
+
+// AccessPlan works out how subject s may hold perm on objects of objType:
+// everywhere (All), through object grants (Query), through a rule
+// (Partial), or not at all. Errors: ErrUnknownPermission, ErrWrongType for
+// a type the permission is not declared for, ErrInvalid for an empty type,
+// and store errors (the plan is then unusable: deny).
+func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType string) (plan AccessPlan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			plan, err = AccessPlan{}, fmt.Errorf("%w: planning %s on %s: %v", ErrPanic, perm, objType, r)
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return AccessPlan{}, fmt.Errorf("iam: listing %s: %w", perm, err)
+	}
+	pi := c.pol.perms[perm]
+	if pi == nil {
+		return AccessPlan{}, fmt.Errorf("%w: %q", ErrUnknownPermission, perm)
+	}
+	if objType == "" {
+		return AccessPlan{}, fmt.Errorf("%w: empty object type", ErrInvalid)
+	}
+	if len(pi.types) > 0 && !slices.Contains(pi.types, objType) {
+		return AccessPlan{}, fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, objType)
+	}
+	plan.Empty = true
+	if pi.rule != nil {
+		plan.Partial, plan.Rule = true, pi.rule.expr
+	}
+	if s == nil {
+		return plan, nil
+	}
+	if a, ok := s.(activer); ok && !a.IsActive() {
+		plan.Partial, plan.Rule = false, "" // inactive subjects hold nothing, rules included
+		return plan, nil
+	}
+	all := func(d Decision) (AccessPlan, error) {
+		d.Allowed, d.Perm = true, perm
+		return AccessPlan{All: true, Why: d}, nil
+	}
+	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
+		return all(Decision{Reason: ReasonSuperuser})
+	}
+	st := evalState{c: c, ctx: ctx, s: s, pi: pi, uid: s.SubjectID()}
+	if st.uid == "" {
+		return plan, nil
+	}
+	if g, ok := s.(grouper); ok {
+		st.extra = g.SubjectGroups()
+	}
+	hm, err := st.userMemo()
+	if err != nil {
+		return AccessPlan{}, err
+	}
+	holders := make([]Principal, 0, 1+st.ngroups())
+	holders = append(holders, User(st.uid))
+	if hm.perms.has(pi.idx) {
+		return all(Decision{Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)})
+	}
+	for i := range st.ngroups() {
+		gm, g, err := st.groupMemo(i)
+		if err != nil {
+			return AccessPlan{}, err
+		}
+		if gm.perms.has(pi.idx) {
+			return all(Decision{Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)})
+		}
+		if !slices.Contains(holders, Group(g)) {
+			holders = append(holders, Group(g))
+		}
+	}
+	for _, on := range []Ref{{Type: objType}, {}} {
+		gs, err := c.store.Grants(ctx, on)
+		if err != nil {
+			return AccessPlan{}, fmt.Errorf("iam: reading grants on %s: %w", on.String(), err)
+		}
+		gm := c.grantMemoOf(gs)
+		if gm == nil {
+			continue
+		}
+		for _, who := range holders {
+			h := gm.find(who)
+			switch {
+			case h == nil:
+			case h.direct.has(pi.idx):
+				return all(Decision{Reason: ReasonGrant, Via: who, On: on})
+			case h.viaRole.has(pi.idx):
+				return all(Decision{Reason: ReasonGlobalRole, Role: h.roleFor(pi.idx), Via: who, On: on})
+			}
+		}
+	}
+	roles := c.rolesGranting(pi)
+	plan.Empty = false
+	plan.Query = ObjectQuery{Type: objType, Holders: holders, Perms: []string{perm}, Roles: roles, MaxDepth: c.maxDepth}
+	return plan, nil
+}
+
+// rolesGranting lists the roles that grant pi, directly or through
+// Includes, by name.
+func (c *Checker) rolesGranting(pi *permInfo) []string {
+	var out []string
+	for _, ri := range c.pol.roleList {
+		if ri.perms.has(pi.idx) {
+			out = append(out, ri.name)
+		}
+	}
+	return out
+}
+
+// ListObjects lists the objects of objType on which s holds perm (DESIGN
+// §1: guardian's get_objects_for_user): every object, when s holds perm
+// globally (ObjectList.All), or the IDs of the objects on which s or one of
+// its groups holds perm through a grant or a local role, on the object or
+// on an ancestor the store records (ParentStore). Ancestors known only to
+// the application's objects (their Parents method) cannot be followed here.
+//
+// A permission with a rule makes the list Partial: the rule cannot be
+// enumerated; pass candidate objects through Filter. A nil, inactive or
+// anonymous subject gets an empty list (Partial when a rule may still
+// allow anonymous access).
+//
+// The store must implement ObjectLister (the memory store and iamsql do);
+// otherwise the error wraps ErrNotListable. Any error means: show nothing.
+func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (ObjectList, error) {
+	plan, err := c.AccessPlan(ctx, s, perm, objType)
+	if err != nil {
+		return ObjectList{}, err
+	}
+	out := ObjectList{All: plan.All, Why: plan.Why, Partial: plan.Partial, Rule: plan.Rule}
+	if plan.All || plan.Empty {
+		return out, nil
+	}
+	ol, ok := c.store.(ObjectLister)
+	if !ok {
+		return ObjectList{}, fmt.Errorf("%w: ListObjects needs an ObjectLister", ErrNotListable)
+	}
+	q := plan.Query
+	q.After = o.After
+	if o.Limit > 0 {
+		q.Limit = o.Limit + 1 // one more tells whether a next page exists
+	}
+	ids, err := ol.ListObjectIDs(ctx, q)
+	if err != nil {
+		return ObjectList{}, fmt.Errorf("iam: listing %s objects for %s: %w", objType, perm, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return ObjectList{}, fmt.Errorf("iam: listing %s objects for %s: %w", objType, perm, err)
+	}
+	if o.Limit > 0 && len(ids) > o.Limit {
+		ids = ids[:o.Limit]
+		out.Next = ids[len(ids)-1]
+	}
+	out.IDs = ids
+	return out, nil
+}
+
+// Filter returns the objects of objs that s may do perm on, in their order,
+// by checking each one (rules included). It is the companion of a Partial
+// ObjectList. Any check error fails the whole call: Filter then returns nil
+// and the error, so a caller never shows objects it could not check.
+func Filter[O Object](ctx context.Context, c *Checker, s Subject, perm string, objs []O) ([]O, error) {
+	out := make([]O, 0, len(objs))
+	for _, o := range objs {
+		d, err := c.Check(ctx, s, perm, o)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allowed {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// Perms returns the permissions s holds on obj (nil: model level), one
+// allowing Decision per permission with its reason, sorted by permission
+// name (guardian's get_perms). Only permissions that apply to obj's type
+// are considered. Any check error fails the call (nil and the error).
+func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) ([]Decision, error) {
+	var typ string
+	if obj != nil {
+		typ = obj.ObjectRef().Type
+	}
+	var out []Decision
+	for _, pi := range c.pol.permList {
+		if typ != "" && len(pi.types) > 0 && !slices.Contains(pi.types, typ) {
+			continue
+		}
+		d, err := c.Check(ctx, s, pi.name, obj)
+		if err != nil {
+			return nil, err
+		}
+		if d.Allowed {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b Decision) int { return cmp.Compare(a.Perm, b.Perm) })
+	return out, nil
+}
+
+// HoldersOptions tunes Holders. The zero value lists users and groups as
+// stored, without expanding groups and without superusers.
+type HoldersOptions struct {
+	// ExpandGroups adds, for every group holder, each of its stored members
+	// as a user holder (with Path.Via naming the group). The store must
+	// implement MemberLister.
+	ExpandGroups bool
+	// Superusers are the IDs of the application's superusers (the store
+	// does not know them): each is listed with every permission that
+	// applies to the object, for ReasonSuperuser.
+	Superusers []string
+}
+
+// Path is one way a holder holds permissions on an object.
+type Path struct {
+	Reason Reason    // ReasonGrant, ReasonLocalRole, ReasonGlobalRole or ReasonSuperuser
+	Role   string    // the role, for role paths
+	Via    Principal // who holds the grant or role: the holder itself, or its group
+	On     Ref       // where: the object, an ancestor, the type (Ref{Type}) or global (Ref{}); zero for profiles and superusers
+	Perms  []string  // the permissions this path gives, sorted
+}
+
+// Holder is a principal with the permissions it holds on an object and
+// every path it holds them by.
+type Holder struct {
+	Principal Principal
+	Perms     []string // sorted, distinct
+	Paths     []Path
+}
+
+// HolderList is the answer of Holders.
+type HolderList struct {
+	Holders []Holder // sorted by kind (users first), then ID
+	// Rules lists the permissions (sorted) whose rules may allow further
+	// subjects: rules cannot be enumerated.
+	Rules []string
+}
+
+// Holders lists every principal holding any permission on obj through the
+// store (guardian's get_users_with_perms): grants and local roles on obj
+// and on its ancestors (its Parents and the stored ones), grants and roles
+// on its type and global, and global roles held through live profiles
+// (unless obj refuses global roles). Only permissions that apply to obj's
+// type are listed. Subjects' SubjectGroups and IsActive are application
+// state the store does not see: a user listed here may still be denied
+// (inactive), and one allowed through an application group is not listed.
+//
+// Global roles need a RoleLister store, ExpandGroups a MemberLister store;
+// without them the error wraps ErrNotListable.
+func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl HolderList, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			hl, err = HolderList{}, fmt.Errorf("%w: listing holders: %v", ErrPanic, r)
+		}
+	}()
+	if obj == nil {
+		return HolderList{}, fmt.Errorf("%w: Holders needs an object", ErrInvalid)
+	}
+	ref := obj.ObjectRef()
+	if !ref.IsObject() {
+		return HolderList{}, fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, ref.String())
+	}
+	if err := ctx.Err(); err != nil {
+		return HolderList{}, fmt.Errorf("iam: listing holders of %s: %w", ref.String(), err)
+	}
+	applies := newBitset(len(c.pol.permList))
+	var rules []string
+	for _, pi := range c.pol.permList {
+		if len(pi.types) == 0 || slices.Contains(pi.types, ref.Type) {
+			applies.set(pi.idx)
+			if pi.rule != nil {
+				rules = append(rules, pi.name)
+			}
+		}
+	}
+	slices.Sort(rules)
+	b := holderBuilder{c: c, applies: applies, byP: map[Principal]*holderAcc{}}
+
+	st := evalState{c: c, ctx: ctx, obj: obj, ref: ref, hasObj: true}
+	if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
+		st.refuse = true
+	}
+	if err := st.ensureChain(); err != nil {
+		return HolderList{}, err
+	}
+	if st.truncated {
+		return HolderList{}, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, ref.String())
+	}
+	for i := range st.n {
+		l := st.link(i)
+		if l.gm == nil {
+			continue
+		}
+		rolesOK := !st.refuse || l.kind <= linkAncestor
+		for j := range l.gm.holders {
+			h := &l.gm.holders[j]
+			if h.direct.any(applies) {
+				b.add(h.p, Path{Reason: ReasonGrant, Via: h.p, On: l.ref}, h.direct)
+			}
+			if !rolesOK {
+				continue
+			}
+			r := ReasonLocalRole
+			if l.kind > linkAncestor {
+				r = ReasonGlobalRole
+			}
+			for _, ri := range h.local {
+				if ri.perms.any(applies) {
+					b.add(h.p, Path{Reason: r, Role: ri.name, Via: h.p, On: l.ref}, ri.perms)
+				}
+			}
+		}
+	}
+	if !st.refuse {
+		if err := b.globalRoles(ctx); err != nil {
+			return HolderList{}, err
+		}
+	}
+	if o.ExpandGroups {
+		if err := b.expand(ctx); err != nil {
+			return HolderList{}, err
+		}
+	}
+	for _, id := range o.Superusers {
+		if id != "" {
+			b.add(User(id), Path{Reason: ReasonSuperuser, Via: User(id)}, applies)
+		}
+	}
+	return HolderList{Holders: b.list(), Rules: rules}, nil
+}
+
+type holderAcc struct {
+	perms bitset
+	paths []Path
+}
+
+type holderBuilder struct {
+	c       *Checker
+	applies bitset
+	byP     map[Principal]*holderAcc
+}
+
+// add records that p holds perms (restricted to the applicable ones) by path.
+func (b *holderBuilder) add(p Principal, path Path, perms bitset) {
+	acc := b.byP[p]
+	if acc == nil {
+		acc = &holderAcc{perms: newBitset(len(b.c.pol.permList))}
+		b.byP[p] = acc
+	}
+	for _, pi := range b.c.pol.permList {
+		if perms.has(pi.idx) && b.applies.has(pi.idx) {
+			path.Perms = append(path.Perms, pi.name)
+			acc.perms.set(pi.idx)
+		}
+	}
+	slices.Sort(path.Perms)
+	acc.paths = append(acc.paths, path)
+}
+
+// globalRoles adds the holders of live profiles of roles granting any
+// applicable permission.
+func (b *holderBuilder) globalRoles(ctx context.Context) error {
+	var rl RoleLister
+	now := b.c.now()
+	for _, ri := range b.c.pol.roleList {
+		if !ri.perms.any(b.applies) {
+			continue
+		}
+		if rl == nil {
+			var ok bool
+			if rl, ok = b.c.store.(RoleLister); !ok {
+				return fmt.Errorf("%w: Holders needs a RoleLister for global roles", ErrNotListable)
+			}
+		}
+		ps, err := rl.RoleProfiles(ctx, ri.name)
+		if err != nil {
+			return fmt.Errorf("iam: listing the holders of role %s: %w", ri.name, err)
+		}
+		for _, p := range ps {
+			if p.Role == ri.name && p.Holder.Valid() && p.Live(now) {
+				b.add(p.Holder, Path{Reason: ReasonGlobalRole, Role: ri.name, Via: p.Holder}, ri.perms)
+			}
+		}
+	}
+	return nil
+}
+
+// expand adds every stored member of each group holder as a user holder,
+// with the group's paths.
+func (b *holderBuilder) expand(ctx context.Context) error {
+	ml, ok := b.c.store.(MemberLister)
+	var groups []Principal
+	for p := range b.byP {
+		if p.Kind == KindGroup {
+			groups = append(groups, p)
+		}
+	}
+	if len(groups) > 0 && !ok {
+		return fmt.Errorf("%w: expanding groups needs a MemberLister", ErrNotListable)
+	}
+	slices.SortFunc(groups, comparePrincipals)
+	for _, g := range groups {
+		users, err := ml.GroupMembers(ctx, g.ID)
+		if err != nil {
+			return fmt.Errorf("iam: listing the members of %s: %w", g, err)
+		}
+		gacc := b.byP[g]
+		for _, u := range users {
+			acc := b.byP[User(u)]
+			if acc == nil {
+				acc = &holderAcc{perms: newBitset(len(b.c.pol.permList))}
+				b.byP[User(u)] = acc
+			}
+			acc.perms.or(gacc.perms)
+			acc.paths = append(acc.paths, gacc.paths...) // Via stays the group
+		}
+	}
+	return nil
+}
+
+func (b *holderBuilder) list() []Holder {
+	out := make([]Holder, 0, len(b.byP))
+	for p, acc := range b.byP {
+		h := Holder{Principal: p, Paths: acc.paths}
+		for _, pi := range b.c.pol.permList {
+			if acc.perms.has(pi.idx) {
+				h.Perms = append(h.Perms, pi.name)
+			}
+		}
+		slices.Sort(h.Perms)
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b Holder) int { return comparePrincipals(a.Principal, b.Principal) })
+	return out
+}
+
+func comparePrincipals(a, b Principal) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+}
+
+// Has reports whether the list has principal p holding perm.
+func (hl HolderList) Has(p Principal, perm string) bool {
+	i, ok := slices.BinarySearchFunc(hl.Holders, p, func(h Holder, p Principal) int { return comparePrincipals(h.Principal, p) })
+	return ok && slices.Contains(hl.Holders[i].Perms, perm)
+}

@@ -1,0 +1,149 @@
+package iam
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unique"
+)
+
+// ListObjectIDs implements ObjectLister from the store's indexes: the
+// sorted object IDs each (holder, permission or role, type) is granted on,
+// and the recorded children of each parent. Without recorded parents it
+// merges the sorted lists of q.Type and seeks q.After by binary search;
+// with them it walks down from every granted object, at most q.MaxDepth
+// levels, checking ctx as it goes.
+func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st := m.cur.Load()
+	typ := unique.Make(q.Type)
+	type key struct {
+		name string
+		role bool
+	}
+	var names []key
+	for _, p := range q.Perms {
+		names = append(names, key{p, false})
+	}
+	for _, r := range q.Roles {
+		names = append(names, key{r, true})
+	}
+	entries := make([]grantEntry, 0, len(q.Holders)*len(names))
+	for _, h := range q.Holders {
+		if !h.Valid() {
+			continue
+		}
+		hid := unique.Make(h.ID)
+		for _, n := range names {
+			entries = append(entries, grantEntry{holder: hid, name: unique.Make(n.name), kind: h.Kind, role: n.role})
+		}
+	}
+	var ids []string
+	if st.children.Len() == 0 {
+		// No recorded parents: only grants on objects of q.Type count.
+		var lists [][]string
+		for _, e := range entries {
+			l := st.held.Get(m.hashHeld(heldKey{e, typ}), heldKey{e, typ})
+			if i, _ := slices.BinarySearch(l, q.After); q.After != "" && i < len(l) && l[i] == q.After {
+				l = l[i+1:]
+			} else {
+				l = l[i:]
+			}
+			if len(l) > 0 {
+				lists = append(lists, l)
+			}
+		}
+		if len(lists) == 1 {
+			l := lists[0]
+			if q.Limit > 0 && len(l) > q.Limit {
+				l = l[:q.Limit]
+			}
+			return slices.Clone(l), nil
+		}
+		for _, l := range lists {
+			ids = append(ids, l...)
+		}
+	} else {
+		var err error
+		if ids, err = m.walkDown(ctx, st, entries, q); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if q.Limit > 0 && len(ids) > q.Limit {
+		ids = ids[:q.Limit]
+	}
+	return slices.Clip(ids), nil
+}
+
+// walkDown collects the IDs of q.Type objects at or below the objects the
+// entries are granted on (any type), breadth first, so each object is
+// reached first at its smallest depth.
+func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []grantEntry, q ObjectQuery) ([]string, error) {
+	type node struct {
+		ref   Ref
+		depth int
+	}
+	seen := map[Ref]struct{}{}
+	var queue []node
+	var err error
+	st.grants.RangeA(func(t string) bool {
+		k := heldKey{typ: unique.Make(t)}
+		for _, e := range entries {
+			k.e = e
+			for _, id := range st.held.Get(m.hashHeld(k), k) {
+				r := Ref{Type: t, ID: id}
+				if _, ok := seen[r]; !ok {
+					seen[r] = struct{}{}
+					queue = append(queue, node{r, 0})
+				}
+			}
+			if err = ctx.Err(); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := 0; i < len(queue); i++ {
+		if i&1023 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		n := queue[i]
+		if n.ref.Type == q.Type && n.ref.ID > q.After {
+			ids = append(ids, n.ref.ID)
+		}
+		if n.depth >= q.MaxDepth {
+			continue
+		}
+		for _, c := range st.children.Get(m.hashRef(n.ref), n.ref) {
+			if _, ok := seen[c]; !ok {
+				seen[c] = struct{}{}
+				queue = append(queue, node{c, n.depth + 1})
+			}
+		}
+	}
+	return ids, nil
+}
+
+// GroupMembers implements MemberLister. It scans every user: an
+// administrative query, not for the check path.
+func (m *MemoryStore) GroupMembers(_ context.Context, group string) ([]string, error) {
+	var out []string
+	m.cur.Load().users.Range(func(id string, h *Holding) bool {
+		if slices.Contains(h.groups, group) {
+			out = append(out, id)
+		}
+		return true
+	})
+	slices.SortFunc(out, strings.Compare)
+	return out, nil
+}
