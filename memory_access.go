@@ -81,25 +81,43 @@ func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]strin
 
 // walkDown collects the IDs of q.Type objects at or below the objects the
 // entries are granted on (any type), breadth first, so each object is
-// reached first at its smallest depth.
+// reached first at its smallest depth. Only objects with children are
+// remembered as seen (that stops cycles and diamonds); an object reached
+// twice is listed twice and compacted by the caller.
 func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []grantEntry, q ObjectQuery) ([]string, error) {
 	type node struct {
-		ref   Ref
 		depth int
+		kids  []Ref
 	}
-	seen := map[Ref]struct{}{}
-	var queue []node
+	var (
+		ids   []string
+		queue []node
+		seen  = map[Ref]struct{}{}
+	)
+	visit := func(r Ref, depth int) {
+		if r.Type == q.Type && r.ID > q.After {
+			ids = append(ids, r.ID)
+		}
+		if depth >= q.MaxDepth {
+			return
+		}
+		kids := st.children.Get(m.hashRef(r), r)
+		if len(kids) == 0 {
+			return
+		}
+		if _, ok := seen[r]; ok {
+			return
+		}
+		seen[r] = struct{}{}
+		queue = append(queue, node{depth, kids})
+	}
 	var err error
 	st.grants.RangeA(func(t string) bool {
 		k := heldKey{typ: unique.Make(t)}
 		for _, e := range entries {
 			k.e = e
 			for _, id := range st.held.Get(m.hashHeld(k), k) {
-				r := Ref{Type: t, ID: id}
-				if _, ok := seen[r]; !ok {
-					seen[r] = struct{}{}
-					queue = append(queue, node{r, 0})
-				}
+				visit(Ref{Type: t, ID: id}, 0)
 			}
 			if err = ctx.Err(); err != nil {
 				return false
@@ -110,25 +128,13 @@ func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []gran
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
 	for i := 0; i < len(queue); i++ {
-		if i&1023 == 1023 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		n := queue[i]
-		if n.ref.Type == q.Type && n.ref.ID > q.After {
-			ids = append(ids, n.ref.ID)
-		}
-		if n.depth >= q.MaxDepth {
-			continue
-		}
-		for _, c := range st.children.Get(m.hashRef(n.ref), n.ref) {
-			if _, ok := seen[c]; !ok {
-				seen[c] = struct{}{}
-				queue = append(queue, node{c, n.depth + 1})
-			}
+		for _, c := range n.kids {
+			visit(c, n.depth+1)
 		}
 	}
 	return ids, nil

@@ -18,3 +18,10 @@ func TestMemoryStoreConformance(t *testing.T) {
 func TestMemoryStoreManager(t *testing.T) {
 	iamtest.TestManager(t, func(t *testing.T) iam.Store { return iam.NewMemoryStore() })
 }
+
+// TestMemoryStoreAccess runs the access-query consistency suite (Check ⇔
+// ListObjects ⇔ Holders, over more than 10,000 triples) on the MemoryStore.
+// contract 4a, 4b, 4c, 7, 15
+func TestMemoryStoreAccess(t *testing.T) {
+	iamtest.TestAccess(t, func(t *testing.T) iam.Store { return iam.NewMemoryStore() })
+}
