@@ -177,6 +177,41 @@
 // written atomically in a store that implements [Transactor] (MemoryStore,
 // iamsql), which also serialises concurrent changes.
 //
+// # Access queries
+//
+// Beyond yes/no, three queries answer what list and admin pages need:
+//
+//   - [Checker.ListObjects]: the objects of a type a subject may do a
+//     permission on (django-guardian's get_objects_for_user). The answer is
+//     either All (superuser, a global role, a grant or local role on the
+//     whole type or global; Why says which) or the sorted IDs of the
+//     objects on which the subject or one of its groups holds the
+//     permission through a grant or a local role, on the object or on an
+//     ancestor the store records ([ParentStore]). It pages with
+//     [ListOptions] After (a cursor: the last ID of the previous page) and
+//     Limit, in byte order. A permission with a rule is listed as Partial:
+//     a predicate cannot be enumerated, so candidate objects go through
+//     [Filter], which checks each one. Ancestors that only the
+//     application's objects know (their Parents method) and objects that
+//     refuse global roles cannot be seen from the store: run those through
+//     Filter too.
+//   - [Checker.Holders]: every user and group holding any permission on
+//     one object, with each [Path] (direct grant, local role, inherited
+//     from an ancestor, type-level or global grant, global role), groups
+//     optionally expanded to their members, superusers optionally added.
+//   - [Checker.Perms]: the permissions a subject holds on an object, one
+//     [Decision] with its reason each (guardian's get_perms).
+//
+// Stores answer them through optional interfaces: [ObjectLister] (the
+// object IDs for an [ObjectQuery]), [MemberLister] (a group's members) and
+// [RoleLister] (a role's profiles). The MemoryStore keeps sorted per-holder
+// indexes, so listing 10,000 of 1,000,000 objects is a merge, not a scan;
+// iamsql answers with one SQL query and also turns [Checker.AccessPlan]
+// into a clause for the application's own list query (iamsql.AccessFilter).
+// The iamtest.TestAccess suite requires Check, ListObjects and Holders to
+// agree on every triple of a randomised fixture. Every error means "show
+// nothing": the queries never return a partial answer with an error.
+//
 // # Concurrency
 //
 // A [Checker] is safe for concurrent use, and so is [MemoryStore]. The read
