@@ -75,6 +75,27 @@ type Change struct {
 	Grant   Grant   // ChangeGrant, ChangeRevoke
 	User    string  // membership kinds
 	Group   string  // membership kinds
+	// Object, optionally, is the application's object a grant is on (its
+	// ObjectRef must equal Grant.On). The Manager checks the actor's
+	// permissions against it, so rules typed on the application's object
+	// (an owner rule) apply; without it they see a bare Ref.
+	Object Object
+}
+
+// where returns what a grant change is checked against: the application's
+// object when given and matching, else the Ref (nil for type and global
+// grants).
+func (c Change) where() (Object, error) {
+	if !c.Grant.On.IsObject() {
+		return nil, nil
+	}
+	if c.Object != nil {
+		if c.Object.ObjectRef() != c.Grant.On {
+			return nil, fmt.Errorf("%w: Change.Object is %s, the grant is on %s", ErrInvalid, c.Object.ObjectRef().String(), c.Grant.On.String())
+		}
+		return c.Object, nil
+	}
+	return c.Grant.On, nil
 }
 
 // Target returns the principal whose access the change alters.
@@ -452,8 +473,9 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 		if ch.Grant.Perm != "" {
 			managePerm = PermManageGrants
 		}
-		if ch.Grant.On.IsObject() {
-			where = ch.Grant.On
+		var err error
+		if where, err = ch.where(); err != nil {
+			return err
 		}
 	}
 	if !super {
@@ -518,9 +540,9 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change) (roles []roleS
 	case ch.isProfile():
 		return []roleStake{{ri: pol.roles[ch.Profile.Role]}}, nil, true, nil
 	case ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke:
-		var where Object
-		if ch.Grant.On.IsObject() {
-			where = ch.Grant.On
+		where, err := ch.where()
+		if err != nil {
+			return nil, nil, false, err
 		}
 		if ch.Grant.Role != "" {
 			return []roleStake{{ri: pol.roles[ch.Grant.Role], where: where}}, nil, true, nil
