@@ -3,10 +3,16 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 GO ?= go
 
-.PHONY: test lint vet staticcheck race bench demo fmt bench-compare
+.PHONY: test lint vet staticcheck race tour bench demo fmt bench-compare
 
-## test: what CI runs: vet, staticcheck, then every test with the race detector.
-test: lint race
+## test: what CI runs: vet, staticcheck, every test with the race detector,
+## then the demo's scripted tour exactly as a user runs it.
+test: lint race tour
+
+## tour: `go run ./examples/blog -tour` (a fresh SQLite file; exits non-zero
+## if any request is not answered as scripted).
+tour:
+	$(GO) run ./examples/blog -tour > /dev/null
 
 lint: vet staticcheck
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -23,7 +29,7 @@ race:
 
 ## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
 bench:
-	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -benchmem -count=6 . | tee bench.out
+	$(GO) test -run '^$$' -bench 'BenchmarkCheck|BenchmarkListObjects' -benchmem -count=6 . | tee bench.out
 	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck' -benchmem -count=6 ./iamsql | tee -a bench.out
 
 ## bench-compare: iam side by side with casbin and OPA (the benchmarks/

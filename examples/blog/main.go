@@ -1,176 +1,237 @@
-// Command blog is the iam demo: a small blog's authorization model, checked
-// in-process. It seeds the embedded memory store with roles held through
-// profiles (an author with a pen name, an editor of some sections, a
-// moderator), a staff group, a superuser, a reader and an anonymous visitor,
-// then prints the access matrix: every user × action on two sample posts,
-// allowed or denied, and why.
+// Command blog is the iam demo: a small blog whose authorization is checked
+// in-process by iam, served as a JSON API.
 //
-// The HTTP server, the SQLite default store and the scripted tour arrive
-// with the iamhttp/blog issue; this first version shows the model.
+//	go run ./examples/blog                 # serve on 127.0.0.1:8080 (SQLite file, seeded on first start)
+//	go run ./examples/blog -tour           # run scripted requests against itself, print them, exit
+//	go run ./examples/blog -dsn postgres://user:pw@127.0.0.1/blog   # PostgreSQL instead of SQLite
+//
+// Roles are profiles: alice and bob are authors (pen name, bio), erin
+// edits the tech section (the sections are her Editor profile's data), mo
+// moderates; the group staff holds the reader role and sam is in it; rita is
+// a plain reader who reviews bob's draft (a local role on one post); root is
+// a superuser; a request without credentials is the anonymous visitor.
+// Public posts are visible to everyone (a rule), drafts to their owner, to
+// editors of their section (a rule reading profile data), to staff and to
+// the post's reviewers. Owners change their posts, editors any post in their
+// sections; only editors publish; only the owner or a moderator deletes;
+// owners and section editors choose a post's reviewers, through the
+// Manager's anti-escalation rules.
+//
+// On start it prints the users and passwords (HTTP basic auth), the access
+// matrix (every user × action on two sample posts, and why), and curl
+// commands to paste. The list endpoint is one SQL query: the app's own
+// condition for the rule, ORed with iamsql.AccessFilter for what the store
+// holds.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
-	"slices"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"text/tabwriter"
-
-	"github.com/iamgo/iam"
+	"time"
 )
 
-// User is the application's user.
-type User struct {
-	ID     string
-	Name   string
-	Super  bool
-	Active bool
-}
-
-func (u *User) SubjectID() string { return u.ID }
-func (u *User) IsSuperuser() bool { return u.Super }
-func (u *User) IsActive() bool    { return u.Active }
-func (u *User) String() string    { return u.Name }
-
-// Post is a blog post in a section.
-type Post struct {
-	ID      string
-	Owner   string
-	Section string
-	Public  bool
-}
-
-func (p *Post) ObjectRef() iam.Ref { return iam.Ref{Type: "blog.post", ID: p.ID} }
-
-// EditorProfile is the data an editor's profile carries.
-type EditorProfile struct {
-	Sections []string `json:"sections"`
+// options are the command line.
+type options struct {
+	addr  string
+	dsn   string
+	tour  bool
+	reset bool
 }
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	flag.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (postgres://...) or SQLite file path; default: blog.db in the user cache directory")
+	flag.BoolVar(&o.tour, "tour", false, "run the scripted tour against a fresh database on a free port, then exit")
+	flag.BoolVar(&o.reset, "reset", false, "empty the database and seed it again (deletes every post and every iam_ row in it)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "blog:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
-	var (
-		reader    = &iam.Role{Name: "blog.reader", Perms: []string{"blog.comment_post"}}
-		author    = &iam.Role{Name: "blog.author", Perms: []string{"blog.add_post"}, Includes: []*iam.Role{reader}}
-		editor    = &iam.Role{Name: "blog.editor", Includes: []*iam.Role{reader}}
-		moderator = &iam.Role{Name: "blog.moderator", Includes: []*iam.Role{reader}}
-		reviewer  = &iam.Role{Name: "blog.reviewer", Perms: []string{"blog.view_post"}}
-	)
-	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.Owner == u.ID
-	})
-	isPublic := iam.Pred("is_public", func(_ context.Context, _ iam.Subject, p *Post) bool {
-		return p != nil && p.Public
-	})
-	editsSection := iam.PredProfile("edits_section", editor, func(_ context.Context, _ *User, p *Post, d EditorProfile) bool {
-		return p != nil && slices.Contains(d.Sections, p.Section)
-	})
-	policy := iam.Policy{
-		Roles: []*iam.Role{reader, author, editor, moderator, reviewer},
-		Perms: []iam.Perm{
-			{Name: "blog.view_post", Types: []string{"blog.post"}},
-			{Name: "blog.comment_post", Types: []string{"blog.post"}},
-			{Name: "blog.add_post", Types: []string{"blog.post"}},
-			{Name: "blog.change_post", Types: []string{"blog.post"}},
-			{Name: "blog.publish_post", Types: []string{"blog.post"}},
-			{Name: "blog.delete_post", Types: []string{"blog.post"}},
-		},
-		Rules: map[string]iam.Predicate{
-			// Public posts are visible to everyone; drafts to their owner
-			// and to editors of their section (or a local reviewer).
-			"blog.view_post":    iam.Or(isPublic, isOwner, editsSection),
-			"blog.change_post":  iam.Or(iam.And(iam.HasRole(author), isOwner), editsSection),
-			"blog.publish_post": editsSection,
-			"blog.delete_post":  iam.Or(isOwner, iam.HasRole(moderator)),
-		},
+func run(ctx context.Context, out io.Writer, o options) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var capture *captureHandler
+	if o.tour {
+		// The tour runs on a fresh database and a free port, and reads the
+		// server's log to show why each refused request was refused.
+		capture = newCaptureHandler()
+		log = slog.New(capture)
+		o.addr, o.reset = "127.0.0.1:0", true
+		if o.dsn == "" {
+			dir, err := os.MkdirTemp("", "iam-blog-tour-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			o.dsn = filepath.Join(dir, "blog.db")
+		}
 	}
-	store := iam.NewMemoryStore()
-	checker, err := iam.New(policy, store)
+	if o.dsn == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		dir = filepath.Join(dir, "iam-blog")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		o.dsn = filepath.Join(dir, "blog.db")
+	}
+	app, err := Open(ctx, o.dsn, log)
 	if err != nil {
 		return err
 	}
-
-	users := []*User{
-		{ID: "1", Name: "alice (author)", Active: true},
-		{ID: "2", Name: "erin (editor: tech)", Active: true},
-		{ID: "3", Name: "mo (moderator)", Active: true},
-		{ID: "4", Name: "rita (reader, staff)", Active: true},
-		{ID: "5", Name: "root (superuser)", Active: true, Super: true},
-		{ID: "", Name: "anonymous", Active: true},
-	}
-	seed := []iam.Profile{
-		{Holder: iam.User("1"), Role: author.Name, Active: true, Data: []byte(`{"pen_name":"A. Writer"}`)},
-		{Holder: iam.User("2"), Role: editor.Name, Active: true, Data: []byte(`{"sections":["tech"]}`)},
-		{Holder: iam.User("3"), Role: moderator.Name, Active: true},
-		{Holder: iam.Group("staff"), Role: reader.Name, Active: true},
-	}
-	for _, p := range seed {
-		if err := checker.PutProfile(ctx, p); err != nil {
-			return err
-		}
-	}
-	if err := store.AddMember(ctx, "4", "staff"); err != nil {
+	defer app.Close()
+	seeded, err := app.Seed(ctx, o.reset)
+	if err != nil {
 		return err
 	}
-	posts := []*Post{
-		{ID: "1", Owner: "1", Section: "tech", Public: true},
-		{ID: "2", Owner: "1", Section: "tech"},
+	fmt.Fprintf(out, "iam blog demo: %s store at %s", app.store.Dialect(), redact(o.dsn))
+	if seeded {
+		fmt.Fprint(out, " (seeded)")
 	}
-	// rita reviews the draft: a local role on that post only.
-	if err := checker.Grant(ctx, iam.Grant{Holder: iam.User("4"), Role: reviewer.Name, On: posts[1].ObjectRef()}); err != nil {
+	fmt.Fprintln(out)
+	fmt.Fprintln(out)
+	if err := app.PrintMatrix(ctx, out); err != nil {
 		return err
 	}
 
-	actions := []string{"blog.view_post", "blog.comment_post", "blog.change_post", "blog.publish_post", "blog.delete_post"}
-	for _, post := range posts {
-		state := "draft"
-		if post.Public {
-			state = "public"
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	if o.tour {
+		terr := Tour(ctx, out, app, base, capture)
+		serr := srv.Shutdown(context.Background())
+		return errors.Join(terr, serr)
+	}
+	printCurl(out, base)
+	fmt.Fprintf(out, "listening on %s (Ctrl-C stops)\n", base)
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// redact hides a password in a URL DSN.
+func redact(dsn string) string {
+	if i, j := strings.Index(dsn, "://"), strings.LastIndex(dsn, "@"); i >= 0 && j > i {
+		return dsn[:i+3] + "…" + dsn[j:]
+	}
+	return dsn
+}
+
+// PrintMatrix prints the users and their passwords, then every user ×
+// action on posts 1 (public) and 2 (alice's draft), and why for a few cells.
+func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
+	fmt.Fprintln(out, "users (HTTP basic auth):")
+	for _, u := range Users {
+		fmt.Fprintf(out, "  %-8s password %-8s %s\n", u.ID, u.Password, u.Name)
+	}
+	fmt.Fprintln(out, "  (no credentials: anonymous)")
+	fmt.Fprintln(out)
+	subjects := append(append([]*User(nil), Users...), Anonymous)
+	for _, id := range []string{"1", "2"} {
+		p, err := a.Post(ctx, id)
+		if err != nil {
+			return fmt.Errorf("post %s: %w (run with -reset to seed again)", id, err)
 		}
-		fmt.Printf("post %s (%s, owner alice, section %s)\n", post.ID, state, post.Section)
-		w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-		for _, u := range users {
+		fmt.Fprintf(out, "post %s %q (%s, owner %s, section %s)\n", p.ID, p.Title, p.Status, p.Owner, p.Section)
+		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+		fmt.Fprint(w, "  user")
+		for _, act := range Actions {
+			fmt.Fprintf(w, "\t%s", short(act))
+		}
+		fmt.Fprintln(w)
+		for _, u := range subjects {
 			fmt.Fprintf(w, "  %s", u)
-			for _, a := range actions {
-				d, err := checker.Check(ctx, u, a, post)
-				mark := "deny "
-				if d.Allowed {
-					mark = "ALLOW"
+			for _, act := range Actions {
+				d, err := a.checker.Check(ctx, u, act, p)
+				switch {
+				case err != nil:
+					fmt.Fprint(w, "\tERROR")
+				case d.Allowed:
+					fmt.Fprint(w, "\tallow")
+				default:
+					fmt.Fprint(w, "\t-")
 				}
-				if err != nil {
-					mark = "ERROR"
-				}
-				fmt.Fprintf(w, "\t%s %s", mark, a[len("blog."):])
 			}
 			fmt.Fprintln(w)
 		}
 		w.Flush()
-		fmt.Println()
+		fmt.Fprintln(out)
 	}
-	fmt.Println("why:")
+	fmt.Fprintln(out, "why:")
 	for _, q := range []struct {
-		u    *User
-		perm string
-		post *Post
+		user, perm, post string
 	}{
-		{users[3], "blog.view_post", posts[1]},
-		{users[3], "blog.comment_post", posts[1]},
-		{users[2], "blog.view_post", posts[1]},
-		{users[1], "blog.publish_post", posts[1]},
-		{users[0], "blog.publish_post", posts[1]},
-		{users[5], "blog.view_post", posts[0]},
+		{"sam", PermView, "2"},
+		{"rita", PermView, "3"},
+		{"erin", PermPublish, "2"},
+		{"alice", PermPublish, "2"},
+		{"mo", PermDelete, "1"},
+		{"", PermView, "1"},
+		{"", PermView, "2"},
 	} {
-		d, err := checker.Check(ctx, q.u, q.perm, q.post)
+		p, err := a.Post(ctx, q.post)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  %s on post %s: %s\n", q.u, q.post.ID, d)
+		u := Anonymous
+		if q.user != "" {
+			u = userByID(q.user)
+		}
+		d, err := a.checker.Check(ctx, u, q.perm, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %s on post %s: %s\n", u, p.ID, d)
 	}
+	fmt.Fprintln(out)
 	return nil
+}
+
+func short(perm string) string { return perm[strings.LastIndex(perm, ".")+1:] }
+
+func printCurl(out io.Writer, base string) {
+	fmt.Fprintln(out, "try:")
+	for _, c := range []string{
+		"curl -s " + base + "/posts",
+		"curl -s -u rita:rita-pw " + base + "/posts",
+		"curl -s -u sam:sam-pw " + base + "/posts/2",
+		"curl -s -i -u bob:bob-pw " + base + "/posts/2",
+		"curl -s -u alice:alice-pw -X PUT -d '{\"title\":\"Go 1.26 is out\",\"body\":\"...\"}' " + base + "/posts/2",
+		"curl -s -u erin:erin-pw -X POST " + base + "/posts/2/publish",
+		"curl -s -u alice:alice-pw -X PUT " + base + "/posts/2/reviewers/rita",
+		"curl -s -u erin:erin-pw " + base + "/posts/2/holders",
+		"curl -s -i -u mo:mo-pw -X DELETE " + base + "/posts/4",
+	} {
+		fmt.Fprintln(out, "  "+c)
+	}
+	fmt.Fprintln(out)
 }
