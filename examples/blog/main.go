@@ -40,6 +40,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iamgo/iam"
 )
 
 // options are the command line.
@@ -147,7 +149,8 @@ func redact(dsn string) string {
 }
 
 // PrintMatrix prints the users and their passwords, then every user ×
-// action on posts 1 (public) and 2 (alice's draft), and why for a few cells.
+// action on posts 1 (public) and 2 (alice's draft), allowed with the kind
+// of reason or denied, and the full reason for a few cells.
 func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(out, "users (HTTP basic auth):")
 	for _, u := range Users {
@@ -176,9 +179,9 @@ func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
 				case err != nil:
 					fmt.Fprint(w, "\tERROR")
 				case d.Allowed:
-					fmt.Fprint(w, "\tallow")
+					fmt.Fprintf(w, "\tallow (%s)", because(d))
 				default:
-					fmt.Fprint(w, "\t-")
+					fmt.Fprint(w, "\tdeny")
 				}
 			}
 			fmt.Fprintln(w)
@@ -214,6 +217,21 @@ func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 	return nil
+}
+
+// because names what allowed d in a few words: the reason, and for a rule
+// its leaves that were true.
+func because(d iam.Decision) string {
+	if d.Reason != iam.ReasonRule {
+		return d.Reason.String()
+	}
+	var held []string
+	for _, l := range d.Leaves() {
+		if l.Evaluated && l.Value {
+			held = append(held, l.Name)
+		}
+	}
+	return strings.Join(held, " & ")
 }
 
 func short(perm string) string { return perm[strings.LastIndex(perm, ".")+1:] }
