@@ -1,7 +1,9 @@
 // Package iamsql stores iam's profiles, memberships, object grants and
 // object parents in SQL: SQLite (modernc.org/sqlite, pure Go, the embedded
 // default) and PostgreSQL (github.com/jackc/pgx/v5). A *Store implements
-// iam.Store and iam.ParentStore, so it plugs into iam.New:
+// iam.Store and iam.ParentStore, so it plugs into iam.New (it also
+// implements the optional interfaces of the access queries: iam.ObjectLister,
+// iam.MemberLister and iam.RoleLister):
 //
 //	store, err := iamsql.OpenSQLite("iam.db")           // or OpenPostgres(ctx, dsn)
 //	checker, err := iam.New(policy, store)
@@ -27,6 +29,52 @@
 // together (DESIGN contract 18). For a transaction the application began
 // itself, Store.Writer(tx) writes into it; call Writer.Committed after the
 // commit. Store.DeleteGrantsOn removes every grant on an object in one call.
+//
+// # Access queries
+//
+// Store.ListObjectIDs answers iam.Checker.ListObjects ("which posts may Ann
+// view?") with one query, read from the database, never from the cache: a
+// WITH RECURSIVE walk that starts at the objects (of any type) on which the
+// subject or one of its groups holds the permission as a grant, or a role
+// granting it as a local role, and goes down iam_parents (the parents
+// recorded with SetParents) at most the Checker's MaxDepth levels; a parent
+// cycle ends at that bound. It returns the distinct IDs of the asked type
+// in byte order (COLLATE "C" on PostgreSQL, whatever the database's
+// collation), after a cursor and up to a limit, so ListOptions.Limit and
+// ObjectList.Next page through them. Store.GroupMembers lists a group's
+// users for Checker.Holders with ExpandGroups.
+//
+// For a list page, AccessFilter turns the same walk into a condition for
+// the application's own query on the same database, so the page is one
+// query with the application's joins, ORDER BY and LIMIT:
+//
+//	f, err := iamsql.AccessFilter(ctx, checker, user, "blog.view_post",
+//		iamsql.FilterOptions{Type: "blog.post", Column: "p.id", FirstArg: 2})
+//	if err != nil {
+//		return err // show nothing
+//	}
+//	rows, err := db.QueryContext(ctx, `SELECT p.id, p.title FROM posts p
+//		WHERE p.author_id <> $1 AND `+f.SQL+` ORDER BY p.id LIMIT 20`,
+//		append([]any{blocked}, f.Args...)...)
+//
+// f.SQL is "p.id IN (WITH RECURSIVE ...)"; "1=1" when the user may view
+// every post (a superuser, a global role, a grant on the type: f.All and
+// f.Why say so); or "1=0" when nothing stored can allow (an anonymous or
+// inactive user). Its placeholders are numbered from FilterOptions.FirstArg
+// ($N on PostgreSQL, ?N on SQLite), after the application's own, and
+// f.NextArg is the next free number. Every value is a parameter: the column
+// name is the only text taken from the caller, and it must be a plain or
+// qualified identifier. An ID column that is not text (INTEGER, UUID) is
+// compared as text with FilterOptions.CastToText. When the permission has a
+// rule, f.Partial is set: SQL cannot run a Go predicate, so the application
+// ORs its own condition for the rule (WHERE (f.SQL OR p.public)) or runs
+// the candidates through iam.Filter.
+//
+// Neither a list nor a filter sees ancestors known only to the
+// application's objects (their Parents method, not recorded with
+// SetParents), nor which objects refuse global roles when access comes from
+// a global role (see iam.ObjectList.All). Schema version 3 adds the indexes
+// the walk and GroupMembers use.
 //
 // # Cache and invalidation
 //

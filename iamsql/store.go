@@ -98,7 +98,9 @@ type Options struct {
 func DefaultOptions() Options { return Options{CacheTTL: iamcache.DefaultTTL} }
 
 // Store keeps profiles, memberships, grants and object parents in SQL. It
-// implements iam.Store and iam.ParentStore, so iam.New accepts it.
+// implements iam.Store and iam.ParentStore, so iam.New accepts it, and
+// iam.ObjectLister and iam.MemberLister for the access queries (see
+// ListObjectIDs and AccessFilter).
 //
 // Reads go through a per-process cache (Options.CacheTTL) whose warm path
 // runs no query and allocates nothing; a cold check costs at most two
