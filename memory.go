@@ -152,14 +152,21 @@ func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
 	if on.ID == "" {
 		return st.wide[on.Type], nil
 	}
-	s, _ := st.grants.Get(m.seed, on.Type, on.ID)
-	return s, nil
+	// st.grants.Get, with one call less: this is every object check.
+	if in := st.grants.Of(on.Type); in != nil {
+		s, _ := in.Get(maphash.String(m.seed, on.ID), on.ID)
+		return s, nil
+	}
+	return nil, nil
 }
 
 // Parents implements ParentStore.
 func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
-	ps, _ := m.cur.Load().parents.Get(m.seed, ref.Type, ref.ID)
-	return ps, nil
+	if in := m.cur.Load().parents.Of(ref.Type); in != nil {
+		ps, _ := in.Get(maphash.String(m.seed, ref.ID), ref.ID)
+		return ps, nil
+	}
+	return nil, nil
 }
 
 // MemoryStats counts what a MemoryStore holds.

@@ -3,20 +3,48 @@ package shard
 import "hash/maphash"
 
 // Map2 is an immutable map keyed by a pair of strings (a, b), stored as one
-// string-keyed Map per distinct a. Lookups hash only b with the fast string
-// hash; a is expected to take few values (object types).
+// string-keyed Map per distinct a. A lookup hashes only b, once; a is
+// expected to take few values (object types) and is found by comparing
+// strings, not by hashing (an index map takes over past maxScan values).
 type Map2[V any] struct {
-	byA map[string]Map[string, V]
+	as  []inner2[V]    // by a, in no particular order
+	idx map[string]int // index into as, when len(as) > maxScan
 	n   int
 }
+
+type inner2[V any] struct {
+	a string
+	m Map[string, V]
+}
+
+const maxScan = 8
 
 // Len returns the number of keys.
 func (m Map2[V]) Len() int { return m.n }
 
+// Of returns the Map of the keys (a, *), nil if there is none. Its keys are
+// hashed with maphash.String and the seed given to Edit.
+func (m *Map2[V]) Of(a string) *Map[string, V] { return m.inner(a) }
+
+func (m *Map2[V]) inner(a string) *Map[string, V] {
+	if m.idx != nil {
+		if i, ok := m.idx[a]; ok {
+			return &m.as[i].m
+		}
+		return nil
+	}
+	for i := range m.as {
+		if m.as[i].a == a {
+			return &m.as[i].m
+		}
+	}
+	return nil
+}
+
 // Get returns the value stored for (a, b).
 func (m Map2[V]) Get(seed maphash.Seed, a, b string) (V, bool) {
-	inner, ok := m.byA[a]
-	if !ok {
+	inner := m.inner(a)
+	if inner == nil {
 		var zero V
 		return zero, false
 	}
@@ -25,8 +53,8 @@ func (m Map2[V]) Get(seed maphash.Seed, a, b string) (V, bool) {
 
 // RangeA calls fn for every distinct a until fn returns false.
 func (m Map2[V]) RangeA(fn func(a string) bool) {
-	for a := range m.byA {
-		if !fn(a) {
+	for _, in := range m.as {
+		if !fn(in.a) {
 			return
 		}
 	}
@@ -34,10 +62,10 @@ func (m Map2[V]) RangeA(fn func(a string) bool) {
 
 // Range calls fn for every key and value until fn returns false.
 func (m Map2[V]) Range(fn func(a, b string, v V) bool) {
-	for a, inner := range m.byA {
+	for _, in := range m.as {
 		stop := false
-		inner.Range(func(b string, v V) bool {
-			if !fn(a, b, v) {
+		in.m.Range(func(b string, v V) bool {
+			if !fn(in.a, b, v) {
 				stop = true
 				return false
 			}
@@ -68,7 +96,11 @@ func (b *Batch2[V]) inner(a string) *Batch[string, V] {
 	if b.batches == nil {
 		b.batches = map[string]*Batch[string, V]{}
 	}
-	ib := b.base.byA[a].Edit(b.hashB)
+	var base Map[string, V]
+	if in := b.base.inner(a); in != nil {
+		base = *in
+	}
+	ib := base.Edit(b.hashB)
 	b.batches[a] = ib
 	return ib
 }
@@ -98,20 +130,29 @@ func (b *Batch2[V]) Commit() Map2[V] {
 	if len(b.batches) == 0 {
 		return b.base
 	}
-	out := Map2[V]{byA: make(map[string]Map[string, V], len(b.base.byA)+len(b.batches))}
-	for a, inner := range b.base.byA {
-		out.byA[a] = inner
+	// Edited values of a keep their place; new ones are appended.
+	var out Map2[V]
+	add := func(in inner2[V]) {
+		if in.m.Len() > 0 {
+			out.as = append(out.as, in)
+			out.n += in.m.Len()
+		}
+	}
+	for _, in := range b.base.as {
+		if ib, edited := b.batches[in.a]; edited {
+			in.m = ib.Commit()
+			delete(b.batches, in.a)
+		}
+		add(in)
 	}
 	for a, ib := range b.batches {
-		inner := ib.Commit()
-		if inner.Len() == 0 {
-			delete(out.byA, a)
-			continue
-		}
-		out.byA[a] = inner
+		add(inner2[V]{a, ib.Commit()})
 	}
-	for _, inner := range out.byA {
-		out.n += inner.Len()
+	if len(out.as) > maxScan {
+		out.idx = make(map[string]int, len(out.as))
+		for i, in := range out.as {
+			out.idx[in.a] = i
+		}
 	}
 	b.batches = nil
 	return out

@@ -2,6 +2,8 @@ package shard
 
 import (
 	"hash/maphash"
+	"maps"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -107,5 +109,285 @@ func TestMap2(t *testing.T) {
 	m2.Range(func(a, b string, v int) bool { got[[2]string{a, b}] = v; return true })
 	if d := cmp.Diff(map[[2]string]int{{"a", "1"}: 10, {"a", "2"}: 2, {"", ""}: 4}, got); d != "" {
 		t.Fatalf("Range (-want +got):\n%s", d)
+	}
+}
+
+// checkTable verifies a table's invariant: entries ascending by the low 32
+// bits of their tag, each at or after its home with no empty slot between,
+// and n counting the entries.
+func checkTable[K, V comparable](t *testing.T, tb *table[K, V]) {
+	t.Helper()
+	require.Equal(t, len(tb.tags), len(tb.ents))
+	require.GreaterOrEqual(t, uint64(len(tb.tags)), tb.home)
+	n, prev := 0, uint32(0)
+	var zero entry[K, V]
+	for i, x := range tb.tags {
+		if x == 0 {
+			if tb.ents[i] != zero {
+				t.Fatalf("empty slot %d keeps an entry", i)
+			}
+			continue
+		}
+		n++
+		if x&1 == 0 {
+			t.Fatalf("slot %d: tag %#x without bit 0", i, x)
+		}
+		if uint32(x) < prev {
+			t.Fatalf("slot %d out of order", i)
+		}
+		prev = uint32(x)
+		hm := homeOf(x, tb.home)
+		if hm > i {
+			t.Fatalf("slot %d before its home %d", i, hm)
+		}
+		for j := hm; j < i; j++ {
+			if tb.tags[j] == 0 {
+				t.Fatalf("gap at %d between home %d and slot %d", j, hm, i)
+			}
+		}
+	}
+	require.Equal(t, n, tb.n)
+}
+
+func checkMap[K, V comparable](t *testing.T, m Map[K, V], hash func(K) uint64, want map[K]V) {
+	t.Helper()
+	require.Equal(t, len(want), m.Len())
+	total := 0
+	for i := range m.sh {
+		checkTable(t, &m.sh[i])
+		total += m.sh[i].n
+		for _, x := range m.sh[i].tags {
+			if x != 0 && x>>m.shift != uint64(i) {
+				t.Fatalf("tag %#x in shard %d", x, i)
+			}
+		}
+	}
+	require.Equal(t, len(want), total)
+	for k, v := range want {
+		if got, ok := m.Get(hash(k), k); !ok || got != v {
+			t.Fatalf("Get(%v) = %v, %v; want %v", k, got, ok, v)
+		}
+	}
+	got := map[K]V{}
+	m.Range(func(k K, v V) bool { got[k] = v; return true })
+	require.Equal(t, want, got)
+}
+
+// Equal hashes: every key collides, lookups fall back to comparing keys.
+func TestTableCollisions(t *testing.T) {
+	for _, hash := range []func(string) uint64{
+		func(string) uint64 { return 42 },
+		func(s string) uint64 { return uint64(len(s)) << 40 }, // equal low bits, few shards
+		func(s string) uint64 { return h(s) &^ (1<<32 - 1) },  // low 32 bits all zero
+		func(s string) uint64 { return h(s) | (1<<32 - 1) },   // all at the last home slot: a tail
+	} {
+		var m Map[string, int]
+		want := map[string]int{}
+		b := m.Edit(hash)
+		for i := range 300 {
+			k := strconv.Itoa(i)
+			b.Set(k, i)
+			want[k] = i
+		}
+		m1 := b.Commit()
+		checkMap(t, m1, hash, want)
+		_, ok := m1.Get(hash("nope"), "nope")
+		require.False(t, ok)
+
+		b = m1.Edit(hash)
+		for i := 0; i < 300; i += 3 {
+			k := strconv.Itoa(i)
+			b.Delete(k)
+			delete(want, k)
+		}
+		b.Set("1", -1)
+		want["1"] = -1
+		m2 := b.Commit()
+		checkMap(t, m2, hash, want)
+		v, _ := m1.Get(hash("1"), "1")
+		require.Equal(t, 1, v, "base unchanged")
+		_, ok = m1.Get(hash("3"), "3")
+		require.True(t, ok, "base unchanged")
+	}
+}
+
+// Random edits against a Go map, across growth, resharding, deletes
+// (backward shift) and compaction, with every snapshot kept and rechecked.
+func TestTableRandomEdits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hashes := map[string]func(string) uint64{
+		"maphash": h,
+		"narrow": func(s string) uint64 { // many equal low bits: long runs
+			x := h(s)
+			return x&^(1<<32-1) | x&0xff00_0000
+		},
+	}
+	for name, hash := range hashes {
+		t.Run(name, func(t *testing.T) {
+			var m Map[string, int]
+			want := map[string]int{}
+			type snap struct {
+				m    Map[string, int]
+				want map[string]int
+			}
+			var snaps []snap
+			for round := range 40 {
+				b := m.Edit(hash)
+				ops := rng.IntN(3000)
+				if round%10 == 9 {
+					ops = 20_000 // bulk: crosses reshard thresholds
+				}
+				for range ops {
+					k := strconv.Itoa(rng.IntN(30_000))
+					switch rng.IntN(3) {
+					case 0:
+						b.Delete(k)
+						delete(want, k)
+					default:
+						v := rng.Int()
+						b.Set(k, v)
+						want[k] = v
+					}
+					if rng.IntN(100) == 0 {
+						gv, gok := b.Get(k)
+						wv, wok := want[k]
+						require.Equal(t, wok, gok)
+						require.Equal(t, wv, gv)
+					}
+				}
+				m = b.Commit()
+				checkMap(t, m, hash, want)
+				snaps = append(snaps, snap{m, maps.Clone(want)})
+			}
+			for _, s := range snaps {
+				checkMap(t, s.m, hash, s.want)
+			}
+		})
+	}
+}
+
+// Deleting everything leaves an empty, reusable map.
+func TestTableDeleteAll(t *testing.T) {
+	var m Map[string, int]
+	b := m.Edit(h)
+	for i := range 5000 {
+		b.Set(strconv.Itoa(i), i)
+	}
+	m1 := b.Commit()
+	b = m1.Edit(h)
+	for i := range 5000 {
+		b.Delete(strconv.Itoa(i))
+	}
+	m2 := b.Commit()
+	checkMap(t, m2, h, map[string]int{})
+	for i := range m2.sh {
+		require.Nil(t, m2.sh[i].tags, "empty shard keeps its slots")
+	}
+	checkMap(t, m1, h, func() map[string]int {
+		w := map[string]int{}
+		for i := range 5000 {
+			w[strconv.Itoa(i)] = i
+		}
+		return w
+	}())
+	b = m2.Edit(h)
+	b.Set("x", 1)
+	checkMap(t, b.Commit(), h, map[string]int{"x": 1})
+}
+
+// A committed map is sized near the load factor: the memory budget.
+func TestTableCompact(t *testing.T) {
+	var m Map[string, int]
+	b := m.Edit(h)
+	const n = 200_000
+	for i := range n {
+		b.Set(strconv.Itoa(i), i)
+	}
+	m = b.Commit()
+	slots := 0
+	for i := range m.sh {
+		slots += len(m.sh[i].tags)
+	}
+	load := float64(n) / float64(slots)
+	t.Logf("%d shards, load %.3f", len(m.sh), load)
+	require.Greater(t, load, 0.83)
+	require.LessOrEqual(t, load, 0.876)
+
+	// One more write keeps the other shards shared and stays compact.
+	b = m.Edit(h)
+	b.Set("extra", 1)
+	m2 := b.Commit()
+	shared := 0
+	for i := range m.sh {
+		if len(m.sh[i].tags) > 0 && &m.sh[i].tags[0] == &m2.sh[i].tags[0] {
+			shared++
+		}
+	}
+	require.Equal(t, len(m.sh)-1, shared)
+}
+
+func BenchmarkMapGet(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		var m Map[string, *int]
+		keys := make([]string, n)
+		bt := m.Edit(h)
+		for i := range n {
+			keys[i] = "d" + strconv.Itoa(i)
+			bt.Set(keys[i], new(int))
+		}
+		m = bt.Commit()
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				k := keys[(i*7919)&1023%n]
+				if _, ok := m.Get(h(k), k); !ok {
+					b.Fatal("missing")
+				}
+				i++
+			}
+		})
+	}
+}
+
+// Past maxScan values of a, Map2 indexes them; edits keep both paths right.
+func TestMap2ManyTypes(t *testing.T) {
+	var m Map2[int]
+	want := map[[2]string]int{}
+	for round := range 3 {
+		b := m.Edit(seed)
+		for a := range 4 + round*6 {
+			for i := range 50 {
+				k := [2]string{"t" + strconv.Itoa(a), strconv.Itoa(i)}
+				b.Set(k[0], k[1], a*1000+i+round)
+				want[k] = a*1000 + i + round
+			}
+		}
+		b.Delete("t1", "7")
+		delete(want, [2]string{"t1", "7"})
+		for i := range 50 {
+			b.Delete("t0", strconv.Itoa(i)) // t0 disappears
+			delete(want, [2]string{"t0", strconv.Itoa(i)})
+		}
+		m = b.Commit()
+		require.Equal(t, len(want), m.Len())
+		for k, v := range want {
+			got, ok := m.Get(seed, k[0], k[1])
+			require.True(t, ok, k)
+			require.Equal(t, v, got)
+		}
+		_, ok := m.Get(seed, "t0", "1")
+		require.False(t, ok)
+		_, ok = m.Get(seed, "nope", "1")
+		require.False(t, ok)
+		require.Nil(t, m.Of("nope"))
+		require.Nil(t, m.Of("t0"))
+		v, ok := m.Of("t1").Get(h("8"), "8")
+		require.True(t, ok)
+		require.Equal(t, want[[2]string{"t1", "8"}], v)
+		as := map[string]bool{}
+		m.RangeA(func(a string) bool { as[a] = true; return true })
+		require.Len(t, as, 3+round*6)
+		require.False(t, as["t0"])
+		require.Equal(t, len(m.as) > maxScan, m.idx != nil)
 	}
 }
