@@ -228,11 +228,22 @@ type evalState struct {
 
 	first Decision
 	all   *[]Decision
+	// quick: only first.Allowed is wanted (HasPerm); no Decision is built.
+	quick bool
 }
 
 type leafErr struct {
 	i   int
 	err error
+}
+
+// quickAllow marks the check allowed and reports true when only the answer
+// is wanted; the caller then skips building the Decision.
+func (st *evalState) quickAllow() bool {
+	if st.quick {
+		st.first.Allowed = true
+	}
+	return st.quick
 }
 
 // record notes an allowing decision. It reports whether the check can stop
@@ -330,6 +341,13 @@ func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
 			return true
 		}
 	}
+	return st.add(ref, kind, depth)
+}
+
+// add appends ref to the chain without looking for it: the object's type
+// and Ref{} cannot equal an object ref, nor each other. It reports false
+// when the chain is full.
+func (st *evalState) add(ref Ref, kind linkKind, depth uint8) bool {
 	if st.n == maxChain {
 		return false
 	}
@@ -371,35 +389,34 @@ func (st *evalState) buildChain() error {
 		reserve = len(st.pi.types) + 1
 	}
 	if st.hasObj {
-		st.push(st.ref, linkObject, 0)
+		st.add(st.ref, linkObject, 0)
 		for head := 0; head < st.n; head++ {
-			l := *st.link(head)
-			var ps []Ref
+			// Not a pointer: addParents may move the links past chainBuf.
+			ref, depth := st.link(head).ref, st.link(head).depth
 			if head == 0 {
 				if p, ok := st.obj.(parenter); ok {
-					ps = p.Parents()
-					if !st.addParents(ps, l.depth, reserve) {
+					if !st.addParents(p.Parents(), depth, reserve) {
 						break
 					}
 				}
 			}
 			if c.parents != nil {
-				sp, err := c.parents.Parents(st.ctx, l.ref)
+				sp, err := c.parents.Parents(st.ctx, ref)
 				if err != nil {
-					return fmt.Errorf("iam: reading parents of %s: %w", l.ref.String(), err)
+					return fmt.Errorf("iam: reading parents of %s: %w", ref.String(), err)
 				}
-				if !st.addParents(sp, l.depth, reserve) {
+				if !st.addParents(sp, depth, reserve) {
 					break
 				}
 			}
 		}
-		st.push(Ref{Type: st.ref.Type}, linkType, 0)
+		st.add(Ref{Type: st.ref.Type}, linkType, 0)
 	} else {
 		for _, t := range st.pi.types {
 			st.push(Ref{Type: t}, linkType, 0)
 		}
 	}
-	st.push(Ref{}, linkGlobal, 0)
+	st.add(Ref{}, linkGlobal, 0)
 	for i := range st.n {
 		l := st.link(i)
 		gs, err := c.store.Grants(st.ctx, l.ref)

@@ -356,7 +356,7 @@ func (e Explanation) String() string {
 // HasPerm reports whether s may do perm on obj (nil: model level). Errors
 // deny; use Check to see them.
 func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
-	var st evalState
+	st := evalState{quick: true}
 	err := c.check(ctx, &st, s, perm, obj)
 	return err == nil && st.first.Allowed
 }
@@ -454,7 +454,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	}
 	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
 		st.super = true
-		if st.record(Decision{Allowed: true, Perm: perm, Reason: ReasonSuperuser}) {
+		if st.quickAllow() || st.record(Decision{Allowed: true, Perm: perm, Reason: ReasonSuperuser}) {
 			return nil
 		}
 	}
@@ -472,23 +472,43 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	}
 	if pi.rule != nil {
 		ok, err := st.evalRule(pi.rule)
-		rd := Decision{Allowed: ok && err == nil, Perm: perm, Reason: ReasonRule, Rule: pi.rule.expr,
-			rule: pi.rule, done: st.done, val: st.val, errm: st.errm}
-		if err != nil && !st.first.Allowed {
-			rd.Reason = ReasonError
-			st.first = rd
-			return fmt.Errorf("iam: rule for %s: %w", perm, err)
-		}
-		if rd.Allowed && st.record(rd) {
-			return nil
-		}
-		if !st.first.Allowed {
-			rd.Reason = ReasonNone
-			st.first = rd
+		if err := c.ruleDecides(st, ok, err); err != nil || st.first.Allowed && st.all == nil {
+			return err
 		}
 	}
 	if !st.first.Allowed && st.truncated {
 		return st.fail(fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, st.ref.String()))
+	}
+	return nil
+}
+
+// ruleDecides records the rule's answer (ok, err) in st. The error is the
+// check's when the rule erred and nothing allowed before it.
+func (c *Checker) ruleDecides(st *evalState, ok bool, err error) error {
+	pi := st.pi
+	if st.quick {
+		// Nothing allowed before the rule (quick stops at the first
+		// allow), so the rule's answer, or its error, decides.
+		if err != nil {
+			return fmt.Errorf("iam: rule for %s: %w", pi.name, err)
+		}
+		st.first.Allowed = ok
+		return nil
+	}
+	rd := Decision{Allowed: ok && err == nil, Perm: pi.name, Reason: ReasonRule, Rule: pi.rule.expr,
+		rule: pi.rule, done: st.done, val: st.val, errm: st.errm}
+	if err != nil && !st.first.Allowed {
+		rd.Reason = ReasonError
+		st.first = rd
+		return fmt.Errorf("iam: rule for %s: %w", pi.name, err)
+	}
+	if rd.Allowed {
+		st.record(rd)
+		return nil
+	}
+	if !st.first.Allowed {
+		rd.Reason = ReasonNone
+		st.first = rd
 	}
 	return nil
 }
@@ -503,7 +523,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 	}
 	if !st.refuse {
 		if hm.perms.has(pi.idx) {
-			if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)}) {
+			if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)}) {
 				return true, nil
 			}
 		}
@@ -513,7 +533,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				return true, err
 			}
 			if gm.perms.has(pi.idx) {
-				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)}) {
+				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)}) {
 					return true, nil
 				}
 			}
@@ -535,7 +555,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				continue
 			}
 			if h.direct.has(pi.idx) {
-				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGrant, Via: who, On: l.ref}) {
+				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGrant, Via: who, On: l.ref}) {
 					return true, nil
 				}
 			}
@@ -544,7 +564,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				if l.kind > linkAncestor {
 					r = ReasonGlobalRole
 				}
-				if st.record(Decision{Allowed: true, Perm: pi.name, Reason: r, Role: h.roleFor(pi.idx), Via: who, On: l.ref}) {
+				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: r, Role: h.roleFor(pi.idx), Via: who, On: l.ref}) {
 					return true, nil
 				}
 			}

