@@ -108,6 +108,8 @@ func TestAccess(t *testing.T, newStore func(t *testing.T) iam.Store) {
 					}
 					check, err := f.c.Check(ctx, accessUser(u), perm, obj)
 					require.NoError(t, err, "Check(%s, %s, %s)", u, perm, obj)
+					// HasPerm takes its own path (no Decision built).
+					require.Equal(t, check.Allowed, f.c.HasPerm(ctx, accessUser(u), perm, obj), "HasPerm(%s, %s, %s)", u, perm, obj)
 					if check.Allowed {
 						k := check.Reason.String()
 						switch {
