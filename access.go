@@ -14,7 +14,8 @@ import (
 // MaxDepth levels above it. The Checker builds it (see Checker.AccessPlan);
 // stores answer it through ObjectLister.
 //
-// Holders, Perms and Roles are never empty in a query the Checker sends. A
+// Holders and Perms are never empty in a query the Checker sends; Roles is
+// empty when no role grants the permission. A
 // grant on any Ref of another type counts only through the stored parents:
 // a grant on Ref{Type: "blog.section", ID: "1"} reaches the posts whose
 // recorded ancestry includes that section. Type-level and global grants are
@@ -100,8 +101,8 @@ type AccessPlan struct {
 	// when Empty is true.
 	Query ObjectQuery
 	// Empty reports that no stored grant can give the permission: the
-	// subject is nil, inactive or anonymous, or no grant or role names the
-	// permission. With All false, only the rule (if Partial) can allow.
+	// subject is nil, inactive or anonymous. With All false, only the rule
+	// (if Partial) can allow.
 	Empty bool
 }
 
@@ -227,7 +228,12 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 //
 // The store must implement ObjectLister (the memory store and iamsql do);
 // otherwise the error wraps ErrNotListable. Any error means: show nothing.
-func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (ObjectList, error) {
+func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (list ObjectList, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a store's ListObjectIDs panicked
+			list, err = ObjectList{}, fmt.Errorf("%w: listing %s objects for %s: %v", ErrPanic, objType, perm, r)
+		}
+	}()
 	plan, err := c.AccessPlan(ctx, s, perm, objType)
 	if err != nil {
 		return ObjectList{}, err
@@ -518,7 +524,10 @@ func (b *holderBuilder) expand(ctx context.Context) error {
 				b.byP[User(u)] = acc
 			}
 			acc.perms.or(gacc.perms)
-			acc.paths = append(acc.paths, gacc.paths...) // Via stays the group
+			for _, path := range gacc.paths { // Via stays the group
+				path.Perms = slices.Clone(path.Perms) // each holder owns its paths
+				acc.paths = append(acc.paths, path)
+			}
 		}
 	}
 	return nil

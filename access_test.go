@@ -3,6 +3,7 @@ package iam_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -162,6 +163,25 @@ func (f failingStore) Holding(context.Context, iam.Principal) (*iam.Holding, err
 }
 func (f failingStore) Grants(context.Context, iam.Ref) (*iam.GrantSet, error) { return nil, f.err }
 
+// panickingLister is a store whose ListObjectIDs panics.
+type panickingLister struct{ *iam.MemoryStore }
+
+func (panickingLister) ListObjectIDs(context.Context, iam.ObjectQuery) ([]string, error) {
+	panic("lister bug")
+}
+
+// TestListObjectsStorePanic: a panic in the store fails the listing closed
+// with ErrPanic, like a check (contract 10).
+func TestListObjectsStorePanic(t *testing.T) {
+	store := iam.NewMemoryStore()
+	c, err := iam.New(iam.Policy{Perms: []iam.Perm{{Name: "doc.view"}}}, panickingLister{store})
+	require.NoError(t, err)
+	require.NoError(t, c.Grant(t.Context(), iam.Grant{Holder: iam.User("u"), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: "d"}}))
+	got, err := c.ListObjects(t.Context(), ctPlain("u"), "doc.view", "doc", iam.ListOptions{})
+	require.ErrorIs(t, err, iam.ErrPanic)
+	require.Equal(t, iam.ObjectList{}, got)
+}
+
 // TestListObjectsPaging walks the list with Limit and the Next cursor.
 func TestListObjectsPaging(t *testing.T) {
 	ctx := t.Context()
@@ -219,6 +239,76 @@ func TestListObjectsDepth(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, l.IDs, tc.user)
 		require.Equal(t, tc.want != nil, c.HasPerm(ctx, ctPlain(tc.user), "doc.view", refs[3]), tc.user)
+	}
+}
+
+// TestListObjectsWideAndDeep: an ancestry 70 objects wide, and one 64
+// levels deep (MaxDepth 64), are followed whole by Check, ListObjects and
+// Holders alike; an ancestry wider than a check's 4,096-ref bound is denied
+// with ErrTooDeep, never allowed. contract 4b
+func TestListObjectsWideAndDeep(t *testing.T) {
+	ctx := t.Context()
+	folder := func(i int) iam.Ref { return iam.Ref{Type: "folder", ID: fmt.Sprintf("f%04d", i)} }
+	doc := iam.Ref{Type: "doc", ID: "d"}
+	for _, tc := range []struct {
+		name    string
+		opts    iam.Options
+		setup   func(s *iam.MemoryStore) error
+		grantOn iam.Ref
+		allowed bool
+	}{
+		{name: "70 parents, grant on the last", grantOn: folder(69), allowed: true,
+			setup: func(s *iam.MemoryStore) error {
+				ps := make([]iam.Ref, 70)
+				for i := range ps {
+					ps[i] = folder(i)
+				}
+				return s.SetParents(ctx, doc, ps)
+			}},
+		{name: "64 levels with MaxDepth 64", opts: iam.Options{MaxDepth: 64}, grantOn: folder(63), allowed: true,
+			setup: func(s *iam.MemoryStore) error {
+				if err := s.SetParents(ctx, doc, []iam.Ref{folder(0)}); err != nil {
+					return err
+				}
+				for i := range 63 {
+					if err := s.SetParents(ctx, folder(i), []iam.Ref{folder(i + 1)}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+		{name: "4,100 parents: beyond a check's bound", grantOn: folder(4099), allowed: false,
+			setup: func(s *iam.MemoryStore) error {
+				ps := make([]iam.Ref, 4100)
+				for i := range ps {
+					ps[i] = folder(i)
+				}
+				return s.SetParents(ctx, doc, ps)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := iam.NewMemoryStore()
+			c, err := iam.NewWithOptions(iam.Policy{Perms: []iam.Perm{{Name: "doc.view"}}}, store, tc.opts)
+			require.NoError(t, err)
+			require.NoError(t, tc.setup(store))
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("u"), Perm: "doc.view", On: tc.grantOn}))
+			d, err := c.Check(ctx, ctPlain("u"), "doc.view", doc)
+			if !tc.allowed {
+				require.ErrorIs(t, err, iam.ErrTooDeep)
+				require.False(t, d.Allowed)
+				_, err = c.Holders(ctx, doc, iam.HoldersOptions{})
+				require.ErrorIs(t, err, iam.ErrTooDeep)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.grantOn, d.On)
+			l, err := c.ListObjects(ctx, ctPlain("u"), "doc.view", "doc", iam.ListOptions{})
+			require.NoError(t, err)
+			require.Equal(t, []string{"d"}, l.IDs)
+			h, err := c.Holders(ctx, doc, iam.HoldersOptions{})
+			require.NoError(t, err)
+			require.True(t, h.Has(iam.User("u"), "doc.view"))
+		})
 	}
 }
 
@@ -289,6 +379,18 @@ func TestHolders(t *testing.T) {
 			require.Equal(t, []iam.Path{staffPath}, h.Paths, "%s", h.Principal)
 		}
 	}
+	// Each holder owns its paths: editing one member's copy of the group's
+	// path leaves the group's and the other members' alone.
+	for _, h := range got.Holders {
+		if h.Principal == iam.User("bob") {
+			h.Paths[0].Perms[0] = "edited"
+		}
+	}
+	for _, h := range got.Holders {
+		if h.Principal == iam.User("ann") || h.Principal == iam.Group("staff") {
+			require.Equal(t, []iam.Path{staffPath}, h.Paths, "%s after editing bob's", h.Principal)
+		}
+	}
 	_, err = c.Holders(t.Context(), nil, iam.HoldersOptions{})
 	require.ErrorIs(t, err, iam.ErrInvalid)
 	_, err = c.Holders(t.Context(), iam.Ref{Type: "blog.post"}, iam.HoldersOptions{})
@@ -346,4 +448,19 @@ func TestPerms(t *testing.T) {
 	su, err := c.Perms(t.Context(), ctSuperOnly("root"), p1)
 	require.NoError(t, err)
 	require.Len(t, su, 6, "a superuser holds every permission that applies to a post")
+}
+
+// TestGroupMembersContext: a cancelled context is an error, not a list.
+// contract 17
+func TestGroupMembersContext(t *testing.T) {
+	store := iam.NewMemoryStore()
+	require.NoError(t, store.AddMember(t.Context(), "bob", "staff"))
+	got, err := store.GroupMembers(t.Context(), "staff")
+	require.NoError(t, err)
+	require.Equal(t, []string{"bob"}, got)
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	got, err = store.GroupMembers(cancelled, "staff")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Nil(t, got)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -53,6 +54,13 @@ func (c *Checker) memoOf(st *evalState, h *Holding) *holdingMemo {
 	return m
 }
 
+// The instants int64 nanoseconds since 1970 can hold (years 1678 to 2262);
+// UnixNano is undefined outside them.
+var (
+	firstNano = time.Unix(0, math.MinInt64)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
+
 func (m *holdingMemo) valid(now int64) bool {
 	return now >= m.from && (m.until == 0 || now < m.until)
 }
@@ -65,7 +73,12 @@ func (c *Checker) compileHolding(h *Holding, now int64) *holdingMemo {
 		if ri == nil || !p.Active {
 			continue
 		}
-		if !p.ExpiresAt.IsZero() {
+		switch {
+		case p.ExpiresAt.IsZero() || p.ExpiresAt.After(lastNano):
+			// Never expires, or after 2262: beyond int64 nanoseconds.
+		case p.ExpiresAt.Before(firstNano):
+			continue // expired before 1678
+		default:
 			m.timed = true
 			exp := p.ExpiresAt.UnixNano()
 			if now >= exp {
@@ -217,6 +230,7 @@ type evalState struct {
 
 	chainBuf  [inlineChain]link // the first links of the chain
 	more      []link            // the rest, for long ancestries
+	seen      map[Ref]struct{}  // the chain's refs, once it is long
 	n         int               // links in the chain
 	chainDone bool
 	chainErr  error
@@ -336,13 +350,36 @@ func (st *evalState) inGroup(g string) bool {
 // push adds ref to the chain unless it is there already (cycles, diamonds).
 // It reports false when the chain is full.
 func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
-	for i := range st.n {
-		if st.link(i).ref == ref {
+	if st.seen != nil {
+		if _, ok := st.seen[ref]; ok {
 			return true
 		}
+	} else {
+		for i := range st.n {
+			if st.link(i).ref == ref {
+				return true
+			}
+		}
+		if st.n >= linearChain {
+			// A wide ancestry: look refs up in a set from now on, so
+			// a check stays linear in the refs it visits.
+			st.seen = make(map[Ref]struct{}, 2*st.n)
+			for i := range st.n {
+				st.seen[st.link(i).ref] = struct{}{}
+			}
+		}
 	}
-	return st.add(ref, kind, depth)
+	if !st.add(ref, kind, depth) {
+		return false
+	}
+	if st.seen != nil {
+		st.seen[ref] = struct{}{}
+	}
+	return true
 }
+
+// linearChain is the chain length past which push uses a set.
+const linearChain = 64
 
 // add appends ref to the chain without looking for it: the object's type
 // and Ref{} cannot equal an object ref, nor each other. It reports false

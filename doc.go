@@ -148,10 +148,15 @@
 //   - [Checker.HasPerms] with an empty list is false: asking for nothing
 //     grants nothing.
 //   - Ancestry is followed [DefaultMaxDepth] (25) levels deep, or
-//     [Options.MaxDepth], and one check looks at no more than 64 refs (the
-//     object, its ancestors, the type refs and the global ref). A check that
-//     finds no allowing path and was cut short is denied with an error
-//     wrapping [ErrTooDeep], never decided on part of the ancestry.
+//     [Options.MaxDepth] (at most 64), and one check looks at no more than
+//     4,096 refs (the object, its ancestors, the type refs and the global
+//     ref): a bound on the work of one check, far above real hierarchies. A
+//     check that finds no allowing path and was cut short is denied with an
+//     error wrapping [ErrTooDeep], never decided on part of the ancestry.
+//     Access queries follow the same depth; the 4,096-ref bound is the one
+//     thing they do not apply (a store's walk down from a granted object
+//     cannot see how wide each object's whole ancestry is), so an object
+//     with more than 4,094 ancestors is denied by Check but can be listed.
 //   - Profiles and grants that name a role or permission the policy does not
 //     know grant nothing.
 //   - [Checker.Grant] and [Checker.PutProfile] are the validated, trusted

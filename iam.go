@@ -46,8 +46,13 @@ const (
 const DefaultMaxDepth = 25
 
 // maxChain bounds the Refs one check looks at: the object, its ancestors,
-// type refs and the global ref.
-const maxChain = 64
+// type refs and the global ref. It bounds the work of a check on
+// pathological data (an ancestry thousands of objects wide); depth is
+// bounded by Options.MaxDepth, at most maxDepthCap.
+const maxChain = 4096
+
+// maxDepthCap is the largest Options.MaxDepth (a link's depth is a uint8).
+const maxDepthCap = 64
 
 // Subject is the caller whose access is checked, usually the application's
 // user type. SubjectID "" means anonymous.
@@ -84,8 +89,7 @@ type Options struct {
 	// Now is the clock used for profile expiry. Nil means time.Now.
 	Now func() time.Time
 	// MaxDepth caps how many levels of ancestors are followed. Zero means
-	// DefaultMaxDepth; values above 64 act as 64 (a check follows at most
-	// 64 refs).
+	// DefaultMaxDepth; values above 64 act as 64.
 	MaxDepth int
 }
 
@@ -144,9 +148,8 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	if c.maxDepth <= 0 {
 		c.maxDepth = DefaultMaxDepth
 	}
-	// A walk deeper than the chain's room is cut short by the room anyway;
-	// the clamp also keeps depths within the links' uint8.
-	c.maxDepth = min(c.maxDepth, maxChain)
+	// The clamp keeps depths within the links' uint8.
+	c.maxDepth = min(c.maxDepth, maxDepthCap)
 	if ps, ok := store.(ParentStore); ok {
 		c.parents = ps
 	}

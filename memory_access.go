@@ -142,14 +142,21 @@ func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []gran
 
 // GroupMembers implements MemberLister. It scans every user: an
 // administrative query, not for the check path.
-func (m *MemoryStore) GroupMembers(_ context.Context, group string) ([]string, error) {
+func (m *MemoryStore) GroupMembers(ctx context.Context, group string) ([]string, error) {
 	var out []string
+	n := 0
 	m.cur.Load().users.Range(func(id string, h *Holding) bool {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return false // a scan of many users stops when ctx is done
+		}
 		if slices.Contains(h.groups, group) {
 			out = append(out, id)
 		}
 		return true
 	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(out, strings.Compare)
 	return out, nil
 }
