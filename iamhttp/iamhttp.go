@@ -11,9 +11,13 @@
 // Deny by default: a rule with no permission, an undeclared permission or a
 // nil loader is a programming error and panics when the middleware is built
 // (at start-up), never an open route. At request time: an anonymous request
-// that is denied gets 401, an authenticated one 403, an object the loader
-// does not find 404, a method missing from a ByMethod map 405, a store or
-// subject failure 503, a loader or checker fault 500. The body never says
+// that is denied gets 401 (with WWW-Authenticate when Options.Challenge is
+// set), an authenticated one 403, an object the loader does not find 404, a
+// method missing from a ByMethod map 405 (with Allow), a store or subject
+// failure 503 (a loader reports its store's failure by wrapping
+// ErrUnavailable), any other loader error or a checker fault 500. A typed
+// nil (an interface holding a nil pointer) from the subject function is
+// the anonymous subject, from a loader a missing object. The body never says
 // why (a generic status text, JSON when the client accepts it); the reason
 // goes to the slog logger with the subject, permission, object, decision
 // and request ID. The deny handler is replaceable.
@@ -32,6 +36,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -51,7 +56,19 @@ func (anonymousSubject) SubjectID() string { return "" }
 // names no existing object: the response is 404. iam.ErrNotFound works too.
 var ErrNotFound = errors.New("iamhttp: object not found")
 
+// ErrUnavailable is what a Loader wraps when the store behind it failed (the
+// database is down, a query timed out), as opposed to a bug or a bad
+// request: the response is 503, like a failure of the iam store (DESIGN
+// contract 20). Any other loader error is a 500.
+//
+//	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+//		return nil, fmt.Errorf("%w: %w", iamhttp.ErrUnavailable, err)
+//	}
+var ErrUnavailable = errors.New("iamhttp: store unavailable")
+
 // Loader returns the object a request is about (for object-level checks).
+// A "not found" is ErrNotFound (404), a store failure wraps ErrUnavailable
+// (503); a nil object, or an interface holding a nil pointer, is a 404.
 type Loader func(r *http.Request) (iam.Object, error)
 
 // Options configure a Guard.
@@ -60,6 +77,7 @@ type Options struct {
 	Checker *iam.Checker
 	// Subject returns the request's authenticated subject, or nil for an
 	// anonymous request (the application owns authentication); required.
+	// A typed nil (a nil *User in an iam.Subject) is anonymous too.
 	// An error (the session store is down) is a 503. A nil subject is
 	// checked as Anonymous (SubjectID ""), so public rules written on
 	// iam.Subject can allow it; rules typed on the application's user type
@@ -74,23 +92,34 @@ type Options struct {
 	// Deny writes a refusal with the given status; nil means DefaultDeny.
 	// It must not reveal why.
 	Deny func(w http.ResponseWriter, r *http.Request, status int)
+	// Challenge, if set, is the WWW-Authenticate header of every 401 the
+	// Guard sends (RFC 9110 requires one), e.g. `Basic realm="blog"`; it is
+	// set before Deny runs. Empty: no header (the zero value suits an API
+	// whose clients authenticate out of band). New refuses one with a
+	// control character.
+	Challenge string
 }
 
 // Guard builds middleware from rules.
 type Guard struct {
-	c       *iam.Checker
-	subject func(*http.Request) (iam.Subject, error)
-	log     *slog.Logger
-	reqID   func(*http.Request) string
-	deny    func(http.ResponseWriter, *http.Request, int)
+	c         *iam.Checker
+	subject   func(*http.Request) (iam.Subject, error)
+	log       *slog.Logger
+	reqID     func(*http.Request) string
+	deny      func(http.ResponseWriter, *http.Request, int)
+	challenge string
 }
 
-// New returns a Guard; it fails if Checker or Subject is missing.
+// New returns a Guard; it fails if Checker or Subject is missing or
+// Challenge is not a valid header value.
 func New(o Options) (*Guard, error) {
 	if o.Checker == nil || o.Subject == nil {
 		return nil, errors.New("iamhttp: Options.Checker and Options.Subject are required")
 	}
-	g := &Guard{c: o.Checker, subject: o.Subject, log: o.Logger, reqID: o.RequestID, deny: o.Deny}
+	if strings.ContainsFunc(o.Challenge, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+		return nil, fmt.Errorf("iamhttp: Options.Challenge %q has a control character", o.Challenge)
+	}
+	g := &Guard{c: o.Checker, subject: o.Subject, log: o.Logger, reqID: o.RequestID, deny: o.Deny, challenge: o.Challenge}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -139,7 +168,8 @@ func (g *Guard) RequireAny(perms ...string) func(http.Handler) http.Handler {
 // ByMethod guards a route with one permission per HTTP method (GET →
 // view, PUT → change, ...); a method missing from the map gets 405. loader
 // may be nil for model-level routes. HEAD uses GET's permission when HEAD
-// is not in the map.
+// is not in the map. A 405 lists the methods served in Allow (HEAD too when
+// GET is in the map).
 func (g *Guard) ByMethod(perms map[string]string, loader Loader) func(http.Handler) http.Handler {
 	if len(perms) == 0 {
 		panic("iamhttp: ByMethod needs at least one method")
@@ -151,12 +181,12 @@ func (g *Guard) ByMethod(perms map[string]string, loader Loader) func(http.Handl
 		}
 		rules[m] = g.Protect(Rule{Perms: []string{p}, Loader: loader})
 	}
-	allowHeader := strings.Join(slices.Sorted(maps.Keys(perms)), ", ")
 	if _, ok := rules[http.MethodHead]; !ok {
 		if get, ok := rules[http.MethodGet]; ok {
 			rules[http.MethodHead] = get
 		}
 	}
+	allowHeader := strings.Join(slices.Sorted(maps.Keys(rules)), ", ")
 	return func(next http.Handler) http.Handler {
 		guarded := make(map[string]http.Handler, len(rules))
 		for m, mw := range rules {
@@ -204,7 +234,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		g.refuse(w, r, http.StatusServiceUnavailable, "subject lookup failed", nil, "", nil, err)
 		return
 	}
-	if subj == nil {
+	if isNil(subj) {
 		subj = Anonymous
 	}
 	var obj iam.Object
@@ -214,10 +244,13 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 		case errors.Is(err, ErrNotFound), errors.Is(err, iam.ErrNotFound):
 			g.refuse(w, r, http.StatusNotFound, "object not found", subj, perms[0], nil, err)
 			return
+		case errors.Is(err, ErrUnavailable):
+			g.refuse(w, r, http.StatusServiceUnavailable, "loader store unavailable", subj, perms[0], nil, err)
+			return
 		case err != nil:
 			g.refuse(w, r, http.StatusInternalServerError, "loader failed", subj, perms[0], nil, err)
 			return
-		case obj == nil:
+		case isNil(obj):
 			g.refuse(w, r, http.StatusNotFound, "loader returned no object", subj, perms[0], nil, nil)
 			return
 		}
@@ -276,13 +309,15 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 	if id := g.reqID(r); id != "" {
 		attrs = append(attrs, slog.String("request_id", id))
 	}
-	if s != nil {
+	// Never a method call on a nil value (serve passes no typed nil here,
+	// but the log must not be what panics).
+	if !isNil(s) {
 		attrs = append(attrs, slog.String("subject", s.SubjectID()))
 	}
 	if perm != "" {
 		attrs = append(attrs, slog.String("perm", perm))
 	}
-	if obj != nil {
+	if !isNil(obj) {
 		attrs = append(attrs, slog.String("object", obj.ObjectRef().String()))
 	}
 	level := slog.LevelInfo
@@ -293,7 +328,23 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 		}
 	}
 	g.log.LogAttrs(r.Context(), level, "iamhttp: request refused", attrs...)
+	if status == http.StatusUnauthorized && g.challenge != "" {
+		w.Header().Set("WWW-Authenticate", g.challenge)
+	}
 	g.deny(w, r, status)
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// map, slice, func or channel (a typed nil, whose methods may panic).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // DefaultDeny writes status with its standard text, as JSON
