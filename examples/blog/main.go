@@ -5,6 +5,10 @@
 //	go run ./examples/blog -tour           # run scripted requests against itself, print them, exit
 //	go run ./examples/blog -dsn postgres://user:pw@127.0.0.1/blog   # PostgreSQL instead of SQLite
 //
+// The tour runs on a fresh temporary SQLite file. Given -dsn it runs on that
+// database instead and empties it first, so it also needs -reset (without
+// it, it refuses with exit status 2).
+//
 // Roles are profiles: alice and bob are authors (pen name, bio), erin
 // edits the tech section (the sections are her Editor profile's data), mo
 // moderates; the group staff holds the reader role and sam is in it; rita is
@@ -18,10 +22,10 @@
 // Manager's anti-escalation rules.
 //
 // On start it prints the users and passwords (HTTP basic auth), the access
-// matrix (every user × action on two sample posts, and why), and curl
-// commands to paste. The list endpoint is one SQL query: the app's own
-// condition for the rule, ORed with iamsql.AccessFilter for what the store
-// holds.
+// matrix (every user × action on two sample posts, and why; a sample post
+// deleted since is skipped with a note), and curl commands to paste. The
+// list endpoint is one SQL query: the app's own condition for the rule,
+// ORed with iamsql.AccessFilter for what the store holds.
 package main
 
 import (
@@ -52,26 +56,57 @@ type options struct {
 	reset bool
 }
 
+// errUsage marks a command line that cannot run: exit status 2.
+var errUsage = errors.New("refused")
+
 func main() {
-	var o options
-	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
-	flag.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (postgres://...) or SQLite file path; default: blog.db in the user cache directory")
-	flag.BoolVar(&o.tour, "tour", false, "run the scripted tour against a fresh database on a free port, then exit")
-	flag.BoolVar(&o.reset, "reset", false, "empty the database and seed it again (deletes every post and every iam_ row in it)")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Stdout, o); err != nil {
-		fmt.Fprintln(os.Stderr, "blog:", err)
-		os.Exit(1)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli runs the command line args and returns the exit status: 0, 1 when
+// the demo fails, 2 for a command line it refuses.
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("blog", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (postgres://...) or SQLite file path; default: blog.db in the user cache directory")
+	fs.BoolVar(&o.tour, "tour", false, "run the scripted tour on a free port, then exit; on a fresh temporary SQLite file, or with -dsn on that database, which it empties first: -tour -dsn also needs -reset")
+	fs.BoolVar(&o.reset, "reset", false, "empty the database and seed it again (deletes every post and every iam_ row in it); -tour -dsn requires it")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "blog: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if err := run(ctx, stdout, o); err != nil {
+		fmt.Fprintln(stderr, "blog:", err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
 }
 
 func run(ctx context.Context, out io.Writer, o options) error {
+	if o.tour && o.dsn != "" && !o.reset {
+		return fmt.Errorf("%w: -tour -dsn %s would empty that database (every post and every iam_ row) before the tour; add -reset to confirm, or drop -dsn to tour a fresh temporary SQLite file",
+			errUsage, redact(o.dsn))
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var capture *captureHandler
 	if o.tour {
-		// The tour runs on a fresh database and a free port, and reads the
+		// The tour runs on a fresh database (a temporary file, or -dsn
+		// emptied: -reset was given) and a free port, and reads the
 		// server's log to show why each refused request was refused.
 		capture = newCaptureHandler()
 		log = slog.New(capture)
@@ -150,8 +185,25 @@ func redact(dsn string) string {
 
 // PrintMatrix prints the users and their passwords, then every user ×
 // action on posts 1 (public) and 2 (alice's draft), allowed with the kind
-// of reason or denied, and the full reason for a few cells.
+// of reason or denied, and the full reason for a few cells. A sample post
+// that is gone (deleted through the API) is skipped with a one-line note.
 func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
+	noted := map[string]bool{}
+	// post returns sample post id, or nil after a note if it is gone.
+	post := func(id, indent string) (*Post, error) {
+		p, err := a.Post(ctx, id)
+		switch {
+		case errors.Is(err, iam.ErrNotFound):
+			if !noted[id] {
+				noted[id] = true
+				fmt.Fprintf(out, "%spost %s is not in the database (deleted?): skipped; -reset seeds the sample posts again\n", indent, id)
+			}
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("post %s: %w", id, err)
+		}
+		return p, nil
+	}
 	fmt.Fprintln(out, "users (HTTP basic auth):")
 	for _, u := range Users {
 		fmt.Fprintf(out, "  %-8s password %-8s %s\n", u.ID, u.Password, u.Name)
@@ -160,9 +212,13 @@ func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(out)
 	subjects := append(append([]*User(nil), Users...), Anonymous)
 	for _, id := range []string{"1", "2"} {
-		p, err := a.Post(ctx, id)
+		p, err := post(id, "")
 		if err != nil {
-			return fmt.Errorf("post %s: %w (run with -reset to seed again)", id, err)
+			return err
+		}
+		if p == nil {
+			fmt.Fprintln(out)
+			continue
 		}
 		fmt.Fprintf(out, "post %s %q (%s, owner %s, section %s)\n", p.ID, p.Title, p.Status, p.Owner, p.Section)
 		w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
@@ -201,9 +257,12 @@ func (a *App) PrintMatrix(ctx context.Context, out io.Writer) error {
 		{"", PermView, "1"},
 		{"", PermView, "2"},
 	} {
-		p, err := a.Post(ctx, q.post)
+		p, err := post(q.post, "  ")
 		if err != nil {
 			return err
+		}
+		if p == nil {
+			continue
 		}
 		u := Anonymous
 		if q.user != "" {

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/iamgo/iam"
 	"github.com/iamgo/iam/iamsql"
 )
 
@@ -29,6 +31,213 @@ func TestTour(t *testing.T) {
 	require.NoError(t, err, out.String())
 	require.Contains(t, out.String(), "tour: all 26 requests answered as scripted")
 	require.Contains(t, out.String(), "sam (staff) on post 2: allowed blog.view_post: global role blog.reader held by group:staff")
+	// A step with nothing to add (the 204) ends with its note, not "; ".
+	require.Contains(t, out.String(), "      a moderator may (its grants go in the same transaction)\n")
+	for _, line := range strings.Split(out.String(), "\n") {
+		require.False(t, strings.HasSuffix(strings.TrimRight(line, " "), ";"), "line ends with a separator: %q", line)
+	}
+}
+
+// TestTourDSN: the tour empties the database it runs on, so -tour -dsn
+// refuses (exit status 2, the database untouched) unless -reset is given.
+func TestTourDSN(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			app, err := Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			_, err = app.Seed(t.Context(), true)
+			require.NoError(t, err)
+			_, err = app.db.ExecContext(t.Context(), `INSERT INTO blog_posts (id, owner, section, title, body, status)
+				VALUES ('99', 'alice', 'tech', 'keep me', '', 'draft')`)
+			require.NoError(t, err)
+			require.NoError(t, app.Close())
+			tests := []struct {
+				name     string
+				args     []string
+				wantCode int
+				wantOut  string // in stdout
+				wantErr  string // in stderr
+				kept     bool   // post 99 is still there afterwards
+			}{
+				{"-dsn without -reset is refused", []string{"-tour", "-dsn", dsn}, 2, "", "add -reset to confirm", true},
+				{"flag order does not matter", []string{"-dsn", dsn, "-tour"}, 2, "", "would empty that database", true},
+				{"-reset=false is refused", []string{"-tour", "-reset=false", "-dsn", dsn}, 2, "", "add -reset to confirm", true},
+				{"-reset runs the tour on the database", []string{"-tour", "-dsn", dsn, "-reset"}, 0, "tour: all 26 requests answered as scripted", "", false},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					var out, errOut bytes.Buffer
+					code := cli(t.Context(), tt.args, &out, &errOut)
+					require.Equal(t, tt.wantCode, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+					if tt.wantOut == "" {
+						require.Empty(t, out.String())
+					} else {
+						require.Contains(t, out.String(), tt.wantOut)
+					}
+					require.Contains(t, errOut.String(), tt.wantErr)
+					app, err := Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
+					require.NoError(t, err)
+					defer app.Close()
+					_, err = app.Post(t.Context(), "99")
+					if tt.kept {
+						require.NoError(t, err, "the database was changed")
+					} else {
+						require.ErrorIs(t, err, iam.ErrNotFound)
+					}
+				})
+			}
+		})
+	}
+	// Without -dsn the tour needs no -reset: a fresh temporary file.
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, cli(t.Context(), []string{"-tour"}, &out, &errOut), errOut.String())
+}
+
+// startedWriter collects the demo's output and cancels it once the server
+// listens: the demo started.
+type startedWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (w *startedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), "listening on ") {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *startedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestStartAfterDelete: the demo starts again after the API deleted sample
+// posts; the matrix skips each missing one with a one-line note.
+func TestStartAfterDelete(t *testing.T) {
+	tests := []struct {
+		name    string
+		deleted []string
+		want    []string // in the output
+		notWant []string
+	}{
+		{"nothing deleted", nil,
+			[]string{`post 1 "Hello, iam"`, `post 2 "Draft: Go 1.26"`, "rita (reader) on post 3: allowed"},
+			[]string{"is not in the database"}},
+		{"post 2 (the draft)", []string{"2"},
+			[]string{`post 1 "Hello, iam"`, "post 2 is not in the database (deleted?): skipped; -reset seeds the sample posts again\n",
+				"rita (reader) on post 3: allowed", "mo (moderator) on post 1: allowed"},
+			[]string{`post 2 "`, "on post 2:"}},
+		{"posts 1, 2 and 3", []string{"1", "2", "3"},
+			[]string{"post 1 is not in the database", "post 2 is not in the database", "  post 3 is not in the database", "why:\n"},
+			[]string{"on post 1:", "on post 2:", "on post 3:"}},
+	}
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			app, c := startApp(t, dsn)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					_, err := app.Seed(t.Context(), true)
+					require.NoError(t, err)
+					for _, id := range tt.deleted {
+						status, _ := c.do("mo", "DELETE", "/posts/"+id, "")
+						require.Equal(t, http.StatusNoContent, status)
+					}
+					ctx, cancel := context.WithCancel(t.Context())
+					defer cancel()
+					out := &startedWriter{cancel: cancel}
+					var errOut bytes.Buffer
+					code := cli(ctx, []string{"-dsn", dsn, "-addr", "127.0.0.1:0"}, out, &errOut)
+					require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+					require.Contains(t, out.String(), "listening on ")
+					for _, s := range tt.want {
+						require.Contains(t, out.String(), s)
+					}
+					for _, s := range tt.notWant {
+						require.NotContains(t, out.String(), s)
+					}
+					for _, id := range tt.deleted {
+						require.Equal(t, 1, strings.Count(out.String(), "post "+id+" is not in the database"), "one note per missing post")
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestStoreDown (contract 20): a store failure is 503. The reviewer's
+// repro: the app's database closed under the running server; the post
+// loader's database error is a 503, not a 500.
+func TestStoreDown(t *testing.T) {
+	tests := []struct{ user, method, path string }{
+		{"alice", "GET", "/posts/2"},
+		{"", "GET", "/posts/2"},
+		{"", "GET", "/posts/99"},
+		{"alice", "PUT", "/posts/2"},
+		{"erin", "POST", "/posts/2/publish"},
+		{"alice", "GET", "/posts/2/holders"},
+		{"alice", "PUT", "/posts/2/reviewers/rita"},
+		{"sam", "GET", "/posts"},
+	}
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			app, c := startApp(t, dsn)
+			_, err := app.Seed(t.Context(), true)
+			require.NoError(t, err)
+			status, _ := c.do("alice", "GET", "/posts/2", "")
+			require.Equal(t, http.StatusOK, status)
+			require.NoError(t, app.Close())
+			want, got := map[string]int{}, map[string]int{}
+			for _, tt := range tests {
+				key := tt.user + " " + tt.method + " " + tt.path
+				want[key] = http.StatusServiceUnavailable
+				got[key], _ = c.do(tt.user, tt.method, tt.path, "")
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("statuses with the database closed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestChallenge (contract 20): every 401 carries the basic auth challenge
+// (RFC 9110), from the guard as from the login check; other statuses do not.
+func TestChallenge(t *testing.T) {
+	app, c := startApp(t, filepath.Join(t.TempDir(), "blog.db"))
+	_, err := app.Seed(t.Context(), true)
+	require.NoError(t, err)
+	tests := []struct {
+		name, user, pass, method, path string
+		wantStatus                     int
+		want                           string
+	}{
+		{"anonymous, draft", "", "", "GET", "/posts/2", 401, `Basic realm="iam blog"`},
+		{"anonymous, create", "", "", "POST", "/posts", 401, `Basic realm="iam blog"`},
+		{"wrong password", "alice", "nope", "GET", "/posts", 401, `Basic realm="iam blog"`},
+		{"anonymous, public post", "", "", "GET", "/posts/1", 200, ""},
+		{"logged in, denied", "bob", "bob-pw", "GET", "/posts/2", 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, c.base+tt.path, nil)
+			require.NoError(t, err)
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tt.wantStatus, resp.StatusCode)
+			if diff := cmp.Diff(tt.want, resp.Header.Get("WWW-Authenticate")); diff != "" {
+				t.Errorf("WWW-Authenticate (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 // backends are the databases the end-to-end tests run on: SQLite always,

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -15,6 +16,10 @@ import (
 )
 
 type userKey struct{}
+
+// challenge is the WWW-Authenticate header of every 401: the demo's users
+// log in with HTTP basic auth.
+const challenge = `Basic realm="iam blog"`
 
 // Handler returns the blog's HTTP API:
 //
@@ -29,17 +34,19 @@ type userKey struct{}
 //	DELETE /posts/{id}/reviewers/{user} revoke it                       iam.manage_roles + Manager rules
 //
 // Authentication is HTTP basic auth with the demo's users; no credentials
-// is the anonymous visitor, wrong ones a 401.
+// is the anonymous visitor, wrong ones a 401. Every 401 carries the basic
+// auth challenge. A database failure is a 503.
 func (a *App) Handler() http.Handler {
 	guard, err := iamhttp.New(iamhttp.Options{
-		Checker: a.checker,
-		Subject: func(r *http.Request) (iam.Subject, error) { return r.Context().Value(userKey{}).(*User), nil },
-		Logger:  a.log,
+		Checker:   a.checker,
+		Subject:   func(r *http.Request) (iam.Subject, error) { return r.Context().Value(userKey{}).(*User), nil },
+		Logger:    a.log,
+		Challenge: challenge,
 	})
 	if err != nil {
 		panic(err) // programming error: the options above are complete
 	}
-	load := func(r *http.Request) (iam.Object, error) { return a.Post(r.Context(), r.PathValue("id")) }
+	load := a.loadPost
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /posts", a.listPosts)
 	mux.Handle("POST /posts", guard.Require(PermAdd)(http.HandlerFunc(a.createPost)))
@@ -57,6 +64,19 @@ func (a *App) Handler() http.Handler {
 	return a.authenticate(mux)
 }
 
+// loadPost is the guard's loader: the post named in the path, a "not found"
+// (404), or a database failure wrapped in iamhttp.ErrUnavailable (503).
+func (a *App) loadPost(r *http.Request) (iam.Object, error) {
+	p, err := a.Post(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, iam.ErrNotFound):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("loading post %q: %w: %w", r.PathValue("id"), iamhttp.ErrUnavailable, err)
+	}
+	return p, nil
+}
+
 // authenticate puts the caller in the request context: the basic-auth user,
 // or Anonymous without credentials. Wrong credentials are a 401.
 func (a *App) authenticate(next http.Handler) http.Handler {
@@ -65,7 +85,7 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 		if name, pw, ok := r.BasicAuth(); ok {
 			u = userByID(name)
 			if u == nil || subtle.ConstantTimeCompare([]byte(pw), []byte(u.Password)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Basic realm="iam blog"`)
+				w.Header().Set("WWW-Authenticate", challenge)
 				iamhttp.DefaultDeny(w, r, http.StatusUnauthorized)
 				return
 			}

@@ -95,8 +95,8 @@ func Tour(ctx context.Context, out io.Writer, a *App, base string, capture *capt
 		fmt.Fprintf(out, "      %s", s.Note)
 		if why := capture.reason(id); why != "" {
 			fmt.Fprintf(out, "; server log: %s", why)
-		} else if resp.StatusCode < 300 {
-			fmt.Fprintf(out, "; %s", summary(body))
+		} else if sum := summary(body); resp.StatusCode < 300 && sum != "" {
+			fmt.Fprintf(out, "; %s", sum)
 		}
 		fmt.Fprintln(out)
 	}
