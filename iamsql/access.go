@@ -199,11 +199,22 @@ type FilterOptions struct {
 	// identifier, optionally qualified by one or two others (schema.table.
 	// column), each matching [A-Za-z_][A-Za-z0-9_]*. It is spliced into the
 	// SQL, so anything else (quotes, spaces, operators) is rejected with an
-	// error wrapping iam.ErrInvalid.
+	// error wrapping iam.ErrInvalid. So is, in any case, an unqualified
+	// name that SQL reads as a value rather than a column: user,
+	// current_user, session_user, system_user, current_role,
+	// current_catalog, current_schema, current_date, current_time,
+	// current_timestamp, localtime, localtimestamp, null, true, false,
+	// default. The clause would compare a constant, and every row would
+	// pass when a grant's ID equalled it. Qualify such a column ("p.user").
 	Column string
 	// CastToText compares CAST(Column AS TEXT) with the stored IDs, for an
 	// ID column that is not text (INTEGER, UUID): grants name objects by
-	// their text form, "42".
+	// their text form, "42". Without it the column must hold text: on
+	// SQLite a value that is not text (an INTEGER PRIMARY KEY) matches no
+	// grant at all, because SQLite's type affinity would otherwise make a
+	// grant on "042" or "4.2e1" match item 42; on PostgreSQL a column of a
+	// type without collation (integer, uuid) is an error when the query
+	// runs.
 	CastToText bool
 	// FirstArg is the number of the first placeholder the clause uses ($N
 	// on PostgreSQL, ?N on SQLite), after the application's own; 0 means 1.
@@ -225,9 +236,12 @@ type FilterOptions struct {
 //
 // A Filter is a plain value, safe to share.
 type Filter struct {
-	// SQL is a boolean SQL expression: "<Column> IN (WITH RECURSIVE ...)"
-	// over the iam tables, "1=1" when All, or "1=0" when no stored grant can
-	// give the permission.
+	// SQL is a boolean SQL expression over the iam tables: on PostgreSQL
+	// `<Column> COLLATE "C" IN (WITH RECURSIVE ...)`, on SQLite
+	// "(typeof(<Column>) = 'text' AND <Column> COLLATE BINARY IN (WITH
+	// RECURSIVE ...))", with CAST(<Column> AS TEXT) for <Column> when
+	// CastToText (and no typeof test); "1=1" when All, or "1=0" when no
+	// stored grant can give the permission.
 	SQL string
 	// Args are the values of SQL's placeholders, numbered from
 	// FilterOptions.FirstArg on.
@@ -252,6 +266,44 @@ type Filter struct {
 // optionally qualified (table.column, schema.table.column).
 var columnPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$`)
 
+// constantKeywords are the names, in lower case, that match columnPattern
+// but that PostgreSQL or SQLite read, unqualified, as a value and not as a
+// column: the SQL-standard functions called without parentheses
+// (PostgreSQL's func_expr_common_subexpr, SQLite's CURRENT_* keywords) and
+// the literals. "col IN (...)" over one of them compares a constant, so a
+// grant whose ID equals it would let every row through. After a dot
+// ("p.user") they name a column.
+var constantKeywords = map[string]bool{
+	"user":              true,
+	"current_user":      true,
+	"session_user":      true,
+	"system_user":       true,
+	"current_role":      true,
+	"current_catalog":   true,
+	"current_schema":    true,
+	"current_date":      true,
+	"current_time":      true,
+	"current_timestamp": true,
+	"localtime":         true,
+	"localtimestamp":    true,
+	"null":              true,
+	"true":              true,
+	"false":             true,
+	"default":           true,
+}
+
+// validColumn returns an error wrapping iam.ErrInvalid unless col may be
+// spliced into the clause as the application's ID column.
+func validColumn(col string) error {
+	if !columnPattern.MatchString(col) {
+		return fmt.Errorf("%w: column %q is not an SQL identifier (letters, digits, '_', optionally qualified by '.')", iam.ErrInvalid, col)
+	}
+	if !strings.Contains(col, ".") && constantKeywords[strings.ToLower(col)] {
+		return fmt.Errorf("%w: column %q is an SQL keyword that reads as a value, not a column: qualify it (table.%s)", iam.ErrInvalid, col, col)
+	}
+	return nil
+}
+
 // AccessFilter returns the SQL condition that keeps the rows of o.Type
 // (identified by o.Column) on which s holds perm, by the same rules as
 // Checker.ListObjects: every row when s holds perm globally (All), none for
@@ -262,9 +314,24 @@ var columnPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za
 // wraps iam.ErrNotListable), and sees what is committed when it runs (no
 // cache).
 //
-// Store IDs compare byte for byte; the comparison uses o.Column's own
-// collation on PostgreSQL (any deterministic one compares equal strings
-// only) and BINARY on SQLite.
+// Store IDs compare byte for byte, as Check compares them, whatever the
+// column's own collation or type affinity: on PostgreSQL the clause
+// compares o.Column COLLATE "C" (a nondeterministic, case-insensitive ICU
+// collation would otherwise match a grant on "p1" to the row "P1"); on
+// SQLite it compares with COLLATE BINARY (a NOCASE column would match "P1"
+// too) and, without CastToText, keeps only rows whose value is text (an
+// INTEGER column's affinity would turn a grant on "042" into 42).
+//
+// Indexes: on PostgreSQL the explicit COLLATE "C" means that an index on
+// o.Column serves the clause's lookups only if the index itself is in
+// "C": the column is declared COLLATE "C", or an index says so (CREATE
+// INDEX ON posts (id COLLATE "C")). An ordinary primary key or index uses
+// the column's collation, "default" even in a database created with
+// LC_COLLATE C, and the planner then matches the rows to the granted IDs
+// by a hash join or a scan of the table, not by index lookups; add the "C"
+// index when the table is large. With CastToText, the index to add is on
+// the expression: CREATE INDEX ON items ((CAST(id AS TEXT)) COLLATE "C").
+// On SQLite an index on a BINARY column (the default) serves the clause.
 //
 // Errors are those of Checker.AccessPlan, plus iam.ErrInvalid for a bad
 // Column, an empty Type or a negative FirstArg. On any error the Filter is
@@ -273,8 +340,8 @@ func AccessFilter(ctx context.Context, c *iam.Checker, s iam.Subject, perm strin
 	if c == nil {
 		return Filter{}, fmt.Errorf("%w: AccessFilter needs a Checker", iam.ErrInvalid)
 	}
-	if !columnPattern.MatchString(o.Column) {
-		return Filter{}, fmt.Errorf("%w: column %q is not an SQL identifier (letters, digits, '_', optionally qualified by '.')", iam.ErrInvalid, o.Column)
+	if err := validColumn(o.Column); err != nil {
+		return Filter{}, err
 	}
 	if o.FirstArg < 0 {
 		return Filter{}, fmt.Errorf("%w: FirstArg %d", iam.ErrInvalid, o.FirstArg)
@@ -301,13 +368,24 @@ func AccessFilter(ctx context.Context, c *iam.Checker, s iam.Subject, perm strin
 		f.SQL = "1=0"
 		return f, nil
 	}
-	col := o.Column
-	if o.CastToText {
-		col = "CAST(" + col + " AS TEXT)"
-	}
-	if st.d == SQLite {
-		col += byteCollation(st.d) // a NOCASE column must not match "Admin" to "admin"
-	}
-	f.SQL, f.Args, f.NextArg = col+" IN ("+oq.sql+")", oq.args, oq.next
+	f.SQL, f.Args, f.NextArg = filterClause(st.d, o.Column, o.CastToText, oq.sql), oq.args, oq.next
 	return f, nil
+}
+
+// filterClause is the condition "col is one of the IDs sub returns",
+// compared byte for byte: COLLATE "C" on PostgreSQL (a nondeterministic
+// collation on the column must not match "P1" to "p1"), COLLATE BINARY on
+// SQLite (nor NOCASE), and on SQLite without cast only over text values,
+// since a column with INTEGER, REAL or NUMERIC affinity converts the
+// subquery's "042" to 42 before comparing.
+func filterClause(d Dialect, col string, cast bool, sub string) string {
+	expr := col
+	if cast {
+		expr = "CAST(" + col + " AS TEXT)"
+	}
+	in := expr + byteCollation(d) + " IN (" + sub + ")"
+	if d == SQLite && !cast {
+		return "(typeof(" + col + ") = 'text' AND " + in + ")"
+	}
+	return in
 }
