@@ -57,7 +57,10 @@
 //		WHERE p.author_id <> $1 AND `+f.SQL+` ORDER BY p.id LIMIT 20`,
 //		append([]any{blocked}, f.Args...)...)
 //
-// f.SQL is "p.id IN (WITH RECURSIVE ...)"; "1=1" when the user may view
+// f.SQL is `p.id COLLATE "C" IN (WITH RECURSIVE ...)` on PostgreSQL (IDs
+// compare byte for byte, as Check compares them: declare the ID column
+// COLLATE "C", or index (id COLLATE "C"), so the lookup uses an index; see
+// AccessFilter); "1=1" when the user may view
 // every post (a superuser, a global role, a grant on the type: f.All and
 // f.Why say so); or "1=0" when nothing stored can allow (an anonymous or
 // inactive user). Its placeholders are numbered from FilterOptions.FirstArg
