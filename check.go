@@ -350,24 +350,8 @@ func (st *evalState) inGroup(g string) bool {
 // push adds ref to the chain unless it is there already (cycles, diamonds).
 // It reports false when the chain is full.
 func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
-	if st.seen != nil {
-		if _, ok := st.seen[ref]; ok {
-			return true
-		}
-	} else {
-		for i := range st.n {
-			if st.link(i).ref == ref {
-				return true
-			}
-		}
-		if st.n >= linearChain {
-			// A wide ancestry: look refs up in a set from now on, so
-			// a check stays linear in the refs it visits.
-			st.seen = make(map[Ref]struct{}, 2*st.n)
-			for i := range st.n {
-				st.seen[st.link(i).ref] = struct{}{}
-			}
-		}
+	if st.inChain(ref) {
+		return true
 	}
 	if !st.add(ref, kind, depth) {
 		return false
@@ -376,6 +360,28 @@ func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
 		st.seen[ref] = struct{}{}
 	}
 	return true
+}
+
+// inChain reports whether ref is in the chain already.
+func (st *evalState) inChain(ref Ref) bool {
+	if st.seen != nil {
+		_, ok := st.seen[ref]
+		return ok
+	}
+	for i := range st.n {
+		if st.link(i).ref == ref {
+			return true
+		}
+	}
+	if st.n >= linearChain {
+		// A wide ancestry: look refs up in a set from now on, so a check
+		// stays linear in the refs it visits.
+		st.seen = make(map[Ref]struct{}, 2*st.n)
+		for i := range st.n {
+			st.seen[st.link(i).ref] = struct{}{}
+		}
+	}
+	return false
 }
 
 // linearChain is the chain length past which push uses a set.
@@ -469,7 +475,7 @@ func (st *evalState) buildChain() error {
 // marks the check truncated) when the depth or the chain's room is exceeded.
 func (st *evalState) addParents(ps []Ref, d uint8, reserve int) bool {
 	for _, p := range ps {
-		if !p.IsObject() {
+		if !p.IsObject() || st.inChain(p) { // a ref seen already costs no room
 			continue
 		}
 		if int(d)+1 > st.c.maxDepth || st.n+reserve >= maxChain {
@@ -517,6 +523,11 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 				return true, nil
 			}
 		}
+	}
+	if st.truncated {
+		// The role may be held above the cut: "no" would let Not(HasRole)
+		// allow on part of the ancestry.
+		return false, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, st.c.maxDepth, maxChain, st.ref.String())
 	}
 	return false, nil
 }

@@ -1678,3 +1678,78 @@ func TestPolicyImplicitPermissions(t *testing.T) {
 		require.NoError(t, c.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.list", On: iam.Ref{Type: "anything", ID: "1"}}))
 	})
 }
+
+// TestContract4b_CutShort: a rule never decides on part of the ancestry.
+// HasRole cannot say "no" when the chain was cut short (Not(HasRole) would
+// then allow with the role held above the cut); a ref seen already does not
+// count against the bounds (a cycle at the depth cap is a plain "no").
+func TestContract4b_CutShort(t *testing.T) {
+	ctx := context.Background()
+	banned := &iam.Role{Name: "doc.banned", Perms: []string{"doc.flag"}}
+	notBanned := iam.And(iam.IsAuthenticated(), iam.Not(iam.HasRole(banned)))
+	folder := func(i int) iam.Ref { return iam.Ref{Type: "folder", ID: fmt.Sprint(i)} }
+	doc := iam.Ref{Type: "doc", ID: "d"}
+	newChecker := func(t *testing.T, maxDepth int) (*iam.Checker, *iam.MemoryStore) {
+		store := iam.NewMemoryStore()
+		c, err := iam.NewWithOptions(iam.Policy{
+			Roles: []*iam.Role{banned},
+			Perms: []iam.Perm{{Name: "doc.comment"}, {Name: "doc.flag"}, {Name: "doc.view"}},
+			Rules: map[string]iam.Predicate{"doc.comment": notBanned},
+		}, store, iam.Options{MaxDepth: maxDepth})
+		require.NoError(t, err)
+		return c, store
+	}
+	// doc → folder 1 → folder 2 → … → folder 6.
+	line := func(t *testing.T, s *iam.MemoryStore) {
+		require.NoError(t, s.SetParents(ctx, doc, []iam.Ref{folder(1)}))
+		for i := 1; i < 6; i++ {
+			require.NoError(t, s.SetParents(ctx, folder(i), []iam.Ref{folder(i + 1)}))
+		}
+	}
+	tests := []struct {
+		name     string
+		banOn    iam.Ref // where u holds doc.banned locally (none: zero Ref)
+		want     bool
+		tooDeep  bool
+		maxDepth int
+	}{
+		// A denial on a cut-short chain is ErrTooDeep, whatever decided it.
+		{name: "banned within the cap: denied", banOn: folder(2), maxDepth: 3, tooDeep: true},
+		{name: "banned above the cap: cannot decide", banOn: folder(5), maxDepth: 3, tooDeep: true},
+		{name: "not banned anywhere, ancestry cut: cannot decide", maxDepth: 3, tooDeep: true},
+		{name: "not banned, whole ancestry seen: allowed", maxDepth: 10, want: true},
+		{name: "banned far up, whole ancestry seen: denied", banOn: folder(6), maxDepth: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { // contract 4b, 9
+			c, s := newChecker(t, tc.maxDepth)
+			line(t, s)
+			if tc.banOn.IsObject() {
+				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("u"), Role: banned.Name, On: tc.banOn}))
+			}
+			d, err := c.Check(ctx, ctPlain("u"), "doc.comment", doc)
+			require.Equal(t, tc.want, d.Allowed)
+			require.Equal(t, tc.want, c.HasPerm(ctx, ctPlain("u"), "doc.comment", doc))
+			if tc.tooDeep {
+				require.ErrorIs(t, err, iam.ErrTooDeep)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+	t.Run("a cycle at the depth cap is seen whole", func(t *testing.T) { // contract 4b
+		c, s := newChecker(t, 2)
+		// doc → a → b → a: a is met again at depth 3, already in the chain.
+		a, b := folder(1), folder(2)
+		require.NoError(t, s.SetParents(ctx, doc, []iam.Ref{a}))
+		require.NoError(t, s.SetParents(ctx, a, []iam.Ref{b}))
+		require.NoError(t, s.SetParents(ctx, b, []iam.Ref{a}))
+		d, err := c.Check(ctx, ctPlain("u"), "doc.view", doc)
+		require.NoError(t, err)
+		require.False(t, d.Allowed)
+		require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("u"), Perm: "doc.view", On: b}))
+		d, err = c.Check(ctx, ctPlain("u"), "doc.view", doc)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+	})
+}

@@ -156,7 +156,7 @@
 //     Access queries follow the same depth; the 4,096-ref bound is the one
 //     thing they do not apply (a store's walk down from a granted object
 //     cannot see how wide each object's whole ancestry is), so an object
-//     with more than 4,094 ancestors is denied by Check but can be listed.
+//     with more than 4,093 ancestors is denied by Check but can be listed.
 //   - Profiles and grants that name a role or permission the policy does not
 //     know grant nothing.
 //   - [Checker.Grant] and [Checker.PutProfile] are the validated, trusted
