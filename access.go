@@ -396,7 +396,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 		return HolderList{}, err
 	}
 	if st.truncated {
-		return HolderList{}, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, ref.String())
+		return HolderList{}, st.tooDeep()
 	}
 	for i := range st.n {
 		l := st.link(i)

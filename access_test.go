@@ -250,6 +250,16 @@ func TestListObjectsWideAndDeep(t *testing.T) {
 	ctx := t.Context()
 	folder := func(i int) iam.Ref { return iam.Ref{Type: "folder", ID: fmt.Sprintf("f%04d", i)} }
 	doc := iam.Ref{Type: "doc", ID: "d"}
+	// wide records n folders as doc's parents.
+	wide := func(n int) func(s *iam.MemoryStore) error {
+		return func(s *iam.MemoryStore) error {
+			ps := make([]iam.Ref, n)
+			for i := range ps {
+				ps[i] = folder(i)
+			}
+			return s.SetParents(ctx, doc, ps)
+		}
+	}
 	for _, tc := range []struct {
 		name    string
 		opts    iam.Options
@@ -257,14 +267,7 @@ func TestListObjectsWideAndDeep(t *testing.T) {
 		grantOn iam.Ref
 		allowed bool
 	}{
-		{name: "70 parents, grant on the last", grantOn: folder(69), allowed: true,
-			setup: func(s *iam.MemoryStore) error {
-				ps := make([]iam.Ref, 70)
-				for i := range ps {
-					ps[i] = folder(i)
-				}
-				return s.SetParents(ctx, doc, ps)
-			}},
+		{name: "70 parents, grant on the last", grantOn: folder(69), allowed: true, setup: wide(70)},
 		{name: "64 levels with MaxDepth 64", opts: iam.Options{MaxDepth: 64}, grantOn: folder(63), allowed: true,
 			setup: func(s *iam.MemoryStore) error {
 				if err := s.SetParents(ctx, doc, []iam.Ref{folder(0)}); err != nil {
@@ -277,14 +280,7 @@ func TestListObjectsWideAndDeep(t *testing.T) {
 				}
 				return nil
 			}},
-		{name: "4,100 parents: beyond a check's bound", grantOn: folder(4099), allowed: false,
-			setup: func(s *iam.MemoryStore) error {
-				ps := make([]iam.Ref, 4100)
-				for i := range ps {
-					ps[i] = folder(i)
-				}
-				return s.SetParents(ctx, doc, ps)
-			}},
+		{name: "4,100 parents: beyond a check's bound", grantOn: folder(4099), allowed: false, setup: wide(4100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := iam.NewMemoryStore()

@@ -350,9 +350,12 @@ func (st *evalState) inGroup(g string) bool {
 // push adds ref to the chain unless it is there already (cycles, diamonds).
 // It reports false when the chain is full.
 func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
-	if st.inChain(ref) {
-		return true
-	}
+	return st.inChain(ref) || st.addNew(ref, kind, depth)
+}
+
+// addNew appends ref, known not to be in the chain, and remembers it in
+// the set once there is one. It reports false when the chain is full.
+func (st *evalState) addNew(ref Ref, kind linkKind, depth uint8) bool {
 	if !st.add(ref, kind, depth) {
 		return false
 	}
@@ -482,7 +485,7 @@ func (st *evalState) addParents(ps []Ref, d uint8, reserve int) bool {
 			st.truncated = true
 			return false
 		}
-		st.push(p, linkAncestor, d+1)
+		st.addNew(p, linkAncestor, d+1)
 	}
 	return true
 }
@@ -527,9 +530,14 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	if st.truncated {
 		// The role may be held above the cut: "no" would let Not(HasRole)
 		// allow on part of the ancestry.
-		return false, fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, st.c.maxDepth, maxChain, st.ref.String())
+		return false, st.tooDeep()
 	}
 	return false, nil
+}
+
+// tooDeep is the error of a check whose ancestry was cut short.
+func (st *evalState) tooDeep() error {
+	return fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, st.c.maxDepth, maxChain, st.ref.String())
 }
 
 func (st *evalState) evalRule(r *rule) (bool, error) {

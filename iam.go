@@ -480,7 +480,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 		}
 	}
 	if !st.first.Allowed && st.truncated {
-		return st.fail(fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, c.maxDepth, maxChain, st.ref.String()))
+		return st.fail(st.tooDeep())
 	}
 	return nil
 }

@@ -309,15 +309,13 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 	if id := g.reqID(r); id != "" {
 		attrs = append(attrs, slog.String("request_id", id))
 	}
-	// Never a method call on a nil value (serve passes no typed nil here,
-	// but the log must not be what panics).
-	if !isNil(s) {
+	if s != nil { // serve has turned a typed nil into Anonymous
 		attrs = append(attrs, slog.String("subject", s.SubjectID()))
 	}
 	if perm != "" {
 		attrs = append(attrs, slog.String("perm", perm))
 	}
-	if !isNil(obj) {
+	if obj != nil { // serve refuses a typed nil object before passing any
 		attrs = append(attrs, slog.String("object", obj.ObjectRef().String()))
 	}
 	level := slog.LevelInfo

@@ -331,8 +331,9 @@ func validColumn(col string) error {
 // by a hash join or a scan of the table, not by index lookups; add the "C"
 // index when the table is large (measured, PostgreSQL 15, 1,000,000 rows,
 // 100 granted IDs: 85 ms with the ordinary primary key only, 1.1 ms with
-// the "C" index, 0.6 ms with the column declared COLLATE "C"). With CastToText, the index to add is on
-// the expression: CREATE INDEX ON items ((CAST(id AS TEXT)) COLLATE "C").
+// the "C" index, 0.6 ms with the column declared COLLATE "C"). With
+// CastToText, the index to add is on the expression:
+// CREATE INDEX ON items ((CAST(id AS TEXT)) COLLATE "C").
 // On SQLite an index on a BINARY column (the default) serves the clause.
 //
 // Errors are those of Checker.AccessPlan, plus iam.ErrInvalid for a bad

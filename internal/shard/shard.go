@@ -223,7 +223,7 @@ type entry[K comparable, V any] struct {
 }
 
 // The load factor of a table is at most 3/4 over its home slots: a hit
-// probes about 2.5 slots (4.7 at 7/8, measured by BenchmarkMapGet).
+// probes about 2.5 slots (TestTableCompact measures it: 2.48; 4.23 at 7/8).
 
 // tightHome is the number of home slots for n keys at the full load factor.
 func tightHome(n int) uint64 { return uint64(n + n/3 + 1) }

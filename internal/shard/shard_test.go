@@ -313,6 +313,23 @@ func TestTableCompact(t *testing.T) {
 	require.Greater(t, load, 0.72)
 	require.LessOrEqual(t, load, 0.751)
 
+	// The price of a hit: slots probed from the key's home to the key.
+	probes := 0
+	for i := range n {
+		k := strconv.Itoa(i)
+		hk := h(k)
+		tb := &m.sh[hk>>m.shift]
+		for j := homeOf(hk|1, tb.home); ; j++ {
+			probes++
+			if tb.tags[j] == hk|1 && tb.ents[j].k == k {
+				break
+			}
+		}
+	}
+	avg := float64(probes) / n
+	t.Logf("%.2f slots probed per hit", avg)
+	require.Less(t, avg, 3.0, "linear probing at load 3/4 averages about 2.5")
+
 	// One more write keeps the other shards shared and stays compact.
 	b = m.Edit(h)
 	b.Set("extra", 1)
