@@ -407,7 +407,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 		for j := range l.gm.holders {
 			h := &l.gm.holders[j]
 			if h.direct.any(applies) {
-				b.add(h.p, Path{Reason: ReasonGrant, Via: h.p, On: l.ref}, h.direct)
+				b.add(h.p, Path{Reason: ReasonGrant, Via: h.p, On: st.refOf(l)}, h.direct)
 			}
 			if !rolesOK {
 				continue
@@ -418,7 +418,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 			}
 			for _, ri := range h.local {
 				if ri.perms.any(applies) {
-					b.add(h.p, Path{Reason: r, Role: ri.name, Via: h.p, On: l.ref}, ri.perms)
+					b.add(h.p, Path{Reason: r, Role: ri.name, Via: h.p, On: st.refOf(l)}, ri.perms)
 				}
 			}
 		}

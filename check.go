@@ -193,11 +193,30 @@ const (
 	linkGlobal
 )
 
+// link is one ref of the chain. The links of the object and of its type
+// keep no ref (they are made from evalState.ref: a pointer into evalState
+// would move it to the heap); every other link points at a ref that
+// outlives the check (the store's or the object's parents, the policy's
+// type refs, globalRef).
 type link struct {
-	ref   Ref
+	p     *Ref
+	gm    *grantMemo
 	kind  linkKind
 	depth uint8
-	gm    *grantMemo
+}
+
+// globalRef is the ref of global grants.
+var globalRef Ref
+
+// refOf returns the ref of link l.
+func (st *evalState) refOf(l *link) Ref {
+	switch {
+	case l.p != nil:
+		return *l.p
+	case l.kind == linkObject:
+		return st.ref
+	}
+	return Ref{Type: st.ref.Type} // the object's type
 }
 
 const (
@@ -205,7 +224,8 @@ const (
 	inlineChain   = 4
 )
 
-// evalState is the per-check state. It lives on the caller's stack.
+// evalState is the per-check state. It lives on the caller's stack, and
+// every check zeroes it: keep it small (the rare parts live in evalRare).
 type evalState struct {
 	c      *Checker
 	ctx    context.Context
@@ -222,6 +242,9 @@ type evalState struct {
 	now     int64
 	haveNow bool
 
+	// snap is the memory store's snapshot every read of this check uses
+	// (nil until the first read, and for other stores).
+	snap    *memState
 	hold    *Holding
 	hm      *holdingMemo
 	hmDone  bool
@@ -229,21 +252,34 @@ type evalState struct {
 	gmsDone uint32 // bit i: gms[i] loaded
 
 	chainBuf  [inlineChain]link // the first links of the chain
-	more      []link            // the rest, for long ancestries
-	seen      map[Ref]struct{}  // the chain's refs, once it is long
 	n         int               // links in the chain
 	chainDone bool
 	chainErr  error
 	truncated bool
 
 	done, val, errm uint64
-	big             []uint8 // leaf memo beyond 64 leaves: 0 unknown, 1 false, 2 true, 3 error
-	errs            []leafErr
+	rare            *evalRare
 
-	first Decision
-	all   *[]Decision
-	// quick: only first.Allowed is wanted (HasPerm); no Decision is built.
-	quick bool
+	allowed bool   // the answer so far
+	why     ground // how it was reached (not in quick mode)
+	all     *[]Decision
+	quick   bool // HasPerm: only the answer is wanted
+}
+
+// evalRare is the part of evalState that long ancestries and rules with
+// errors or more than 64 leaves need.
+type evalRare struct {
+	more []link           // the chain past chainBuf
+	seen map[Ref]struct{} // the chain's refs, once it is long
+	big  []uint8          // leaf memo beyond 64 leaves: 0 unknown, 1 false, 2 true, 3 error
+	errs []leafErr
+}
+
+func (st *evalState) rareOf() *evalRare {
+	if st.rare == nil {
+		st.rare = new(evalRare)
+	}
+	return st.rare
 }
 
 type leafErr struct {
@@ -251,31 +287,67 @@ type leafErr struct {
 	err error
 }
 
+// ground is how a check was decided, in a few words: the Decision itself
+// is only built when asked for (Check, Explain), from the ground and the
+// check's state, so HasPerm never builds one and evalState stays small.
+type ground struct {
+	reason Reason
+	role   string
+	who    int32 // 0: none; 1: the user; 2+i: its i-th group
+	on     int32 // 0: none; 1+i: the i-th link of the chain
+	rule   bool  // the permission's rule decided
+}
+
+// Values of ground.who.
+const (
+	whoUser   = 1
+	whoGroup0 = 2
+)
+
+// decision builds the Decision of ground g for perm.
+func (st *evalState) decision(perm string, allowed bool, g ground) Decision {
+	d := Decision{Allowed: allowed, Perm: perm, Reason: g.reason, Role: g.role}
+	if g.who > 0 {
+		d.Via = st.principal(int(g.who) - whoGroup0)
+	}
+	if g.on > 0 {
+		d.On = st.refOf(st.link(int(g.on) - 1))
+	}
+	if g.rule {
+		r := st.pi.rule
+		d.Rule, d.rule, d.done, d.val, d.errm = r.expr, r, st.done, st.val, st.errm
+	}
+	return d
+}
+
 // quickAllow marks the check allowed and reports true when only the answer
-// is wanted; the caller then skips building the Decision.
+// is wanted; the caller then skips recording the ground.
 func (st *evalState) quickAllow() bool {
 	if st.quick {
-		st.first.Allowed = true
+		st.allowed = true
 	}
 	return st.quick
 }
 
-// record notes an allowing decision. It reports whether the check can stop
-// (always, unless Explain is collecting every ground).
-func (st *evalState) record(d Decision) bool {
-	if !st.first.Allowed {
-		st.first = d
+// record notes an allowing ground (not in quick mode). It reports whether
+// the check can stop (always, unless Explain is collecting every ground).
+func (st *evalState) record(g ground) bool {
+	if !st.allowed {
+		st.allowed, st.why = true, g
 	}
 	if st.all == nil {
 		return true
 	}
-	*st.all = append(*st.all, d)
+	*st.all = append(*st.all, st.decision(st.pi.name, true, g))
 	return false
 }
 
+// inactive makes the decision a denial of an inactive (or nil) subject.
+func (st *evalState) inactive() { st.why.reason = ReasonInactive }
+
 // fail makes the decision a denial that could not be decided, and returns err.
 func (st *evalState) fail(err error) error {
-	st.first = Decision{Perm: st.first.Perm, Reason: ReasonError}
+	st.allowed, st.why = false, ground{reason: ReasonError}
 	return err
 }
 
@@ -291,7 +363,7 @@ func (st *evalState) userMemo() (*holdingMemo, error) {
 	if st.hmDone {
 		return st.hm, nil
 	}
-	h, err := st.c.store.Holding(st.ctx, User(st.uid))
+	h, err := st.holding(User(st.uid))
 	if err != nil {
 		return nil, fmt.Errorf("iam: reading profiles of %s: %w", User(st.uid), err)
 	}
@@ -321,7 +393,7 @@ func (st *evalState) groupMemo(i int) (*holdingMemo, string, error) {
 	if i < maxGroupMemos && st.gmsDone&(1<<i) != 0 {
 		return st.gms[i], g, nil
 	}
-	h, err := st.c.store.Holding(st.ctx, Group(g))
+	h, err := st.holding(Group(g))
 	if err != nil {
 		return nil, g, fmt.Errorf("iam: reading profiles of %s: %w", Group(g), err)
 	}
@@ -347,61 +419,85 @@ func (st *evalState) inGroup(g string) bool {
 	return false
 }
 
-// push adds ref to the chain unless it is there already (cycles, diamonds).
-// It reports false when the chain is full.
-func (st *evalState) push(ref Ref, kind linkKind, depth uint8) bool {
-	return st.inChain(ref) || st.addNew(ref, kind, depth)
+// The store reads of a check. On the memory store they read one snapshot,
+// directly; other stores are called through their interfaces.
+
+func (st *evalState) snapshot() *memState {
+	if st.snap == nil {
+		st.snap = st.c.mem.cur.Load()
+	}
+	return st.snap
 }
 
-// addNew appends ref, known not to be in the chain, and remembers it in
-// the set once there is one. It reports false when the chain is full.
-func (st *evalState) addNew(ref Ref, kind linkKind, depth uint8) bool {
-	if !st.add(ref, kind, depth) {
-		return false
+func (st *evalState) holding(p Principal) (*Holding, error) {
+	if m := st.c.mem; m != nil {
+		return m.holdingIn(st.snapshot(), p), nil
 	}
-	if st.seen != nil {
-		st.seen[ref] = struct{}{}
+	return st.c.store.Holding(st.ctx, p)
+}
+
+func (st *evalState) grants(on Ref) (*GrantSet, error) {
+	if m := st.c.mem; m != nil {
+		return m.grantsIn(st.snapshot(), on), nil
 	}
-	return true
+	return st.c.store.Grants(st.ctx, on)
+}
+
+// parents returns the stored parents of ref (none when the store records
+// none).
+func (st *evalState) parents(ref Ref) ([]Ref, error) {
+	if m := st.c.mem; m != nil {
+		return m.parentsIn(st.snapshot(), ref), nil
+	}
+	if st.c.parents == nil {
+		return nil, nil
+	}
+	return st.c.parents.Parents(st.ctx, ref)
 }
 
 // inChain reports whether ref is in the chain already.
 func (st *evalState) inChain(ref Ref) bool {
-	if st.seen != nil {
-		_, ok := st.seen[ref]
+	if st.rare != nil && st.rare.seen != nil {
+		_, ok := st.rare.seen[ref]
 		return ok
 	}
 	for i := range st.n {
-		if st.link(i).ref == ref {
+		if st.refOf(st.link(i)) == ref {
 			return true
 		}
 	}
 	if st.n >= linearChain {
 		// A wide ancestry: look refs up in a set from now on, so a check
 		// stays linear in the refs it visits.
-		st.seen = make(map[Ref]struct{}, 2*st.n)
+		seen := make(map[Ref]struct{}, 2*st.n)
 		for i := range st.n {
-			st.seen[st.link(i).ref] = struct{}{}
+			seen[st.refOf(st.link(i))] = struct{}{}
 		}
+		st.rareOf().seen = seen
 	}
 	return false
 }
 
-// linearChain is the chain length past which push uses a set.
+// linearChain is the chain length past which inChain uses a set.
 const linearChain = 64
 
-// add appends ref to the chain without looking for it: the object's type
-// and Ref{} cannot equal an object ref, nor each other. It reports false
-// when the chain is full.
-func (st *evalState) add(ref Ref, kind linkKind, depth uint8) bool {
+// add appends a link without looking for its ref in the chain: callers
+// know it is not there (the object's type and Ref{} cannot equal an object
+// ref, nor each other; ancestors are looked up first). p is the link's ref
+// (nil for the object's own link). It reports false when the chain is full.
+func (st *evalState) add(p *Ref, kind linkKind, depth uint8) bool {
 	if st.n == maxChain {
 		return false
 	}
-	l := link{ref: ref, kind: kind, depth: depth}
+	l := link{p: p, kind: kind, depth: depth}
 	if st.n < inlineChain {
 		st.chainBuf[st.n] = l
 	} else {
-		st.more = append(st.more, l)
+		r := st.rareOf()
+		r.more = append(r.more, l)
+		if r.seen != nil {
+			r.seen[st.refOf(&l)] = struct{}{}
+		}
 	}
 	st.n++
 	return true
@@ -413,7 +509,7 @@ func (st *evalState) link(i int) *link {
 	if i < inlineChain {
 		return &st.chainBuf[i]
 	}
-	return &st.more[i-inlineChain]
+	return &st.rare.more[i-inlineChain]
 }
 
 // ensureChain lists the refs whose grants apply (the object, its ancestors,
@@ -432,13 +528,13 @@ func (st *evalState) buildChain() error {
 	// Room kept for the type and global refs.
 	reserve := 2
 	if !st.hasObj {
-		reserve = len(st.pi.types) + 1
+		reserve = len(st.pi.typeRefs) + 1
 	}
 	if st.hasObj {
-		st.add(st.ref, linkObject, 0)
+		st.add(nil, linkObject, 0)
 		for head := 0; head < st.n; head++ {
 			// Not a pointer: addParents may move the links past chainBuf.
-			ref, depth := st.link(head).ref, st.link(head).depth
+			ref, depth := st.refOf(st.link(head)), st.link(head).depth
 			if head == 0 {
 				if p, ok := st.obj.(parenter); ok {
 					if !st.addParents(p.Parents(), depth, reserve) {
@@ -446,28 +542,26 @@ func (st *evalState) buildChain() error {
 					}
 				}
 			}
-			if c.parents != nil {
-				sp, err := c.parents.Parents(st.ctx, ref)
-				if err != nil {
-					return fmt.Errorf("iam: reading parents of %s: %w", ref.String(), err)
-				}
-				if !st.addParents(sp, depth, reserve) {
-					break
-				}
+			sp, err := st.parents(ref)
+			if err != nil {
+				return fmt.Errorf("iam: reading parents of %s: %w", ref.String(), err)
+			}
+			if !st.addParents(sp, depth, reserve) {
+				break
 			}
 		}
-		st.add(Ref{Type: st.ref.Type}, linkType, 0)
+		st.add(nil, linkType, 0)
 	} else {
-		for _, t := range st.pi.types {
-			st.push(Ref{Type: t}, linkType, 0)
+		for i := range st.pi.typeRefs {
+			st.add(&st.pi.typeRefs[i], linkType, 0)
 		}
 	}
-	st.add(Ref{}, linkGlobal, 0)
+	st.add(&globalRef, linkGlobal, 0)
 	for i := range st.n {
 		l := st.link(i)
-		gs, err := c.store.Grants(st.ctx, l.ref)
+		gs, err := st.grants(st.refOf(l))
 		if err != nil {
-			return fmt.Errorf("iam: reading grants on %s: %w", l.ref.String(), err)
+			return fmt.Errorf("iam: reading grants on %s: %w", st.refOf(l).String(), err)
 		}
 		l.gm = c.grantMemoOf(gs)
 	}
@@ -477,15 +571,16 @@ func (st *evalState) buildChain() error {
 // addParents queues the parents of a ref at depth d. It reports false (and
 // marks the check truncated) when the depth or the chain's room is exceeded.
 func (st *evalState) addParents(ps []Ref, d uint8, reserve int) bool {
-	for _, p := range ps {
-		if !p.IsObject() || st.inChain(p) { // a ref seen already costs no room
+	for i := range ps {
+		p := &ps[i]
+		if !p.IsObject() || st.inChain(*p) { // a ref seen already costs no room
 			continue
 		}
 		if int(d)+1 > st.c.maxDepth || st.n+reserve >= maxChain {
 			st.truncated = true
 			return false
 		}
-		st.addNew(p, linkAncestor, d+1)
+		st.add(p, linkAncestor, d+1)
 	}
 	return true
 }
@@ -606,7 +701,8 @@ func (st *evalState) leaf(n *cnode) (bool, error) {
 		st.done |= bit
 		if err != nil {
 			st.errm |= bit
-			st.errs = append(st.errs, leafErr{i, err})
+			r := st.rareOf()
+			r.errs = append(r.errs, leafErr{i, err})
 			return false, err
 		}
 		if v {
@@ -614,10 +710,11 @@ func (st *evalState) leaf(n *cnode) (bool, error) {
 		}
 		return v, nil
 	}
-	if st.big == nil {
-		st.big = make([]uint8, len(st.pi.rule.leaves))
+	r := st.rareOf()
+	if r.big == nil {
+		r.big = make([]uint8, len(st.pi.rule.leaves))
 	}
-	switch st.big[i] {
+	switch r.big[i] {
 	case 1:
 		return false, nil
 	case 2:
@@ -628,18 +725,18 @@ func (st *evalState) leaf(n *cnode) (bool, error) {
 	v, err := st.runLeaf(n)
 	switch {
 	case err != nil:
-		st.big[i] = 3
-		st.errs = append(st.errs, leafErr{i, err})
+		r.big[i] = 3
+		r.errs = append(r.errs, leafErr{i, err})
 	case v:
-		st.big[i] = 2
+		r.big[i] = 2
 	default:
-		st.big[i] = 1
+		r.big[i] = 1
 	}
 	return v, err
 }
 
 func (st *evalState) leafError(i int) error {
-	for _, e := range st.errs {
+	for _, e := range st.rare.errs {
 		if e.i == i {
 			return e.err
 		}

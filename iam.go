@@ -99,6 +99,7 @@ type Options struct {
 type Checker struct {
 	pol      *policy
 	store    Store
+	mem      *MemoryStore // store, when it is the memory store: read directly
 	parents  ParentStore
 	now      func() time.Time
 	maxDepth int
@@ -107,10 +108,11 @@ type Checker struct {
 }
 
 type permInfo struct {
-	name  string
-	idx   int
-	types []string
-	rule  *rule
+	name     string
+	idx      int
+	types    []string
+	typeRefs []Ref // Ref{Type: t} for each of types
+	rule     *rule
 }
 
 type policy struct {
@@ -153,6 +155,7 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	if ps, ok := store.(ParentStore); ok {
 		c.parents = ps
 	}
+	c.mem, _ = store.(*MemoryStore)
 	return c, nil
 }
 
@@ -160,6 +163,9 @@ func compilePolicy(p Policy) (*policy, error) {
 	pol := &policy{perms: map[string]*permInfo{}}
 	declare := func(name string, types []string) *permInfo {
 		pi := &permInfo{name: name, idx: len(pol.permList), types: types}
+		for _, t := range types {
+			pi.typeRefs = append(pi.typeRefs, Ref{Type: t})
+		}
 		pol.perms[name] = pi
 		pol.permList = append(pol.permList, pi)
 		return pi
@@ -361,7 +367,7 @@ func (e Explanation) String() string {
 func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
 	st := evalState{quick: true}
 	err := c.check(ctx, &st, s, perm, obj)
-	return err == nil && st.first.Allowed
+	return err == nil && st.allowed
 }
 
 // HasPerms reports whether s holds every permission in perms on obj. An
@@ -403,29 +409,28 @@ func (c *Checker) Require(ctx context.Context, s Subject, perm string, obj Objec
 func (c *Checker) Check(ctx context.Context, s Subject, perm string, obj Object) (Decision, error) {
 	var st evalState
 	err := c.check(ctx, &st, s, perm, obj)
-	return st.first, err
+	return st.decision(perm, st.allowed, st.why), err
 }
 
 // Explain is Check, but it keeps looking after the first allowing path and
 // reports every one of them.
 func (c *Checker) Explain(ctx context.Context, s Subject, perm string, obj Object) (Explanation, error) {
-	var st evalState
 	var all []Decision
-	st.all = &all
+	st := evalState{all: &all}
 	err := c.check(ctx, &st, s, perm, obj)
-	return Explanation{Decision: st.first, Grounds: all}, err
+	return Explanation{Decision: st.decision(perm, st.allowed, st.why), Grounds: all}, err
 }
 
-// check decides and leaves the decision in st.first. The error is non-nil
-// only when the check could not be decided; st.first is then a denial.
+// check decides and leaves the answer in st.allowed and, unless in quick
+// mode, its ground in st.why. The error is non-nil only when the check could
+// not be decided; the decision is then a denial.
 func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm string, obj Object) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			st.first = Decision{Perm: perm, Reason: ReasonError}
+			st.allowed, st.why = false, ground{reason: ReasonError}
 			err = fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
 		}
 	}()
-	st.first.Perm = perm
 	if err := ctx.Err(); err != nil {
 		return st.fail(fmt.Errorf("iam: checking %s: %w", perm, err))
 	}
@@ -434,11 +439,11 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 		return st.fail(fmt.Errorf("%w: %q", ErrUnknownPermission, perm))
 	}
 	if s == nil {
-		st.first.Reason = ReasonInactive
+		st.inactive()
 		return nil
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
-		st.first.Reason = ReasonInactive
+		st.inactive()
 		return nil
 	}
 	st.c, st.ctx, st.s, st.obj, st.pi = c, ctx, s, obj, pi
@@ -457,7 +462,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	}
 	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
 		st.super = true
-		if st.quickAllow() || st.record(Decision{Allowed: true, Perm: perm, Reason: ReasonSuperuser}) {
+		if st.quickAllow() || st.record(ground{reason: ReasonSuperuser}) {
 			return nil
 		}
 	}
@@ -475,11 +480,11 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	}
 	if pi.rule != nil {
 		ok, err := st.evalRule(pi.rule)
-		if err := c.ruleDecides(st, ok, err); err != nil || st.first.Allowed && st.all == nil {
+		if err := c.ruleDecides(st, ok, err); err != nil || st.allowed && st.all == nil {
 			return err
 		}
 	}
-	if !st.first.Allowed && st.truncated {
+	if !st.allowed && st.truncated {
 		return st.fail(st.tooDeep())
 	}
 	return nil
@@ -495,23 +500,17 @@ func (c *Checker) ruleDecides(st *evalState, ok bool, err error) error {
 		if err != nil {
 			return fmt.Errorf("iam: rule for %s: %w", pi.name, err)
 		}
-		st.first.Allowed = ok
+		st.allowed = ok
 		return nil
 	}
-	rd := Decision{Allowed: ok && err == nil, Perm: pi.name, Reason: ReasonRule, Rule: pi.rule.expr,
-		rule: pi.rule, done: st.done, val: st.val, errm: st.errm}
-	if err != nil && !st.first.Allowed {
-		rd.Reason = ReasonError
-		st.first = rd
+	switch {
+	case err != nil && !st.allowed:
+		st.why = ground{reason: ReasonError, rule: true}
 		return fmt.Errorf("iam: rule for %s: %w", pi.name, err)
-	}
-	if rd.Allowed {
-		st.record(rd)
-		return nil
-	}
-	if !st.first.Allowed {
-		rd.Reason = ReasonNone
-		st.first = rd
+	case ok && err == nil:
+		st.record(ground{reason: ReasonRule, rule: true})
+	case !st.allowed:
+		st.why = ground{reason: ReasonNone, rule: true}
 	}
 	return nil
 }
@@ -526,17 +525,17 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 	}
 	if !st.refuse {
 		if hm.perms.has(pi.idx) {
-			if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)}) {
+			if st.quickAllow() || st.record(ground{reason: ReasonGlobalRole, role: hm.roleFor(pi.idx), who: whoUser}) {
 				return true, nil
 			}
 		}
 		for i := range st.ngroups() {
-			gm, g, err := st.groupMemo(i)
+			gm, _, err := st.groupMemo(i)
 			if err != nil {
 				return true, err
 			}
 			if gm.perms.has(pi.idx) {
-				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)}) {
+				if st.quickAllow() || st.record(ground{reason: ReasonGlobalRole, role: gm.roleFor(pi.idx), who: whoGroup0 + int32(i)}) {
 					return true, nil
 				}
 			}
@@ -558,7 +557,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				continue
 			}
 			if h.direct.has(pi.idx) {
-				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: ReasonGrant, Via: who, On: l.ref}) {
+				if st.quickAllow() || st.record(ground{reason: ReasonGrant, who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
 					return true, nil
 				}
 			}
@@ -567,7 +566,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				if l.kind > linkAncestor {
 					r = ReasonGlobalRole
 				}
-				if st.quickAllow() || st.record(Decision{Allowed: true, Perm: pi.name, Reason: r, Role: h.roleFor(pi.idx), Via: who, On: l.ref}) {
+				if st.quickAllow() || st.record(ground{reason: r, role: h.roleFor(pi.idx), who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
 					return true, nil
 				}
 			}

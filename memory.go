@@ -135,41 +135,54 @@ func compareRefs(a, b Ref) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.
 
 // Holding implements ProfileStore.
 func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) {
-	st := m.cur.Load()
+	return m.holdingIn(m.cur.Load(), p), nil
+}
+
+// Grants implements ObjectPermStore.
+func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
+	return m.grantsIn(m.cur.Load(), on), nil
+}
+
+// Parents implements ParentStore.
+func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
+	return m.parentsIn(m.cur.Load(), ref), nil
+}
+
+// holdingIn, grantsIn and parentsIn read snapshot st. A Checker over a
+// MemoryStore calls them directly, with one snapshot per check.
+
+func (m *MemoryStore) holdingIn(st *memState, p Principal) *Holding {
 	var h *Holding
 	switch p.Kind {
 	case KindUser:
 		h, _ = st.users.Get(maphash.String(m.seed, p.ID), p.ID)
 	case KindGroup:
 		if st.groups.Len() == 0 { // no group holds a profile: no hashing
-			return nil, nil
+			return nil
 		}
 		h, _ = st.groups.Get(maphash.String(m.seed, p.ID), p.ID)
 	}
-	return h, nil
+	return h
 }
 
-// Grants implements ObjectPermStore.
-func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
-	st := m.cur.Load()
+func (m *MemoryStore) grantsIn(st *memState, on Ref) *GrantSet {
 	if on.ID == "" {
-		return st.wide[on.Type], nil
+		return st.wide[on.Type]
 	}
 	// st.grants.Get, with one call less: this is every object check.
 	if in := st.grants.Of(on.Type); in != nil {
 		s, _ := in.Get(maphash.String(m.seed, on.ID), on.ID)
-		return s, nil
+		return s
 	}
-	return nil, nil
+	return nil
 }
 
-// Parents implements ParentStore.
-func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
-	if in := m.cur.Load().parents.Of(ref.Type); in != nil {
+func (m *MemoryStore) parentsIn(st *memState, ref Ref) []Ref {
+	if in := st.parents.Of(ref.Type); in != nil {
 		ps, _ := in.Get(maphash.String(m.seed, ref.ID), ref.ID)
-		return ps, nil
+		return ps
 	}
-	return nil, nil
+	return nil
 }
 
 // MemoryStats counts what a MemoryStore holds.
