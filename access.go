@@ -148,7 +148,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
 		return all(Decision{Reason: ReasonSuperuser})
 	}
-	st := evalState{c: c, ctx: ctx, s: s, pi: pi, uid: s.SubjectID()}
+	st := evalState{c: c, ctx: ctx, s: s, query: query{pi: pi, uid: s.SubjectID()}}
 	if st.uid == "" {
 		return plan, nil
 	}
@@ -388,7 +388,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 	slices.Sort(rules)
 	b := holderBuilder{c: c, applies: applies, byP: map[Principal]*holderAcc{}}
 
-	st := evalState{c: c, ctx: ctx, obj: obj, ref: ref, hasObj: true}
+	st := evalState{c: c, ctx: ctx, obj: obj, query: query{ref: ref, hasObj: true}}
 	if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
 		st.refuse = true
 	}

@@ -224,28 +224,42 @@ const (
 	inlineChain   = 4
 )
 
+// query is a check's question, as begin reads it from the arguments.
+type query struct {
+	pi     *permInfo
+	ref    Ref
+	uid    string
+	extra  []string // SubjectGroups()
+	hasObj bool
+	refuse bool // the object refuses global roles
+	super  bool // an active superuser
+	// ownParents: the object names parents of its own (Parents)
+	ownParents bool
+}
+
 // evalState is the per-check state. It lives on the caller's stack, and
 // every check zeroes it: keep it small (the rare parts live in evalRare).
 type evalState struct {
-	c      *Checker
-	ctx    context.Context
-	s      Subject
-	obj    Object
-	pi     *permInfo
-	ref    Ref
-	hasObj bool
-	refuse bool // the object refuses global roles
-	super  bool
-	uid    string
-	extra  []string // SubjectGroups()
+	query
+	c   *Checker
+	ctx context.Context
+	s   Subject
+	obj Object
 
 	now     int64
 	haveNow bool
+
+	// The answer cache: fill asks decide to keep the stored part's answer
+	// under key; skipStored says the cache answered "no" for it already.
+	fill       bool
+	skipStored bool
+	key        question
 
 	// snap is the memory store's snapshot every read of this check uses
 	// (nil until the first read, and for other stores).
 	snap    *memState
 	hold    *Holding
+	timed   bool // a profile with an expiry took part
 	hm      *holdingMemo
 	hmDone  bool
 	gms     [maxGroupMemos]*holdingMemo
@@ -368,6 +382,7 @@ func (st *evalState) userMemo() (*holdingMemo, error) {
 		return nil, fmt.Errorf("iam: reading profiles of %s: %w", User(st.uid), err)
 	}
 	st.hold, st.hm, st.hmDone = h, st.c.memoOf(st, h), true
+	st.timed = st.timed || st.hm.timed
 	return st.hm, nil
 }
 
@@ -398,6 +413,7 @@ func (st *evalState) groupMemo(i int) (*holdingMemo, string, error) {
 		return nil, g, fmt.Errorf("iam: reading profiles of %s: %w", Group(g), err)
 	}
 	m := st.c.memoOf(st, h)
+	st.timed = st.timed || m.timed
 	if i < maxGroupMemos {
 		st.gms[i] = m
 		st.gmsDone |= 1 << i
@@ -535,7 +551,7 @@ func (st *evalState) buildChain() error {
 		for head := 0; head < st.n; head++ {
 			// Not a pointer: addParents may move the links past chainBuf.
 			ref, depth := st.refOf(st.link(head)), st.link(head).depth
-			if head == 0 {
+			if head == 0 && st.ownParents {
 				if p, ok := st.obj.(parenter); ok {
 					if !st.addParents(p.Parents(), depth, reserve) {
 						break
@@ -607,6 +623,13 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 				return true, nil
 			}
 		}
+	}
+	if st.c.mem != nil && !st.chainDone && !st.snapshot().localRoles &&
+		(!st.hasObj || !st.ownParents && st.c.mem.parentsIn(st.snap, st.ref) == nil) {
+		// No role was ever granted on anything, and the object has no
+		// ancestry that could be cut short (which is ErrTooDeep on every
+		// store): the chain holds no role.
+		return false, nil
 	}
 	if err := st.ensureChain(); err != nil {
 		return false, err

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,12 @@ type Options struct {
 	// MaxDepth caps how many levels of ancestors are followed. Zero means
 	// DefaultMaxDepth; values above 64 act as 64.
 	MaxDepth int
+	// CacheSlots sizes HasPerm's answer cache on a MemoryStore (see
+	// "Answer cache" in the package documentation): zero means
+	// DefaultCacheSlots, a negative value turns the cache off. It is
+	// rounded up to a power of two; each slot takes 40 bytes. Other
+	// stores have no answer cache (iamcache caches their reads).
+	CacheSlots int
 }
 
 // Checker answers "may this subject do this, on this object?". It is safe
@@ -100,6 +107,7 @@ type Checker struct {
 	pol      *policy
 	store    Store
 	mem      *MemoryStore // store, when it is the memory store: read directly
+	cache    *answerCache // HasPerm's answers, on a MemoryStore
 	parents  ParentStore
 	now      func() time.Time
 	maxDepth int
@@ -156,6 +164,9 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 		c.parents = ps
 	}
 	c.mem, _ = store.(*MemoryStore)
+	if c.mem != nil && o.CacheSlots >= 0 {
+		c.cache = newAnswerCache(cmp.Or(o.CacheSlots, DefaultCacheSlots))
+	}
 	return c, nil
 }
 
@@ -363,11 +374,44 @@ func (e Explanation) String() string {
 }
 
 // HasPerm reports whether s may do perm on obj (nil: model level). Errors
-// deny; use Check to see them.
-func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
-	st := evalState{quick: true}
-	err := c.check(ctx, &st, s, perm, obj)
-	return err == nil && st.allowed
+// deny; use Check to see them. On a MemoryStore a repeated question is
+// answered from the answer cache (see the package documentation).
+func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) (allowed bool) {
+	if c.cache == nil {
+		st := evalState{quick: true}
+		err := c.check(ctx, &st, s, perm, obj)
+		return err == nil && st.allowed
+	}
+	defer func() {
+		if recover() != nil {
+			allowed = false
+		}
+	}()
+	var q query
+	if done, err := c.begin(ctx, &q, s, perm, obj); done || err != nil {
+		return false
+	}
+	if q.super {
+		return true
+	}
+	if q.uid == "" || len(q.extra) != 0 || q.ownParents {
+		st := evalState{quick: true, query: q, c: c, ctx: ctx, s: s, obj: obj}
+		return c.decide(&st) == nil && st.allowed
+	}
+	// Ask the cache before making the check's state: a hit costs no more.
+	snap := c.mem.cur.Load()
+	key := c.cache.key(q.uid, q.pi.idx, q.ref, q.refuse)
+	a, hit := c.cache.get(key, snap.gen)
+	if hit && (a || q.pi.rule == nil) {
+		return a
+	}
+	st := evalState{quick: true, query: q, c: c, ctx: ctx, s: s, obj: obj, snap: snap}
+	if hit {
+		st.skipStored = true // the store gave nothing: only the rule is left
+	} else {
+		st.fill, st.key = true, key
+	}
+	return c.decide(&st) == nil && st.allowed
 }
 
 // HasPerms reports whether s holds every permission in perms on obj. An
@@ -431,47 +475,74 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 			err = fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
 		}
 	}()
+	st.c, st.ctx, st.s, st.obj = c, ctx, s, obj
+	done, err := c.begin(ctx, &st.query, s, perm, obj)
+	if err != nil {
+		return st.fail(err)
+	}
+	if done {
+		st.inactive()
+		return nil
+	}
+	if st.super && (st.quickAllow() || st.record(ground{reason: ReasonSuperuser})) {
+		return nil
+	}
+	return c.decide(st)
+}
+
+// begin reads the question of a check from its arguments into q. done
+// reports that the check is decided already: by an error, or by a nil or
+// inactive subject (denied). An active superuser is reported in q.super.
+func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, obj Object) (done bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return st.fail(fmt.Errorf("iam: checking %s: %w", perm, err))
+		return true, fmt.Errorf("iam: checking %s: %w", perm, err)
 	}
 	pi := c.permInfo(perm)
 	if pi == nil {
-		return st.fail(fmt.Errorf("%w: %q", ErrUnknownPermission, perm))
+		return true, fmt.Errorf("%w: %q", ErrUnknownPermission, perm)
 	}
 	if s == nil {
-		st.inactive()
-		return nil
+		return true, nil
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
-		st.inactive()
-		return nil
+		return true, nil
 	}
-	st.c, st.ctx, st.s, st.obj, st.pi = c, ctx, s, obj, pi
+	q.pi = pi
 	if obj != nil {
-		st.ref = obj.ObjectRef()
-		if !st.ref.IsObject() {
-			return st.fail(fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, st.ref.String()))
+		q.ref = obj.ObjectRef()
+		if !q.ref.IsObject() {
+			return true, fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, q.ref.String())
 		}
-		if len(pi.types) > 0 && !slices.Contains(pi.types, st.ref.Type) {
-			return st.fail(fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, st.ref.Type))
+		if len(pi.types) > 0 && !slices.Contains(pi.types, q.ref.Type) {
+			return true, fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, q.ref.Type)
 		}
-		st.hasObj = true
+		q.hasObj = true
 		if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
-			st.refuse = true
+			q.refuse = true
 		}
+		_, q.ownParents = obj.(parenter)
 	}
 	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
-		st.super = true
-		if st.quickAllow() || st.record(ground{reason: ReasonSuperuser}) {
-			return nil
-		}
+		q.super = true
 	}
-	st.uid = s.SubjectID()
+	q.uid = s.SubjectID()
 	if g, ok := s.(grouper); ok {
-		st.extra = g.SubjectGroups()
+		q.extra = g.SubjectGroups()
 	}
-	if st.uid != "" {
-		if stop, err := c.stored(st, pi); stop {
+	return false, nil
+}
+
+// decide answers the question begin read into st: the stored roles and
+// grants (through the answer cache when st.fill asks for it), then the
+// rule.
+func (c *Checker) decide(st *evalState) error {
+	pi := st.pi
+	if st.uid != "" && !st.skipStored {
+		stop, err := c.stored(st, pi)
+		if st.fill && err == nil && !st.truncated && !st.timed {
+			c.cache.put(st.key, st.snap.gen, st.allowed)
+		}
+		if stop {
 			if err != nil {
 				return st.fail(err)
 			}

@@ -35,6 +35,12 @@ type MemoryStore struct {
 }
 
 type memState struct {
+	gen uint64 // the snapshot's number: each Update publishes the next one
+	// localRoles: a local role (a grant of a role on an object, a type or
+	// globally) was stored at some time. While it is false no role is held
+	// through grants, and HasRole looks at profiles only.
+	localRoles bool
+
 	users   shard.Map[string, *Holding]
 	groups  shard.Map[string, *Holding]
 	grants  shard.Map2[*GrantSet] // object grants, by type, then ID
@@ -217,6 +223,8 @@ type MemoryTx struct {
 
 	held     *shard.ListsBatch[heldKey, string]
 	children *shard.ListsBatch[Ref, Ref]
+
+	localRoles bool
 }
 
 // Update runs fn with a transaction; if fn returns nil, every write it made
@@ -230,11 +238,12 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	st := m.cur.Load()
 	tx := &MemoryTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
 		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed),
-		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs)}
+		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs),
+		localRoles: st.localRoles}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	m.cur.Store(&memState{users: tx.users.Commit(), groups: tx.groups.Commit(),
+	m.cur.Store(&memState{gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
 		held: tx.held.Commit(), children: tx.children.Commit()})
 	return nil
@@ -427,6 +436,7 @@ func (tx *MemoryTx) Grant(g Grant) error {
 		entries = append(entries, s.entries...)
 	}
 	tx.setGrantSet(on, &GrantSet{entries: append(entries, e)})
+	tx.localRoles = tx.localRoles || e.role
 	if on.ID != "" {
 		tx.held.Add(heldKey{e, unique.Make(on.Type)}, on.ID)
 	}
