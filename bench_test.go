@@ -31,7 +31,7 @@ const benchRotate = 64
 
 // globalRoleFixture: 100 roles of 5 permissions each, 10,000 users holding
 // 3 roles each; the checked users hold the permission through one of them.
-func globalRoleFixture(tb testing.TB, rotate int) (*iam.Checker, []*benchUser, string) {
+func globalRoleFixture(tb testing.TB, rotate int, o iam.Options) (*iam.Checker, []*benchUser, string) {
 	tb.Helper()
 	ctx := context.Background()
 	roles := make([]*iam.Role, 100)
@@ -57,7 +57,7 @@ func globalRoleFixture(tb testing.TB, rotate int) (*iam.Checker, []*benchUser, s
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := iam.New(iam.Policy{Roles: roles}, store)
+	c, err := iam.NewWithOptions(iam.Policy{Roles: roles}, store, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func globalRoleFixture(tb testing.TB, rotate int) (*iam.Checker, []*benchUser, s
 
 // objectGrantFixture: n grants of doc.view, each to one of 10,000 users on
 // its own document (no parents, no groups).
-func objectGrantFixture(tb testing.TB, n, rotate int) (*iam.Checker, []*benchUser, []iam.Object) {
+func objectGrantFixture(tb testing.TB, n, rotate int, o iam.Options) (*iam.Checker, []*benchUser, []iam.Object) {
 	tb.Helper()
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
@@ -90,7 +90,7 @@ func objectGrantFixture(tb testing.TB, n, rotate int) (*iam.Checker, []*benchUse
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := iam.New(iam.Policy{Perms: []iam.Perm{{Name: "doc.view", Types: []string{"doc"}}}}, store)
+	c, err := iam.NewWithOptions(iam.Policy{Perms: []iam.Perm{{Name: "doc.view", Types: []string{"doc"}}}}, store, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func objectGrantFixture(tb testing.TB, n, rotate int) (*iam.Checker, []*benchUse
 // ruleFixture: blog.change_post is held only through the rule
 // Or(HasRole(editor), And(HasRole(author), is_owner)); the subjects are
 // authors who own the posts.
-func ruleFixture(tb testing.TB) (*iam.Checker, []*benchUser, []iam.Object) {
+func ruleFixture(tb testing.TB, o iam.Options) (*iam.Checker, []*benchUser, []iam.Object) {
 	tb.Helper()
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.view_post"}}
@@ -145,7 +145,7 @@ func ruleFixture(tb testing.TB) (*iam.Checker, []*benchUser, []iam.Object) {
 		users[k] = &benchUser{id: id}
 		objs[k] = &benchPost{ref: iam.Ref{Type: "blog.post", ID: fmt.Sprint("p", k)}, owner: id}
 	}
-	c, err := iam.New(policy, store)
+	c, err := iam.NewWithOptions(policy, store, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -180,48 +180,58 @@ func benchChecks(b *testing.B, c *iam.Checker, users []*benchUser, perm string, 
 	}
 }
 
+// BenchmarkCheck: the DESIGN §5 benchmarks. The named ones run the Checker
+// as iam.New makes it: HasPerm answers a repeated question from the answer
+// cache. The _uncached variants turn that cache off (CacheSlots: -1), so
+// every check does the lookups in the store: what a check costs right
+// after a write, or for a question not asked before.
 func BenchmarkCheck(b *testing.B) {
-	b.Run("global_role", func(b *testing.B) {
-		c, users, perm := globalRoleFixture(b, benchRotate)
-		benchChecks(b, c, users, perm, nil)
-	})
-	b.Run("global_role_cold", func(b *testing.B) {
-		c, users, perm := globalRoleFixture(b, 1024)
-		benchChecks(b, c, users, perm, nil)
-	})
-	b.Run("object_grant_1k", func(b *testing.B) {
-		c, users, objs := objectGrantFixture(b, 1_000, benchRotate)
-		benchChecks(b, c, users, "doc.view", objs)
-	})
-	b.Run("object_grant_1M", func(b *testing.B) {
-		c, users, objs := objectGrantFixture(b, 1_000_000, benchRotate)
-		benchChecks(b, c, users, "doc.view", objs)
-	})
-	b.Run("object_grant_1M_cold", func(b *testing.B) {
-		c, users, objs := objectGrantFixture(b, 1_000_000, 1<<16)
-		benchChecks(b, c, users, "doc.view", objs)
-	})
-	b.Run("rule", func(b *testing.B) {
-		c, users, objs := ruleFixture(b)
-		benchChecks(b, c, users, "blog.change_post", objs)
-	})
-	b.Run("parallel", func(b *testing.B) {
-		c, users, perm := globalRoleFixture(b, benchRotate)
-		ctx := context.Background()
-		for _, u := range users {
-			c.HasPerm(ctx, u, perm, nil)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if !c.HasPerm(ctx, users[i&(benchRotate-1)], perm, nil) {
-					b.Error("denied")
-					return
-				}
-				i++
-			}
+	for _, v := range []struct {
+		suffix string
+		o      iam.Options
+	}{{"", iam.Options{}}, {"_uncached", iam.Options{CacheSlots: -1}}} {
+		b.Run("global_role"+v.suffix, func(b *testing.B) {
+			c, users, perm := globalRoleFixture(b, benchRotate, v.o)
+			benchChecks(b, c, users, perm, nil)
 		})
-	})
+		b.Run("global_role_cold"+v.suffix, func(b *testing.B) {
+			c, users, perm := globalRoleFixture(b, 1024, v.o)
+			benchChecks(b, c, users, perm, nil)
+		})
+		b.Run("object_grant_1k"+v.suffix, func(b *testing.B) {
+			c, users, objs := objectGrantFixture(b, 1_000, benchRotate, v.o)
+			benchChecks(b, c, users, "doc.view", objs)
+		})
+		b.Run("object_grant_1M"+v.suffix, func(b *testing.B) {
+			c, users, objs := objectGrantFixture(b, 1_000_000, benchRotate, v.o)
+			benchChecks(b, c, users, "doc.view", objs)
+		})
+		b.Run("object_grant_1M_cold"+v.suffix, func(b *testing.B) {
+			c, users, objs := objectGrantFixture(b, 1_000_000, 1<<16, v.o)
+			benchChecks(b, c, users, "doc.view", objs)
+		})
+		b.Run("rule"+v.suffix, func(b *testing.B) {
+			c, users, objs := ruleFixture(b, v.o)
+			benchChecks(b, c, users, "blog.change_post", objs)
+		})
+		b.Run("parallel"+v.suffix, func(b *testing.B) {
+			c, users, perm := globalRoleFixture(b, benchRotate, v.o)
+			ctx := context.Background()
+			for _, u := range users {
+				c.HasPerm(ctx, u, perm, nil)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if !c.HasPerm(ctx, users[i&(benchRotate-1)], perm, nil) {
+						b.Error("denied")
+						return
+					}
+					i++
+				}
+			})
+		})
+	}
 }

@@ -47,7 +47,11 @@ type answerCache struct {
 // keeps when Options.CacheSlots is zero (about 160 KB).
 const DefaultCacheSlots = 4096
 
+// maxCacheSlots caps Options.CacheSlots (40 MB of slots).
+const maxCacheSlots = 1 << 20
+
 func newAnswerCache(n int) *answerCache {
+	n = min(n, maxCacheSlots)
 	size := 1
 	for size < n {
 		size <<= 1

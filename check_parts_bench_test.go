@@ -46,7 +46,13 @@ func BenchmarkCheckParts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := New(Policy{Perms: []Perm{{Name: "doc.view", Types: []string{"doc"}}}}, store)
+	pol := Policy{Perms: []Perm{{Name: "doc.view", Types: []string{"doc"}}}}
+	// c does every lookup (no answer cache); cached is the default Checker.
+	c, err := NewWithOptions(pol, store, Options{CacheSlots: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cached, err := New(pol, store)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,12 +77,18 @@ func BenchmarkCheckParts(b *testing.B) {
 			}
 		})
 	}
-	// Whole checks, from the least to the most work.
+	// Whole checks, from the least to the most work, without the answer
+	// cache.
 	run("nil_subject", func(int) { c.HasPerm(ctx, nil, "doc.view", nil) })
 	run("model_level_no_groups", func(k int) { c.HasPerm(ctx, loners[k], "doc.view", nil) })
 	run("model_level_2_groups", func(k int) { c.HasPerm(ctx, users[k], "doc.view", nil) })
 	run("object_no_groups", func(k int) { c.HasPerm(ctx, loners[k], "doc.view", docs[k]) })
 	run("object_2_groups", func(k int) { c.HasPerm(ctx, users[k], "doc.view", docs[k]) })
+	// The same object check answered by the answer cache (the default).
+	for k := range rotate {
+		cached.HasPerm(ctx, users[k], "doc.view", docs[k])
+	}
+	run("object_2_groups_cache_hit", func(k int) { cached.HasPerm(ctx, users[k], "doc.view", docs[k]) })
 	// The parts.
 	st := evalState{c: c}
 	run("user_holding_and_memo", func(k int) {

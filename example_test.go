@@ -712,3 +712,40 @@ func readmeNormalize(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// HasPerm answers a repeated question from its answer cache (on a
+// MemoryStore), and a write retires every cached answer: the check right
+// after a revocation is a denial.
+func ExampleChecker_HasPerm() {
+	ctx := context.Background()
+	store := iam.NewMemoryStore()
+	checker, err := iam.New(iam.Policy{Perms: []iam.Perm{{Name: "doc.view", Types: []string{"doc"}}}}, store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	plan := iam.Ref{Type: "doc", ID: "plan"}
+	g := iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: plan}
+	u := &User{ID: "ann"}
+
+	fmt.Println(checker.HasPerm(ctx, u, "doc.view", plan)) // the lookups; the answer is kept
+	fmt.Println(store.Grant(ctx, g))
+	fmt.Println(checker.HasPerm(ctx, u, "doc.view", plan)) // the write retired the "false"
+	fmt.Println(checker.HasPerm(ctx, u, "doc.view", plan)) // from the cache
+	fmt.Println(store.Revoke(ctx, g))
+	fmt.Println(checker.HasPerm(ctx, u, "doc.view", plan))
+
+	// The same Checker without the answer cache: every check does the lookups.
+	uncached, err := iam.NewWithOptions(iam.Policy{Perms: []iam.Perm{{Name: "doc.view", Types: []string{"doc"}}}}, store, iam.Options{CacheSlots: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(uncached.HasPerm(ctx, u, "doc.view", plan))
+	// Output:
+	// false
+	// <nil>
+	// true
+	// true
+	// <nil>
+	// false
+	// false
+}

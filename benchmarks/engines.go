@@ -16,7 +16,11 @@ import (
 )
 
 // Libraries are the engines compared, in table order.
-var Libraries = []string{"iam", "casbin", "casbin_cached", "opa"}
+// "iam" is a Checker as iam.New makes it (HasPerm answers repeated
+// questions from its answer cache); "iam_nocache" is the same Checker with
+// the answer cache off (iam.Options{CacheSlots: -1}): every check does the
+// lookups.
+var Libraries = []string{"iam", "iam_nocache", "casbin", "casbin_cached", "opa"}
 
 // Engine is one library loaded with one scenario's data.
 type Engine interface {
@@ -40,7 +44,9 @@ type Options struct {
 func Build(lib string, s *Scenario, o Options) (Engine, error) {
 	switch lib {
 	case "iam":
-		return buildIAM(s)
+		return buildIAM(s, iam.Options{})
+	case "iam_nocache":
+		return buildIAM(s, iam.Options{CacheSlots: -1})
 	case "casbin":
 		return buildCasbin(s, false, o.Concurrent)
 	case "casbin_cached":
@@ -77,7 +83,7 @@ type iamEngine struct {
 //     memberships with AddMember.
 //   - OwnerRule: Rules{"post.edit": Or(HasRole(editor), Pred(is_owner))},
 //     editors hold the role through a Profile.
-func buildIAM(s *Scenario) (Engine, error) {
+func buildIAM(s *Scenario, o iam.Options) (Engine, error) {
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
 	var pol iam.Policy
@@ -139,7 +145,7 @@ func buildIAM(s *Scenario) (Engine, error) {
 	if err := store.Update(ctx, write); err != nil {
 		return nil, err
 	}
-	c, err := iam.New(pol, store)
+	c, err := iam.NewWithOptions(pol, store, o)
 	if err != nil {
 		return nil, err
 	}

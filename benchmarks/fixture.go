@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -99,8 +100,12 @@ func Load(name string, o Options, log io.Writer) (*Fixture, error) {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "Crosscheck %s: every library agrees with the expected decision (requests: iam %d, casbin %d, casbin_cached %d, opa %d)\n",
-		name, fx.Checked["iam"], fx.Checked["casbin"], fx.Checked["casbin_cached"], fx.Checked["opa"])
+	counts := make([]string, len(Libraries))
+	for i, lib := range Libraries {
+		counts[i] = fmt.Sprintf("%s %d", lib, fx.Checked[lib])
+	}
+	fmt.Fprintf(log, "Crosscheck %s: every library agrees with the expected decision (requests: %s)\n",
+		name, strings.Join(counts, ", "))
 	return fx, nil
 }
 

@@ -26,6 +26,10 @@
 // router chose, so unclean paths (//posts/1, /posts/../admin, %2e%2e) are
 // resolved, redirected or rejected by the router before any rule runs.
 //
+// An allowed request costs one Checker.HasPerm per permission (answered by
+// the checker's answer cache on a MemoryStore, once warm); a refusal is
+// asked again with Checker.Check, whose Decision or error goes to the log.
+//
 // A Guard is safe for concurrent use.
 package iamhttp
 
@@ -279,11 +283,19 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// decide checks perms (all, or any); it returns the deciding permission and
-// decision for the log.
+// decide checks perms (all, or any); it returns the deciding permission and,
+// for a refusal, its decision for the log. An allowed permission is asked
+// with HasPerm (answered by the checker's answer cache when it is warm);
+// only a "no" is asked again with Check, for its reason or its error.
 func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf bool, obj iam.Object) (bool, string, iam.Decision, error) {
 	var last iam.Decision
 	for _, p := range perms {
+		if g.c.HasPerm(ctx, s, p, obj) {
+			if anyOf {
+				return true, p, iam.Decision{Allowed: true, Perm: p}, nil
+			}
+			continue
+		}
 		d, err := g.c.Check(ctx, s, p, obj)
 		if err != nil {
 			return false, p, d, err
