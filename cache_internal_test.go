@@ -1,0 +1,454 @@
+package iam
+
+// Unit tests of the answer cache (cache.go): slots, generations, the
+// seqlock, and the question key. The black-box tests of HasPerm over the
+// cache are in cache_test.go.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// acKeyArgs are the arguments of answerCache.key.
+type acKeyArgs struct {
+	uid    string
+	perm   int
+	ref    Ref
+	refuse bool
+}
+
+func (a acKeyArgs) key(c *answerCache) question { return c.key(a.uid, a.perm, a.ref, a.refuse) }
+
+func (a acKeyArgs) long() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID)+12 > keyBuf }
+
+// TestAnswerCacheSize: the slot count is rounded up to a power of two and
+// the mask selects a slot. contract 15 (the cache's structure).
+func TestAnswerCacheSize(t *testing.T) {
+	for _, tc := range []struct{ n, slots int }{
+		{1, 1}, {2, 2}, {3, 4}, {5, 8}, {DefaultCacheSlots, 4096}, {DefaultCacheSlots + 1, 8192},
+	} {
+		c := newAnswerCache(tc.n)
+		require.Len(t, c.slots, tc.slots, "n=%d", tc.n)
+		require.Equal(t, uint64(tc.slots-1), c.mask, "n=%d", tc.n)
+	}
+}
+
+// TestAnswerCacheGetPut: what get returns after what put. contract 15: an
+// answer is only ever returned for the question and generation it was put
+// under.
+func TestAnswerCacheGetPut(t *testing.T) {
+	c := newAnswerCache(8)
+	q := c.key("u1", 3, Ref{Type: "doc", ID: "1"}, false)
+	other := question{k1: q.k1 + 8, k2: q.k2} // the same slot (mask 7), another k1
+
+	t.Run("empty cache misses", func(t *testing.T) {
+		for _, gen := range []uint64{0, 1, 7} {
+			_, ok := c.get(q, gen)
+			require.False(t, ok, "gen %d", gen)
+		}
+		// The zero question at generation zero matches an empty slot's
+		// words, and still misses: an empty slot holds no answer.
+		_, ok := c.get(question{}, 0)
+		require.False(t, ok)
+	})
+	t.Run("put then get", func(t *testing.T) {
+		for _, allowed := range []bool{true, false, true} {
+			c.put(q, 5, allowed)
+			a, ok := c.get(q, 5)
+			require.True(t, ok)
+			require.Equal(t, allowed, a)
+		}
+	})
+	t.Run("another generation misses", func(t *testing.T) {
+		c.put(q, 5, true)
+		for _, gen := range []uint64{0, 4, 6, 1 << 40} {
+			_, ok := c.get(q, gen)
+			require.False(t, ok, "gen %d", gen)
+		}
+	})
+	t.Run("same slot, different k2, misses", func(t *testing.T) {
+		c.put(q, 5, true)
+		for _, k2 := range []uint64{q.k2 ^ 1, q.k2 ^ 1<<63, 0} {
+			if k2 == q.k2 {
+				continue
+			}
+			_, ok := c.get(question{k1: q.k1, k2: k2}, 5)
+			require.False(t, ok, "k2 %x", k2)
+		}
+	})
+	t.Run("same slot, different k1, misses", func(t *testing.T) {
+		c.put(q, 5, true)
+		require.Equal(t, q.k1&c.mask, other.k1&c.mask)
+		_, ok := c.get(other, 5)
+		require.False(t, ok)
+	})
+	t.Run("a question put in the slot evicts the one there", func(t *testing.T) {
+		c.put(q, 5, true)
+		c.put(other, 5, false)
+		a, ok := c.get(other, 5)
+		require.True(t, ok)
+		require.False(t, a)
+		_, ok = c.get(q, 5)
+		require.False(t, ok)
+	})
+	t.Run("questions in different slots coexist", func(t *testing.T) {
+		next := question{k1: q.k1 + 1, k2: q.k2 + 1}
+		c.put(q, 9, true)
+		c.put(next, 9, false)
+		a, ok := c.get(q, 9)
+		require.True(t, ok)
+		require.True(t, a)
+		a, ok = c.get(next, 9)
+		require.True(t, ok)
+		require.False(t, a)
+	})
+	t.Run("one slot: every question shares it", func(t *testing.T) {
+		one := newAnswerCache(1)
+		q1, q2 := one.key("u1", 0, Ref{}, false), one.key("u2", 0, Ref{}, false)
+		one.put(q1, 1, true)
+		a, ok := one.get(q1, 1)
+		require.True(t, ok && a)
+		one.put(q2, 1, false)
+		_, ok = one.get(q1, 1)
+		require.False(t, ok)
+		a, ok = one.get(q2, 1)
+		require.True(t, ok)
+		require.False(t, a)
+	})
+	t.Run("put leaves the sequence even, two further on", func(t *testing.T) {
+		s := &c.slots[q.k1&c.mask]
+		before := s.seq.Load()
+		require.Zero(t, before&1)
+		c.put(q, 11, true)
+		require.Equal(t, before+2, s.seq.Load())
+	})
+}
+
+// TestAnswerCacheBusySlot: a slot whose sequence is odd is being filled by a
+// writer: get misses even though the words match, and put leaves the slot
+// alone. contract 15 (no torn answer is ever read).
+func TestAnswerCacheBusySlot(t *testing.T) {
+	c := newAnswerCache(4)
+	q := c.key("u1", 2, Ref{Type: "doc", ID: "7"}, true)
+	c.put(q, 3, true)
+	s := &c.slots[q.k1&c.mask]
+	words := func() [5]uint64 {
+		return [5]uint64{s.seq.Load(), s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load()}
+	}
+
+	s.seq.Add(1) // a writer is filling the slot
+	busy := words()
+	_, ok := c.get(q, 3)
+	require.False(t, ok, "get on a busy slot")
+
+	c.put(q, 3, false)
+	require.Equal(t, busy, words(), "put on a busy slot changed it")
+	other := question{k1: q.k1 + 4, k2: q.k2 ^ 5} // the same slot
+	c.put(other, 4, false)
+	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
+	_, ok = c.get(other, 4)
+	require.False(t, ok)
+
+	s.seq.Add(1) // the writer is done
+	a, ok := c.get(q, 3)
+	require.True(t, ok)
+	require.True(t, a, "the answer from before the busy period")
+	c.put(q, 3, false)
+	a, ok = c.get(q, 3)
+	require.True(t, ok)
+	require.False(t, a)
+}
+
+// TestAnswerCacheKey: the key of a question differs when any field differs,
+// in both hashes, and is unambiguous where two fields meet (a byte moved
+// from one field to the next is another question), on the buffer path and
+// on the long-question path. contract 15 (an answer is only returned for its
+// own question).
+func TestAnswerCacheKey(t *testing.T) {
+	c := newAnswerCache(16)
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
+
+	bases := map[string]acKeyArgs{
+		"short":        {uid: "u1", perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		"short, model": {uid: "u1", perm: 3},
+		"long uid":     {uid: long("u", 150), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		"long type":    {uid: "u1", perm: 3, ref: Ref{Type: long("t", 150), ID: "1"}},
+		"long ID":      {uid: "u1", perm: 3, ref: Ref{Type: "doc", ID: long("i", 150)}},
+		"all long":     {uid: long("u", 60), perm: 3, ref: Ref{Type: long("t", 60), ID: long("i", 60)}},
+	}
+	for name, base := range bases {
+		t.Run(name, func(t *testing.T) {
+			require.Equal(t, base.key(c), base.key(c), "the key is a function of the question")
+			variants := map[string]acKeyArgs{}
+			v := base
+			v.uid += "2"
+			variants["uid longer"] = v
+			v = base
+			v.uid = "v" + base.uid[1:]
+			variants["uid changed"] = v
+			v = base
+			v.uid = ""
+			variants["anonymous"] = v
+			v = base
+			v.perm = 4
+			variants["perm 4"] = v
+			v = base
+			v.perm = 0
+			variants["perm 0"] = v
+			v = base
+			v.perm = 3 + 1<<20
+			variants["perm +2^20"] = v
+			v = base
+			v.refuse = !base.refuse
+			variants["refuse"] = v
+			v = base
+			v.ref.Type = "folder" + base.ref.Type
+			variants["type"] = v
+			v = base
+			v.ref.ID = base.ref.ID + "9"
+			variants["ID"] = v
+			v = base
+			v.ref = Ref{}
+			variants["model level"] = v
+			v = base
+			v.ref.Type, v.ref.ID = base.ref.ID, base.ref.Type
+			variants["type and ID swapped"] = v
+			v = base
+			v.uid, v.ref.ID = base.ref.ID, base.uid
+			variants["uid and ID swapped"] = v
+			v = base
+			v.uid, v.ref.Type = base.ref.Type, base.uid
+			variants["uid and type swapped"] = v
+			bk := base.key(c)
+			for vname, v := range variants {
+				if v == base {
+					continue // a swap of equal fields
+				}
+				vk := v.key(c)
+				require.NotEqual(t, bk.k1, vk.k1, "%s: k1 (long %v/%v)", vname, base.long(), v.long())
+				require.NotEqual(t, bk.k2, vk.k2, "%s: k2 (long %v/%v)", vname, base.long(), v.long())
+			}
+		})
+	}
+
+	// Field boundaries: the same bytes, cut differently.
+	pairs := []struct {
+		name string
+		a, b acKeyArgs
+	}{
+		{"uid|type", acKeyArgs{uid: "ab", ref: Ref{Type: "c", ID: "1"}}, acKeyArgs{uid: "a", ref: Ref{Type: "bc", ID: "1"}}},
+		{"type|ID", acKeyArgs{uid: "u", ref: Ref{Type: "ab", ID: "c"}}, acKeyArgs{uid: "u", ref: Ref{Type: "a", ID: "bc"}}},
+		{"uid|ID, empty type", acKeyArgs{uid: "ab", ref: Ref{ID: "c"}}, acKeyArgs{uid: "a", ref: Ref{ID: "bc"}}},
+		{"uid or type", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{Type: "a"}}},
+		{"uid or ID", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{ID: "a"}}},
+		{"type or ID", acKeyArgs{uid: "u", ref: Ref{Type: "a"}}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
+		{"perm or refuse", acKeyArgs{uid: "u", perm: 1}, acKeyArgs{uid: "u", perm: 0, refuse: true}},
+		// Without the uid's length both would write x 01000000 y 00000000.
+		{"a length inside the uid", acKeyArgs{uid: "x\x01\x00\x00\x00y"}, acKeyArgs{uid: "x", ref: Ref{Type: "y", ID: "\x00\x00\x00\x00"}}},
+		{"a length inside the uid, with an ID", acKeyArgs{uid: "x\x01\x00\x00\x00y", ref: Ref{ID: "1"}}, acKeyArgs{uid: "x", ref: Ref{Type: "y", ID: "\x00\x00\x00\x001"}}},
+		{"a length inside the type", acKeyArgs{uid: "u", ref: Ref{Type: "t\x00\x00\x00\x00", ID: "1"}}, acKeyArgs{uid: "u", ref: Ref{Type: "t", ID: "\x00\x00\x00\x001"}}},
+		{"a tag inside the uid", acKeyArgs{uid: "\x06\x00\x00\x00", perm: 0}, acKeyArgs{uid: "", perm: 3}},
+		{
+			"long: uid|type",
+			acKeyArgs{uid: long("u", 100) + "ab", ref: Ref{Type: "c" + long("t", 30), ID: "1"}},
+			acKeyArgs{uid: long("u", 100) + "a", ref: Ref{Type: "bc" + long("t", 30), ID: "1"}},
+		},
+		{
+			"long: type|ID",
+			acKeyArgs{uid: "u", ref: Ref{Type: long("t", 100) + "ab", ID: "c" + long("i", 30)}},
+			acKeyArgs{uid: "u", ref: Ref{Type: long("t", 100) + "a", ID: "bc" + long("i", 30)}},
+		},
+		{
+			"long: uid|ID, empty type",
+			acKeyArgs{uid: long("u", 100) + "ab", ref: Ref{ID: "c" + long("i", 30)}},
+			acKeyArgs{uid: long("u", 100) + "a", ref: Ref{ID: "bc" + long("i", 30)}},
+		},
+		{
+			"long: the same string in another field",
+			acKeyArgs{uid: long("s", 130), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: "1", ref: Ref{Type: "doc", ID: long("s", 130)}},
+		},
+		{
+			"long: uid and ID equal, vs type",
+			acKeyArgs{uid: long("s", 70), ref: Ref{Type: "t", ID: long("s", 70)}},
+			acKeyArgs{uid: long("s", 70), ref: Ref{Type: long("s", 70), ID: "t"}},
+		},
+		{
+			"long: perm or refuse",
+			acKeyArgs{uid: long("u", 130), perm: 1},
+			acKeyArgs{uid: long("u", 130), perm: 0, refuse: true},
+		},
+		{
+			// 116 bytes of fields + 12 fill the buffer exactly; one more
+			// byte takes the long path.
+			"buffer exactly full vs one byte over",
+			acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 113), ref: Ref{Type: "doc", ID: "1"}},
+		},
+		{
+			"buffer exactly full vs one byte over, same bytes cut differently",
+			acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 112) + "d", ref: Ref{Type: "oc", ID: "1x"}},
+		},
+	}
+	for _, p := range pairs {
+		ka, kb := p.a.key(c), p.b.key(c)
+		require.NotEqual(t, ka.k1, kb.k1, "%s: k1 (long %v/%v)", p.name, p.a.long(), p.b.long())
+		require.NotEqual(t, ka.k2, kb.k2, "%s: k2 (long %v/%v)", p.name, p.a.long(), p.b.long())
+	}
+	// The long-question pairs above really are long, on one side at least,
+	// and the exact-fit one is not.
+	require.False(t, acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}}.long())
+	require.True(t, acKeyArgs{uid: long("u", 113), ref: Ref{Type: "doc", ID: "1"}}.long())
+	for _, p := range pairs {
+		if strings.HasPrefix(p.name, "long") {
+			require.True(t, p.a.long() && p.b.long(), p.name)
+		}
+	}
+}
+
+// TestAnswerCacheKeyAllocs: key allocates nothing, on the buffer path and
+// on the long-question path (DESIGN §5: 0 allocs/op for HasPerm).
+func TestAnswerCacheKeyAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage counters allocate")
+	}
+	c := newAnswerCache(16)
+	for _, a := range []acKeyArgs{
+		{uid: "u1", perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 112), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 113), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 300), perm: 3, ref: Ref{Type: strings.Repeat("t", 300), ID: strings.Repeat("i", 300)}},
+	} {
+		var q question
+		allocs := testing.AllocsPerRun(1000, func() { q = a.key(c) })
+		require.Zero(t, allocs, "len %d, long %v", len(a.uid)+len(a.ref.Type)+len(a.ref.ID), a.long())
+		require.NotEqual(t, question{}, q)
+	}
+}
+
+// TestAnswerCacheKeysSpread: many distinct questions, short and long, get
+// distinct keys in both hashes, and the two hashes are independent (k1 !=
+// k2). contract 15.
+func TestAnswerCacheKeysSpread(t *testing.T) {
+	c := newAnswerCache(DefaultCacheSlots)
+	rng := rand.New(rand.NewPCG(7, 11))
+	seen1 := map[uint64]acKeyArgs{}
+	seen2 := map[uint64]acKeyArgs{}
+	slots := map[uint64]int{}
+	questions := map[acKeyArgs]bool{}
+	for i := range 20000 {
+		a := acKeyArgs{
+			uid:    fmt.Sprint("u", rng.IntN(200)),
+			perm:   rng.IntN(20),
+			ref:    Ref{Type: []string{"", "doc", "folder"}[rng.IntN(3)], ID: fmt.Sprint(rng.IntN(50))},
+			refuse: rng.IntN(2) == 0,
+		}
+		if i%10 == 0 {
+			a.uid += strings.Repeat("L", 120) // the long path
+		}
+		if questions[a] {
+			continue
+		}
+		questions[a] = true
+		q := a.key(c)
+		require.NotEqual(t, q.k1, q.k2, "%+v", a)
+		if prev, ok := seen1[q.k1]; ok {
+			t.Fatalf("k1 collision: %+v and %+v", prev, a)
+		}
+		if prev, ok := seen2[q.k2]; ok {
+			t.Fatalf("k2 collision: %+v and %+v", prev, a)
+		}
+		seen1[q.k1], seen2[q.k2] = a, a
+		slots[q.k1&c.mask]++
+	}
+	// The slot index spreads the questions: no slot takes a large share.
+	most := 0
+	for _, n := range slots {
+		most = max(most, n)
+	}
+	t.Logf("%d distinct questions over %d of %d slots, at most %d in one", len(questions), len(slots), len(c.slots), most)
+	require.Greater(t, len(slots), len(c.slots)*9/10)
+	require.Less(t, most, 30)
+}
+
+// TestAnswerCacheConcurrentSlot (run with -race): writers fill one slot
+// with different questions while readers read it; a hit always returns the
+// answer that was put for that question and generation, never words of two
+// puts mixed (the seqlock). contract 15.
+func TestAnswerCacheConcurrentSlot(t *testing.T) {
+	c := newAnswerCache(1)
+	const (
+		nq      = 16
+		rounds  = 20000
+		writers = 4
+		readers = 4
+	)
+	type entry struct {
+		q       question
+		gen     uint64
+		allowed bool
+	}
+	entries := make([]entry, nq)
+	for i := range entries {
+		entries[i] = entry{q: c.key(fmt.Sprint("u", i), i, Ref{Type: "doc", ID: fmt.Sprint(i)}, false), gen: uint64(i % 3), allowed: i%2 == 0}
+	}
+	var (
+		wg                 sync.WaitGroup
+		hits, misses, torn atomic.Int64
+	)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				e := entries[(i*7+w)%nq]
+				c.put(e.q, e.gen, e.allowed)
+			}
+		}()
+	}
+	for r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				e := entries[(i*5+r)%nq]
+				a, ok := c.get(e.q, e.gen)
+				switch {
+				case !ok:
+					misses.Add(1)
+				case a != e.allowed:
+					torn.Add(1)
+				default:
+					hits.Add(1)
+				}
+				// A generation this question was never put under: a hit
+				// would mix its key with another question's generation.
+				if _, ok := c.get(e.q, e.gen+3); ok {
+					torn.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d hits, %d misses, %d torn", hits.Load(), misses.Load(), torn.Load())
+	require.Zero(t, torn.Load())
+	require.Positive(t, hits.Load())
+	// When the writers are done, the slot holds one whole answer.
+	s := &c.slots[0]
+	require.Zero(t, s.seq.Load()&1)
+	found := 0
+	for _, e := range entries {
+		if a, ok := c.get(e.q, e.gen); ok {
+			found++
+			require.Equal(t, e.allowed, a)
+		}
+	}
+	require.Equal(t, 1, found)
+}
