@@ -625,7 +625,7 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 		}
 	}
 	if st.c.mem != nil && !st.chainDone && !st.snapshot().localRoles &&
-		(!st.hasObj || !st.ownParents && st.c.mem.parentsIn(st.snap, st.ref) == nil) {
+		(!st.hasObj || !st.ownParents && (st.snap.parents.Len() == 0 || st.c.mem.parentsIn(st.snap, st.ref) == nil)) {
 		// No role was ever granted on anything, and the object has no
 		// ancestry that could be cut short (which is ErrTooDeep on every
 		// store): the chain holds no role.
