@@ -502,18 +502,23 @@ const linearChain = 64
 // ref, nor each other; ancestors are looked up first). p is the link's ref
 // (nil for the object's own link). It reports false when the chain is full.
 func (st *evalState) add(p *Ref, kind linkKind, depth uint8) bool {
+	if st.n < inlineChain {
+		st.chainBuf[st.n] = link{p: p, kind: kind, depth: depth}
+		st.n++
+		return true
+	}
+	return st.addMore(link{p: p, kind: kind, depth: depth})
+}
+
+// addMore is add past chainBuf.
+func (st *evalState) addMore(l link) bool {
 	if st.n == maxChain {
 		return false
 	}
-	l := link{p: p, kind: kind, depth: depth}
-	if st.n < inlineChain {
-		st.chainBuf[st.n] = l
-	} else {
-		r := st.rareOf()
-		r.more = append(r.more, l)
-		if r.seen != nil {
-			r.seen[st.refOf(&l)] = struct{}{}
-		}
+	r := st.rareOf()
+	r.more = append(r.more, l)
+	if r.seen != nil {
+		r.seen[st.refOf(&l)] = struct{}{}
 	}
 	st.n++
 	return true
@@ -566,13 +571,20 @@ func (st *evalState) buildChain() error {
 				break
 			}
 		}
-		st.add(nil, linkType, 0)
-	} else {
-		for i := range st.pi.typeRefs {
-			st.add(&st.pi.typeRefs[i], linkType, 0)
-		}
 	}
-	st.add(&globalRef, linkGlobal, 0)
+	// The type and global links, unless the memory store holds no type or
+	// global grant at all (their room is kept all the same, so a chain is
+	// cut short at the same place on every store).
+	if c.mem == nil || len(st.snapshot().wide) != 0 {
+		if st.hasObj {
+			st.add(nil, linkType, 0)
+		} else {
+			for i := range st.pi.typeRefs {
+				st.add(&st.pi.typeRefs[i], linkType, 0)
+			}
+		}
+		st.add(&globalRef, linkGlobal, 0)
+	}
 	for i := range st.n {
 		l := st.link(i)
 		gs, err := st.grants(st.refOf(l))
