@@ -387,6 +387,15 @@ func TestHolders(t *testing.T) {
 			require.Equal(t, []iam.Path{staffPath}, h.Paths, "%s after editing bob's", h.Principal)
 		}
 	}
+	// The object's own Parents count like stored ones: p9 has no stored
+	// parent, and names s1 itself (found in review: Holders had lost them).
+	// contract 4b
+	p9 := &ctDoc{ref: iam.Ref{Type: "blog.post", ID: "p9"}, parents: []iam.Ref{s1}}
+	got, err = c.Holders(t.Context(), p9, iam.HoldersOptions{})
+	require.NoError(t, err)
+	requireDiffHolders(t, iam.HolderList{Holders: []iam.Holder{ann, cid, dee, eve}, Rules: rules}, got)
+	require.True(t, c.HasPerm(t.Context(), ctPlain("ann"), "blog.change", p9))
+
 	_, err = c.Holders(t.Context(), nil, iam.HoldersOptions{})
 	require.ErrorIs(t, err, iam.ErrInvalid)
 	_, err = c.Holders(t.Context(), iam.Ref{Type: "blog.post"}, iam.HoldersOptions{})

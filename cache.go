@@ -16,9 +16,9 @@ import (
 // it was computed on: after a write (a revoked grant, a deleted profile, a
 // removed membership) no earlier answer matches any more. Only answers that
 // depend on nothing else are kept: no profile with an expiry took part (the
-// clock could change them), the subject adds no groups of its own
-// (SubjectGroups), the object names no parents of its own (Parents), the
-// ancestry was not cut short, nothing failed. Rules are never cached: when
+// clock could change them), the subject's SubjectGroups returned no group,
+// the object has no Parents method, the ancestry was not cut short, nothing
+// failed. Rules are never cached: when
 // the stored part says no, the rule runs as on every check. Superuser and
 // inactive subjects are decided before the cache, as before.
 //

@@ -281,17 +281,23 @@ type evalState struct {
 }
 
 // evalRare is the part of evalState that long ancestries and rules with
-// errors or more than 64 leaves need.
+// errors or more than 64 leaves need. It is allocated once, with room for a
+// few more links and a leaf error.
 type evalRare struct {
 	more []link           // the chain past chainBuf
 	seen map[Ref]struct{} // the chain's refs, once it is long
 	big  []uint8          // leaf memo beyond 64 leaves: 0 unknown, 1 false, 2 true, 3 error
 	errs []leafErr
+
+	moreBuf [4]link
+	errsBuf [1]leafErr
 }
 
 func (st *evalState) rareOf() *evalRare {
 	if st.rare == nil {
-		st.rare = new(evalRare)
+		r := new(evalRare)
+		r.more, r.errs = r.moreBuf[:0], r.errsBuf[:0]
+		st.rare = r
 	}
 	return st.rare
 }
@@ -556,7 +562,7 @@ func (st *evalState) buildChain() error {
 		for head := 0; head < st.n; head++ {
 			// Not a pointer: addParents may move the links past chainBuf.
 			ref, depth := st.refOf(st.link(head)), st.link(head).depth
-			if head == 0 && st.ownParents {
+			if head == 0 {
 				if p, ok := st.obj.(parenter); ok {
 					if !st.addParents(p.Parents(), depth, reserve) {
 						break

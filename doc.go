@@ -252,9 +252,9 @@
 // subject is decided before the cache; rules always run (a cached "no" from
 // the store is followed by the permission's rule, as on every check); and
 // no answer is kept when a profile with an expiry took part (the clock
-// decides it), when the subject adds groups of its own (SubjectGroups),
-// when the object names parents of its own (Parents), when the ancestry was
-// cut short (ErrTooDeep) or when anything failed. A cache slot holds a
+// decides it), when the subject's SubjectGroups returned any group, when
+// the object has a Parents method (whatever it returns), when the ancestry
+// was cut short (ErrTooDeep) or when anything failed. A cache slot holds a
 // 128-bit key (the question hashed with two random seeds) and the
 // generation: a wrong answer would need two independent 64-bit hashes of
 // two different questions to collide together. Slots are read without a

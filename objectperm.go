@@ -45,6 +45,7 @@ func (r Ref) IsObject() bool { return r.Type != "" && r.ID != "" }
 // Optional interfaces, found by type assertion:
 //
 //	interface{ Parents() []Ref }           grants and local roles on a parent apply to the object
+//	                                       (the Checker reads the slice during the check: do not modify it then)
 //	interface{ AcquireGlobalRoles() bool } false: global roles do not apply (direct grants still do)
 type Object interface{ ObjectRef() Ref }
 
@@ -174,7 +175,8 @@ type ObjectPermStore interface {
 // walk the ancestry transitively.
 type ParentStore interface {
 	// Parents returns the recorded parents of ref; the slice is shared and
-	// must not be modified.
+	// must not be modified (by the caller, nor by the store while a check
+	// that read it may still run: the Checker keeps pointers into it).
 	Parents(ctx context.Context, ref Ref) ([]Ref, error)
 	// SetParents replaces the recorded parents of ref (none: forget them).
 	SetParents(ctx context.Context, ref Ref, parents []Ref) error
