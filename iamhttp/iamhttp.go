@@ -28,7 +28,8 @@
 //
 // An allowed request costs one Checker.HasPerm per permission (answered by
 // the checker's answer cache on a MemoryStore, once warm); a refusal is
-// asked again with Checker.Check, whose Decision or error goes to the log.
+// asked again with Checker.Check, whose Decision or error goes to the log
+// (so a permission's rule runs twice for a refusal).
 //
 // A Guard is safe for concurrent use.
 package iamhttp
