@@ -34,6 +34,9 @@ type cacheSlot struct {
 	k1, k2 atomic.Uint64
 	gen    atomic.Uint64
 	val    atomic.Uint64 // 0: empty, 1: no, 2: allowed
+	// hold is the user's Holding in that snapshot: a rule that follows a
+	// cached "no" reads the user's roles from it without a lookup.
+	hold atomic.Pointer[Holding]
 }
 
 type answerCache struct {
@@ -97,23 +100,24 @@ func appendUint32(b []byte, v uint32) []byte {
 	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
 }
 
-// get returns the answer kept for q at generation gen.
-func (c *answerCache) get(q question, gen uint64) (allowed, ok bool) {
+// get returns the answer kept for q at generation gen, and the user's
+// Holding it was computed with.
+func (c *answerCache) get(q question, gen uint64) (allowed bool, hold *Holding, ok bool) {
 	s := &c.slots[q.k1&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 {
-		return false, false
+		return false, nil, false
 	}
-	k1, k2, g, v := s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load()
+	k1, k2, g, v, h := s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load(), s.hold.Load()
 	if s.seq.Load() != seq || v == 0 || k1 != q.k1 || k2 != q.k2 || g != gen {
-		return false, false
+		return false, nil, false
 	}
-	return v == 2, true
+	return v == 2, h, true
 }
 
 // put keeps the answer for q at generation gen, unless another writer is
 // filling the slot.
-func (c *answerCache) put(q question, gen uint64, allowed bool) {
+func (c *answerCache) put(q question, gen uint64, allowed bool, hold *Holding) {
 	s := &c.slots[q.k1&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
@@ -127,5 +131,6 @@ func (c *answerCache) put(q question, gen uint64, allowed bool) {
 	s.k2.Store(q.k2)
 	s.gen.Store(gen)
 	s.val.Store(v)
+	s.hold.Store(hold)
 	s.seq.Store(seq + 2)
 }

@@ -49,75 +49,75 @@ func TestAnswerCacheGetPut(t *testing.T) {
 
 	t.Run("empty cache misses", func(t *testing.T) {
 		for _, gen := range []uint64{0, 1, 7} {
-			_, ok := c.get(q, gen)
+			_, _, ok := c.get(q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
 		// The zero question at generation zero matches an empty slot's
 		// words, and still misses: an empty slot holds no answer.
-		_, ok := c.get(question{}, 0)
+		_, _, ok := c.get(question{}, 0)
 		require.False(t, ok)
 	})
 	t.Run("put then get", func(t *testing.T) {
 		for _, allowed := range []bool{true, false, true} {
-			c.put(q, 5, allowed)
-			a, ok := c.get(q, 5)
+			c.put(q, 5, allowed, nil)
+			a, _, ok := c.get(q, 5)
 			require.True(t, ok)
 			require.Equal(t, allowed, a)
 		}
 	})
 	t.Run("another generation misses", func(t *testing.T) {
-		c.put(q, 5, true)
+		c.put(q, 5, true, nil)
 		for _, gen := range []uint64{0, 4, 6, 1 << 40} {
-			_, ok := c.get(q, gen)
+			_, _, ok := c.get(q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
 	})
 	t.Run("same slot, different k2, misses", func(t *testing.T) {
-		c.put(q, 5, true)
+		c.put(q, 5, true, nil)
 		for _, k2 := range []uint64{q.k2 ^ 1, q.k2 ^ 1<<63, 0} {
 			if k2 == q.k2 {
 				continue
 			}
-			_, ok := c.get(question{k1: q.k1, k2: k2}, 5)
+			_, _, ok := c.get(question{k1: q.k1, k2: k2}, 5)
 			require.False(t, ok, "k2 %x", k2)
 		}
 	})
 	t.Run("same slot, different k1, misses", func(t *testing.T) {
-		c.put(q, 5, true)
+		c.put(q, 5, true, nil)
 		require.Equal(t, q.k1&c.mask, other.k1&c.mask)
-		_, ok := c.get(other, 5)
+		_, _, ok := c.get(other, 5)
 		require.False(t, ok)
 	})
 	t.Run("a question put in the slot evicts the one there", func(t *testing.T) {
-		c.put(q, 5, true)
-		c.put(other, 5, false)
-		a, ok := c.get(other, 5)
+		c.put(q, 5, true, nil)
+		c.put(other, 5, false, nil)
+		a, _, ok := c.get(other, 5)
 		require.True(t, ok)
 		require.False(t, a)
-		_, ok = c.get(q, 5)
+		_, _, ok = c.get(q, 5)
 		require.False(t, ok)
 	})
 	t.Run("questions in different slots coexist", func(t *testing.T) {
 		next := question{k1: q.k1 + 1, k2: q.k2 + 1}
-		c.put(q, 9, true)
-		c.put(next, 9, false)
-		a, ok := c.get(q, 9)
+		c.put(q, 9, true, nil)
+		c.put(next, 9, false, nil)
+		a, _, ok := c.get(q, 9)
 		require.True(t, ok)
 		require.True(t, a)
-		a, ok = c.get(next, 9)
+		a, _, ok = c.get(next, 9)
 		require.True(t, ok)
 		require.False(t, a)
 	})
 	t.Run("one slot: every question shares it", func(t *testing.T) {
 		one := newAnswerCache(1)
 		q1, q2 := one.key("u1", 0, Ref{}, false), one.key("u2", 0, Ref{}, false)
-		one.put(q1, 1, true)
-		a, ok := one.get(q1, 1)
+		one.put(q1, 1, true, nil)
+		a, _, ok := one.get(q1, 1)
 		require.True(t, ok && a)
-		one.put(q2, 1, false)
-		_, ok = one.get(q1, 1)
+		one.put(q2, 1, false, nil)
+		_, _, ok = one.get(q1, 1)
 		require.False(t, ok)
-		a, ok = one.get(q2, 1)
+		a, _, ok = one.get(q2, 1)
 		require.True(t, ok)
 		require.False(t, a)
 	})
@@ -125,7 +125,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 		s := &c.slots[q.k1&c.mask]
 		before := s.seq.Load()
 		require.Zero(t, before&1)
-		c.put(q, 11, true)
+		c.put(q, 11, true, nil)
 		require.Equal(t, before+2, s.seq.Load())
 	})
 }
@@ -136,7 +136,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 func TestAnswerCacheBusySlot(t *testing.T) {
 	c := newAnswerCache(4)
 	q := c.key("u1", 2, Ref{Type: "doc", ID: "7"}, true)
-	c.put(q, 3, true)
+	c.put(q, 3, true, nil)
 	s := &c.slots[q.k1&c.mask]
 	words := func() [5]uint64 {
 		return [5]uint64{s.seq.Load(), s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load()}
@@ -144,23 +144,23 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 
 	s.seq.Add(1) // a writer is filling the slot
 	busy := words()
-	_, ok := c.get(q, 3)
+	_, _, ok := c.get(q, 3)
 	require.False(t, ok, "get on a busy slot")
 
-	c.put(q, 3, false)
+	c.put(q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
 	other := question{k1: q.k1 + 4, k2: q.k2 ^ 5} // the same slot
-	c.put(other, 4, false)
+	c.put(other, 4, false, nil)
 	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
-	_, ok = c.get(other, 4)
+	_, _, ok = c.get(other, 4)
 	require.False(t, ok)
 
 	s.seq.Add(1) // the writer is done
-	a, ok := c.get(q, 3)
+	a, _, ok := c.get(q, 3)
 	require.True(t, ok)
 	require.True(t, a, "the answer from before the busy period")
-	c.put(q, 3, false)
-	a, ok = c.get(q, 3)
+	c.put(q, 3, false, nil)
+	a, _, ok = c.get(q, 3)
 	require.True(t, ok)
 	require.False(t, a)
 }
@@ -409,7 +409,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 			defer wg.Done()
 			for i := range rounds {
 				e := entries[(i*7+w)%nq]
-				c.put(e.q, e.gen, e.allowed)
+				c.put(e.q, e.gen, e.allowed, nil)
 			}
 		}()
 	}
@@ -419,7 +419,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 			defer wg.Done()
 			for i := range rounds {
 				e := entries[(i*5+r)%nq]
-				a, ok := c.get(e.q, e.gen)
+				a, _, ok := c.get(e.q, e.gen)
 				switch {
 				case !ok:
 					misses.Add(1)
@@ -430,7 +430,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 				}
 				// A generation this question was never put under: a hit
 				// would mix its key with another question's generation.
-				if _, ok := c.get(e.q, e.gen+3); ok {
+				if _, _, ok := c.get(e.q, e.gen+3); ok {
 					torn.Add(1)
 				}
 			}
@@ -445,10 +445,30 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	require.Zero(t, s.seq.Load()&1)
 	found := 0
 	for _, e := range entries {
-		if a, ok := c.get(e.q, e.gen); ok {
+		if a, _, ok := c.get(e.q, e.gen); ok {
 			found++
 			require.Equal(t, e.allowed, a)
 		}
 	}
 	require.Equal(t, 1, found)
+}
+
+// The slot keeps the user's Holding with the answer, for the rule that
+// follows a cached "no"; another question or generation gets none.
+func TestAnswerCacheHolding(t *testing.T) {
+	c := newAnswerCache(8)
+	q := c.key("ann", 1, Ref{Type: "doc", ID: "d1"}, false)
+	h := &Holding{}
+	c.put(q, 7, false, h)
+	a, got, ok := c.get(q, 7)
+	if !ok || a || got != h {
+		t.Fatalf("get = %v, %p, %v; want false, %p, true", a, got, ok, h)
+	}
+	if _, got, ok := c.get(q, 8); ok || got != nil {
+		t.Fatalf("another generation: got %p, %v; want nil, false", got, ok)
+	}
+	c.put(q, 8, true, nil)
+	if a, got, ok := c.get(q, 8); !ok || !a || got != nil {
+		t.Fatalf("refilled: got %v, %p, %v; want true, nil, true", a, got, ok)
+	}
 }

@@ -402,13 +402,16 @@ func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Objec
 	// Ask the cache before making the check's state: a hit costs no more.
 	snap := c.mem.cur.Load()
 	key := c.cache.key(q.uid, q.pi.idx, q.ref, q.refuse)
-	a, hit := c.cache.get(key, snap.gen)
+	a, hold, hit := c.cache.get(key, snap.gen)
 	if hit && (a || q.pi.rule == nil) {
 		return a
 	}
 	st := evalState{quick: true, query: q, c: c, ctx: ctx, s: s, obj: obj, snap: snap}
 	if hit {
-		st.skipStored = true // the store gave nothing: only the rule is left
+		// The store gave nothing: only the rule is left, with the user's
+		// profiles as the cached answer read them.
+		st.skipStored = true
+		st.hold, st.hm, st.hmDone = hold, c.memoOf(&st, hold), true
 	} else {
 		st.fill, st.key = true, key
 	}
@@ -541,7 +544,7 @@ func (c *Checker) decide(st *evalState) error {
 	if st.uid != "" && !st.skipStored {
 		stop, err := c.stored(st, pi)
 		if st.fill && err == nil && !st.truncated && !st.timed {
-			c.cache.put(st.key, st.snap.gen, st.allowed)
+			c.cache.put(st.key, st.snap.gen, st.allowed, st.hold)
 		}
 		if stop {
 			if err != nil {
