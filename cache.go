@@ -47,10 +47,10 @@ type answerCache struct {
 }
 
 // DefaultCacheSlots is the number of answers a Checker over a MemoryStore
-// keeps when Options.CacheSlots is zero (about 160 KB).
+// keeps when Options.CacheSlots is zero (48 bytes each: 192 KB).
 const DefaultCacheSlots = 4096
 
-// maxCacheSlots caps Options.CacheSlots (40 MB of slots).
+// maxCacheSlots caps Options.CacheSlots (48 MB of slots).
 const maxCacheSlots = 1 << 20
 
 func newAnswerCache(n int) *answerCache {

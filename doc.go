@@ -238,7 +238,7 @@
 //
 // On a [MemoryStore], [Checker.HasPerm] keeps the answers of the store's
 // roles and grants in a fixed-size answer cache (Options.CacheSlots,
-// [DefaultCacheSlots] by default, about 160 KB), so asking the same
+// [DefaultCacheSlots] by default, 192 KB), so asking the same
 // question again (the same user, permission and object) costs two hashes
 // and a few atomic loads instead of the lookups: about 50 ns, allocation
 // free. The cache cannot serve a stale answer: every write to the store
@@ -250,7 +250,9 @@
 //
 // What else a check depends on is never cached: a superuser or inactive
 // subject is decided before the cache; rules always run (a cached "no" from
-// the store is followed by the permission's rule, as on every check); and
+// the store is followed by the permission's rule, as on every check; the
+// slot keeps the user's profiles of that snapshot, so the rule's HasRole
+// needs no lookup); and
 // no answer is kept when a profile with an expiry took part (the clock
 // decides it), when the subject's SubjectGroups returned any group, when
 // the object has a Parents method (whatever it returns), when the ancestry

@@ -95,9 +95,9 @@ type Options struct {
 	// CacheSlots sizes HasPerm's answer cache on a MemoryStore (see
 	// "Answer cache" in the package documentation): zero means
 	// DefaultCacheSlots, a negative value turns the cache off. It is
-	// rounded up to a power of two, at most 1<<20; each slot takes 40
-	// bytes. Other
-	// stores have no answer cache (iamcache caches their reads).
+	// rounded up to a power of two, at most 1<<20; each slot takes 48
+	// bytes. Other stores have no answer cache (iamcache caches their
+	// reads).
 	CacheSlots int
 }
 
