@@ -233,7 +233,8 @@ type query struct {
 	hasObj bool
 	refuse bool // the object refuses global roles
 	super  bool // an active superuser
-	// ownParents: the object names parents of its own (Parents)
+	// ownParents: the object has a Parents method (its answers are never
+	// cached, whatever it returns)
 	ownParents bool
 }
 
@@ -282,7 +283,9 @@ type evalState struct {
 
 // evalRare is the part of evalState that long ancestries and rules with
 // errors or more than 64 leaves need. It is allocated once, with room for a
-// few more links and a leaf error.
+// few more links and a leaf error. (Keeping these fields in evalState
+// instead costs every check the zeroing: +5-7% on Check/rule and
+// object_grant_1k_uncached, measured.)
 type evalRare struct {
 	more []link           // the chain past chainBuf
 	seen map[Ref]struct{} // the chain's refs, once it is long
@@ -646,7 +649,8 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 		(!st.hasObj || !st.ownParents && (st.snap.parents.Len() == 0 || st.c.mem.parentsIn(st.snap, st.ref) == nil)) {
 		// No role was ever granted on anything, and the object has no
 		// ancestry that could be cut short (which is ErrTooDeep on every
-		// store): the chain holds no role.
+		// store): the chain holds no role. Building it anyway costs a rule
+		// after a cached "no" 26% (A/B: Check/rule 127 → 160 ns).
 		return false, nil
 	}
 	if err := st.ensureChain(); err != nil {
