@@ -728,33 +728,46 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 		}
 		return !v, nil
 	}
-	return st.leaf(n)
+	// A leaf runs at most once per check (DESIGN contract 12). The first
+	// 64 leaves are remembered in three bit masks, here, without a call:
+	// this is every leaf of a rule check.
+	i := n.leaf
+	if i >= 64 {
+		return st.bigLeaf(n)
+	}
+	bit := uint64(1) << i
+	if st.done&bit != 0 {
+		if st.errm&bit != 0 {
+			return false, st.leafError(i)
+		}
+		return st.val&bit != 0, nil
+	}
+	var v bool
+	var err error
+	switch n.op {
+	case opLeaf:
+		v, err = n.fn(st.ctx, st.s, st.obj)
+	case opHasRole:
+		v, err = st.hasRole(n.role)
+	default:
+		v, err = st.runLeaf(n)
+	}
+	st.done |= bit
+	if err != nil {
+		st.errm |= bit
+		r := st.rareOf()
+		r.errs = append(r.errs, leafErr{i, err})
+		return false, err
+	}
+	if v {
+		st.val |= bit
+	}
+	return v, nil
 }
 
-// leaf runs a leaf at most once per check (DESIGN contract 12).
-func (st *evalState) leaf(n *cnode) (bool, error) {
+// bigLeaf is the leaf memo of rules with more than 64 leaves.
+func (st *evalState) bigLeaf(n *cnode) (bool, error) {
 	i := n.leaf
-	if i < 64 {
-		bit := uint64(1) << i
-		if st.done&bit != 0 {
-			if st.errm&bit != 0 {
-				return false, st.leafError(i)
-			}
-			return st.val&bit != 0, nil
-		}
-		v, err := st.runLeaf(n)
-		st.done |= bit
-		if err != nil {
-			st.errm |= bit
-			r := st.rareOf()
-			r.errs = append(r.errs, leafErr{i, err})
-			return false, err
-		}
-		if v {
-			st.val |= bit
-		}
-		return v, nil
-	}
 	r := st.rareOf()
 	if r.big == nil {
 		r.big = make([]uint8, len(st.pi.rule.leaves))
@@ -792,7 +805,7 @@ func (st *evalState) leafError(i int) error {
 func (st *evalState) runLeaf(n *cnode) (bool, error) {
 	switch n.op {
 	case opLeaf:
-		return n.src.fn(st.ctx, st.s, st.obj)
+		return n.fn(st.ctx, st.s, st.obj)
 	case opProfile:
 		return st.profileLeaf(n)
 	case opAlways:

@@ -88,27 +88,41 @@ func Pred[S, O any](name string, fn func(ctx context.Context, s S, o O) bool) Pr
 	if fn == nil {
 		return invalid("Pred %q: nil function", name)
 	}
-	return PredE(name, func(ctx context.Context, s S, o O) (bool, error) { return fn(ctx, s, o), nil })
+	// Its own wrapper rather than PredE's: one call less per leaf.
+	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
+		sv, ov, err := castArgs[S, O](name, s, o)
+		if err != nil {
+			return false, err
+		}
+		return fn(ctx, sv, ov), nil
+	})
 }
 
 // PredE is Pred for a function that can fail. An error makes the leaf an
 // error (neither true nor false); see And and Or for how errors combine.
 func PredE[S, O any](name string, fn func(ctx context.Context, s S, o O) (bool, error)) Predicate {
-	if err := leafName(name); err != nil {
-		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
-	}
 	if fn == nil {
+		if err := leafName(name); err != nil {
+			return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
+		}
 		return invalid("PredE %q: nil function", name)
 	}
-	n := &pnode{op: opLeaf, str: name}
-	n.fn = func(ctx context.Context, s Subject, o Object) (bool, error) {
+	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
 		sv, ov, err := castArgs[S, O](name, s, o)
 		if err != nil {
 			return false, err
 		}
 		return fn(ctx, sv, ov)
+	})
+}
+
+// leafPred is the leaf named name that calls fn with the check's
+// arguments.
+func leafPred(name string, fn func(ctx context.Context, s Subject, o Object) (bool, error)) Predicate {
+	if err := leafName(name); err != nil {
+		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
 	}
-	return Predicate{n}
+	return Predicate{&pnode{op: opLeaf, str: name, fn: fn}}
 }
 
 func castArgs[S, O any](name string, s Subject, o Object) (S, O, error) {
@@ -266,6 +280,7 @@ type cnode struct {
 	kids []*cnode
 	leaf int // index in rule.leaves, for leaves
 	src  *pnode
+	fn   func(ctx context.Context, s Subject, o Object) (bool, error) // src.fn (one pointer less to follow)
 	role *roleInfo
 	slot int // profile-data slot, for opProfile
 }
@@ -286,7 +301,7 @@ func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
 	seen := map[any]int{}
 	var walk func(n *pnode) (*cnode, error)
 	walk = func(n *pnode) (*cnode, error) {
-		c := &cnode{op: n.op, src: n, leaf: -1}
+		c := &cnode{op: n.op, src: n, fn: n.fn, leaf: -1}
 		switch n.op {
 		case opAnd, opOr, opXor, opNot:
 			for _, k := range n.kids {
