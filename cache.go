@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
 	"sync/atomic"
@@ -75,7 +76,7 @@ func (c *answerCache) key(uid string, perm int, ref Ref, refuse bool) question {
 		tag |= 1
 	}
 	var buf [keyBuf]byte
-	if len(uid)+len(ref.Type)+len(ref.ID)+12 > len(buf) {
+	if len(uid)+len(ref.Type)+len(ref.ID)+keyHeader > len(buf) {
 		mix := func(seed maphash.Seed) uint64 {
 			return maphash.String(seed, uid) ^
 				bits.RotateLeft64(maphash.String(seed, ref.Type), 21) ^
@@ -84,21 +85,22 @@ func (c *answerCache) key(uid string, perm int, ref Ref, refuse bool) question {
 		}
 		return question{mix(c.seed1), mix(c.seed2)}
 	}
-	b := appendUint32(buf[:0], tag)
-	b = appendUint32(b, uint32(len(uid)))
-	b = append(b, uid...)
-	b = appendUint32(b, uint32(len(ref.Type)))
-	b = append(b, ref.Type...)
-	b = append(b, ref.ID...)
+	// The header is one word: tag, then the two lengths that make the
+	// fields unambiguous (each < keyBuf, so 16 bits hold it).
+	binary.LittleEndian.PutUint64(buf[:keyHeader], uint64(tag)|uint64(len(uid))<<32|uint64(len(ref.Type))<<48)
+	n := keyHeader + copy(buf[keyHeader:], uid)
+	n += copy(buf[n:], ref.Type)
+	n += copy(buf[n:], ref.ID)
+	b := buf[:n]
 	return question{maphash.Bytes(c.seed1, b), maphash.Bytes(c.seed2, b)}
 }
 
-// keyBuf is the size of the buffer key writes a question into.
-const keyBuf = 128
-
-func appendUint32(b []byte, v uint32) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-}
+// keyBuf is the size of the buffer key writes a question into, and
+// keyHeader the size of the word before the fields.
+const (
+	keyBuf    = 128
+	keyHeader = 8
+)
 
 // get returns the answer kept for q at generation gen, and the user's
 // Holding it was computed with.

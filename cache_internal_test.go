@@ -25,7 +25,7 @@ type acKeyArgs struct {
 
 func (a acKeyArgs) key(c *answerCache) question { return c.key(a.uid, a.perm, a.ref, a.refuse) }
 
-func (a acKeyArgs) long() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID)+12 > keyBuf }
+func (a acKeyArgs) long() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID)+keyHeader > keyBuf }
 
 // TestAnswerCacheSize: the slot count is rounded up to a power of two and
 // the mask selects a slot. contract 15 (the cache's structure).
@@ -285,16 +285,16 @@ func TestAnswerCacheKey(t *testing.T) {
 			acKeyArgs{uid: long("u", 130), perm: 0, refuse: true},
 		},
 		{
-			// 116 bytes of fields + 12 fill the buffer exactly; one more
+			// 120 bytes of fields + the 8-byte header fill the buffer exactly; one more
 			// byte takes the long path.
 			"buffer exactly full vs one byte over",
-			acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}},
-			acKeyArgs{uid: long("u", 113), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}},
 		},
 		{
 			"buffer exactly full vs one byte over, same bytes cut differently",
-			acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}},
-			acKeyArgs{uid: long("u", 112) + "d", ref: Ref{Type: "oc", ID: "1x"}},
+			acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 116) + "d", ref: Ref{Type: "oc", ID: "1x"}},
 		},
 	}
 	for _, p := range pairs {
@@ -304,8 +304,8 @@ func TestAnswerCacheKey(t *testing.T) {
 	}
 	// The long-question pairs above really are long, on one side at least,
 	// and the exact-fit one is not.
-	require.False(t, acKeyArgs{uid: long("u", 112), ref: Ref{Type: "doc", ID: "1"}}.long())
-	require.True(t, acKeyArgs{uid: long("u", 113), ref: Ref{Type: "doc", ID: "1"}}.long())
+	require.False(t, acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}}.long())
+	require.True(t, acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}}.long())
 	for _, p := range pairs {
 		if strings.HasPrefix(p.name, "long") {
 			require.True(t, p.a.long() && p.b.long(), p.name)
