@@ -129,14 +129,20 @@ func castArgs[S, O any](name string, s Subject, o Object) (S, O, error) {
 	var ov O
 	sv, ok := any(s).(S)
 	if !ok {
-		return sv, ov, fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
+		return sv, ov, wrongArg(name, "subject", *new(S), s)
 	}
 	if o != nil {
 		if ov, ok = any(o).(O); !ok {
-			return sv, ov, fmt.Errorf("%w: predicate %s wants object %T, got %T", ErrWrongType, name, *new(O), o)
+			return sv, ov, wrongArg(name, "object", *new(O), o)
 		}
 	}
 	return sv, ov, nil
+}
+
+// wrongArg is castArgs' error, out of line so that castArgs inlines into
+// every predicate call.
+func wrongArg(name, what string, want, got any) error {
+	return fmt.Errorf("%w: predicate %s wants %s %T, got %T", ErrWrongType, name, what, want, got)
 }
 
 // PredProfile returns a leaf that reads the subject's own profile for role:
