@@ -9,7 +9,7 @@ import (
 
 // The answer cache: HasPerm on a MemoryStore remembers what the store's
 // roles and grants answered (allowed, or not) for a (user, permission,
-// object) question, so asking again costs two hashes and a few atomic
+// object) question, so asking again costs a hash or two and a few atomic
 // loads instead of the lookups.
 //
 // It cannot go stale. Every write to a MemoryStore publishes a new snapshot
@@ -23,22 +23,31 @@ import (
 // the stored part says no, the rule runs as on every check. Superuser and
 // inactive subjects are decided before the cache, as before.
 //
-// A slot holds a 128-bit key (two independently seeded hashes of the
-// question) and the generation: a wrong answer needs two unrelated random
-// 64-bit hashes to collide at once. Slots are seqlocks over atomic words:
-// readers take no lock and never allocate, a writer that finds a slot busy
-// simply does not cache.
+// A slot holds the question and the generation. A short question (user,
+// type and ID of at most 24 bytes together, as with numeric IDs) is kept
+// whole, in four words, and compared exactly: no two questions can be
+// confused; one seeded maphash hash of it picks the slot. A longer
+// question is kept as a 128-bit key (two independently seeded maphash
+// hashes of it): a wrong answer needs two unrelated random 64-bit hashes
+// to collide at once. (Short questions are kept whole because it is
+// faster, too: one hash instead of two. A/B, 10 rounds: Check/rule 98.8 →
+// 94.9 ns, object_grant_1k 52.6 → 47.5.)
+// Slots are seqlocks over atomic words: readers take no lock and never
+// allocate, a writer that finds a slot busy simply does not cache.
 
-// cacheSlot is one entry of the answer cache.
+// cacheSlot is one entry of the answer cache: 64 bytes, one cache line.
 type cacheSlot struct {
-	seq    atomic.Uint64 // odd while a writer fills the slot
-	k1, k2 atomic.Uint64
-	gen    atomic.Uint64
-	val    atomic.Uint64 // 0: empty, 1: no, 2: allowed
+	seq atomic.Uint64 // odd while a writer fills the slot
+	w   [4]atomic.Uint64
+	gen atomic.Uint64
+	val atomic.Uint64 // 0: empty; 1: no, 2: allowed, plus valLong for a hashed question
 	// hold is the user's Holding in that snapshot: a rule that follows a
 	// cached "no" reads the user's roles from it without a lookup.
 	hold atomic.Pointer[Holding]
 }
+
+// valLong marks the answer of a question kept as its two hashes.
+const valLong = 4
 
 type answerCache struct {
 	slots []cacheSlot // len is a power of two
@@ -48,10 +57,10 @@ type answerCache struct {
 }
 
 // DefaultCacheSlots is the number of answers a Checker over a MemoryStore
-// keeps when Options.CacheSlots is zero (48 bytes each: 192 KB).
+// keeps when Options.CacheSlots is zero (64 bytes each: 256 KB).
 const DefaultCacheSlots = 4096
 
-// maxCacheSlots caps Options.CacheSlots (48 MB of slots).
+// maxCacheSlots caps Options.CacheSlots (64 MB of slots).
 const maxCacheSlots = 1 << 20
 
 func newAnswerCache(n int) *answerCache {
@@ -63,64 +72,94 @@ func newAnswerCache(n int) *answerCache {
 	return &answerCache{slots: make([]cacheSlot, size), seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), mask: uint64(size - 1)}
 }
 
-// question is the cache key of a check.
-type question struct{ k1, k2 uint64 }
-
-// key hashes (user, permission, object ref, refusal of global roles). The
-// question is written once, unambiguously (lengths before the strings),
-// into a buffer on the stack and hashed with both seeds; a question too
-// long for the buffer is hashed field by field.
-func (c *answerCache) key(uid string, perm int, ref Ref, refuse bool) question {
-	tag := uint32(perm) << 1
-	if refuse {
-		tag |= 1
-	}
-	var buf [keyBuf]byte
-	if len(uid)+len(ref.Type)+len(ref.ID)+keyHeader > len(buf) {
-		mix := func(seed maphash.Seed) uint64 {
-			return maphash.String(seed, uid) ^
-				bits.RotateLeft64(maphash.String(seed, ref.Type), 21) ^
-				bits.RotateLeft64(maphash.String(seed, ref.ID), 42) ^
-				uint64(tag)*0x9e3779b97f4a7c15
-		}
-		return question{mix(c.seed1), mix(c.seed2)}
-	}
-	// The header is one word: tag, then the two lengths that make the
-	// fields unambiguous (each < keyBuf, so 16 bits hold it).
-	binary.LittleEndian.PutUint64(buf[:keyHeader], uint64(tag)|uint64(len(uid))<<32|uint64(len(ref.Type))<<48)
-	n := keyHeader + copy(buf[keyHeader:], uid)
-	n += copy(buf[n:], ref.Type)
-	n += copy(buf[n:], ref.ID)
-	b := buf[:n]
-	return question{maphash.Bytes(c.seed1, b), maphash.Bytes(c.seed2, b)}
+// question is the cache key of a check: the question itself (short) or its
+// two hashes (long: lo), and the hash that picks its slot. It is passed by
+// pointer and written field by field: a copy of it through memory made
+// 16-byte loads of just-stored 8-byte words, which stall (11 ns a check,
+// measured).
+type question struct {
+	lo, hi words
+	slot   uint64
+	long   bool
 }
 
-// keyBuf is the size of the buffer key writes a question into, and
-// keyHeader the size of the word before the fields.
+type words struct{ a, b uint64 }
+
+// Sizes of the buffers key writes a question into: a short question's
+// fields take at most shortKey bytes after its header word; a long one,
+// with a wider header, at most keyBuf bytes (past that, its fields are
+// hashed one by one).
 const (
+	shortKey  = 24
 	keyBuf    = 128
 	keyHeader = 8
 )
 
+// key makes the question (user, permission, object ref, refusal of global
+// roles), unambiguously: a header word holds the fields' lengths.
+func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse bool) {
+	tag := uint64(uint32(perm) << 1)
+	if refuse {
+		tag |= 1
+	}
+	n := len(uid) + len(ref.Type) + len(ref.ID)
+	if n <= shortKey {
+		// The question itself, in four words, compared whole; hashed once
+		// for its slot. (The hash also gives the buffer's byte stores time
+		// to land before the word loads read them.)
+		var buf [keyHeader + shortKey]byte
+		binary.LittleEndian.PutUint64(buf[:keyHeader], tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<40|uint64(len(ref.ID))<<48)
+		k := keyHeader + copy(buf[keyHeader:], uid)
+		k += copy(buf[k:], ref.Type)
+		copy(buf[k:], ref.ID)
+		q.slot = maphash.Bytes(c.seed1, buf[:])
+		q.lo.a, q.lo.b = binary.LittleEndian.Uint64(buf[0:]), binary.LittleEndian.Uint64(buf[8:])
+		q.hi.a, q.hi.b = binary.LittleEndian.Uint64(buf[16:]), binary.LittleEndian.Uint64(buf[24:])
+		q.long = false
+		return
+	}
+	var k1, k2 uint64
+	if n+keyHeader > keyBuf {
+		mix := func(seed maphash.Seed) uint64 {
+			return maphash.String(seed, uid) ^
+				bits.RotateLeft64(maphash.String(seed, ref.Type), 21) ^
+				bits.RotateLeft64(maphash.String(seed, ref.ID), 42) ^
+				tag*0x9e3779b97f4a7c15
+		}
+		k1, k2 = mix(c.seed1), mix(c.seed2)
+	} else {
+		var buf [keyBuf]byte
+		// Each length < keyBuf: 16 bits hold it.
+		binary.LittleEndian.PutUint64(buf[:keyHeader], tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<48)
+		k := keyHeader + copy(buf[keyHeader:], uid)
+		k += copy(buf[k:], ref.Type)
+		k += copy(buf[k:], ref.ID)
+		k1, k2 = maphash.Bytes(c.seed1, buf[:k]), maphash.Bytes(c.seed2, buf[:k])
+	}
+	q.lo.a, q.lo.b, q.hi.a, q.hi.b, q.slot, q.long = k1, k2, 0, 0, k1, true
+}
+
 // get returns the answer kept for q at generation gen, and the user's
 // Holding it was computed with.
-func (c *answerCache) get(q question, gen uint64) (allowed bool, hold *Holding, ok bool) {
-	s := &c.slots[q.k1&c.mask]
+func (c *answerCache) get(q *question, gen uint64) (allowed bool, hold *Holding, ok bool) {
+	s := &c.slots[q.slot&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 {
 		return false, nil, false
 	}
-	k1, k2, g, v, h := s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load(), s.hold.Load()
-	if s.seq.Load() != seq || v == 0 || k1 != q.k1 || k2 != q.k2 || g != gen {
+	w0, w1, w2, w3 := s.w[0].Load(), s.w[1].Load(), s.w[2].Load(), s.w[3].Load()
+	g, v, h := s.gen.Load(), s.val.Load(), s.hold.Load()
+	if s.seq.Load() != seq || v&3 == 0 || (v&valLong != 0) != q.long ||
+		w0 != q.lo.a || w1 != q.lo.b || w2 != q.hi.a || w3 != q.hi.b || g != gen {
 		return false, nil, false
 	}
-	return v == 2, h, true
+	return v&3 == 2, h, true
 }
 
 // put keeps the answer for q at generation gen, unless another writer is
 // filling the slot.
-func (c *answerCache) put(q question, gen uint64, allowed bool, hold *Holding) {
-	s := &c.slots[q.k1&c.mask]
+func (c *answerCache) put(q *question, gen uint64, allowed bool, hold *Holding) {
+	s := &c.slots[q.slot&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
 		return
@@ -129,8 +168,13 @@ func (c *answerCache) put(q question, gen uint64, allowed bool, hold *Holding) {
 	if allowed {
 		v = 2
 	}
-	s.k1.Store(q.k1)
-	s.k2.Store(q.k2)
+	if q.long {
+		v |= valLong
+	}
+	s.w[0].Store(q.lo.a)
+	s.w[1].Store(q.lo.b)
+	s.w[2].Store(q.hi.a)
+	s.w[3].Store(q.hi.b)
 	s.gen.Store(gen)
 	s.val.Store(v)
 	s.hold.Store(hold)

@@ -23,9 +23,37 @@ type acKeyArgs struct {
 	refuse bool
 }
 
-func (a acKeyArgs) key(c *answerCache) question { return c.key(a.uid, a.perm, a.ref, a.refuse) }
+func (a acKeyArgs) key(c *answerCache) question {
+	var q question
+	c.key(&q, a.uid, a.perm, a.ref, a.refuse)
+	return q
+}
 
-func (a acKeyArgs) long() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID)+keyHeader > keyBuf }
+// long reports that the question is kept as two hashes (not whole).
+func (a acKeyArgs) long() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID) > shortKey }
+
+// overBuf reports that the question's fields are hashed one by one.
+func (a acKeyArgs) overBuf() bool { return len(a.uid)+len(a.ref.Type)+len(a.ref.ID)+keyHeader > keyBuf }
+
+// requireDistinct fails unless get could never take one question for the
+// other: two short questions differ in their words, two long ones in both
+// hashes, and a short and a long one are told apart by the long flag.
+func requireDistinct(t *testing.T, a, b question, msg string) {
+	t.Helper()
+	switch {
+	case a.long != b.long:
+	case !a.long:
+		require.NotEqual(t, [2]words{a.lo, a.hi}, [2]words{b.lo, b.hi}, "%s: words", msg)
+	default:
+		require.NotEqual(t, a.lo.a, b.lo.a, "%s: k1", msg)
+		require.NotEqual(t, a.lo.b, b.lo.b, "%s: k2", msg)
+	}
+}
+
+// ackey is acKeyArgs{...}.key(c), for short literals.
+func ackey(c *answerCache, uid string, perm int, ref Ref, refuse bool) question {
+	return acKeyArgs{uid, perm, ref, refuse}.key(c)
+}
 
 // TestAnswerCacheSize: the slot count is rounded up to a power of two and
 // the mask selects a slot. contract 15 (the cache's structure).
@@ -44,88 +72,101 @@ func TestAnswerCacheSize(t *testing.T) {
 // under.
 func TestAnswerCacheGetPut(t *testing.T) {
 	c := newAnswerCache(8)
-	q := c.key("u1", 3, Ref{Type: "doc", ID: "1"}, false)
-	other := question{k1: q.k1 + 8, k2: q.k2} // the same slot (mask 7), another k1
+	q := ackey(c, "u1", 3, Ref{Type: "doc", ID: "1"}, false)
+	require.False(t, q.long)
+	other := q // the same slot, another question
+	other.hi.b ^= 1
 
 	t.Run("empty cache misses", func(t *testing.T) {
 		for _, gen := range []uint64{0, 1, 7} {
-			_, _, ok := c.get(q, gen)
+			_, _, ok := c.get(&q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
 		// The zero question at generation zero matches an empty slot's
 		// words, and still misses: an empty slot holds no answer.
-		_, _, ok := c.get(question{}, 0)
+		_, _, ok := c.get(&question{}, 0)
 		require.False(t, ok)
 	})
 	t.Run("put then get", func(t *testing.T) {
 		for _, allowed := range []bool{true, false, true} {
-			c.put(q, 5, allowed, nil)
-			a, _, ok := c.get(q, 5)
+			c.put(&q, 5, allowed, nil)
+			a, _, ok := c.get(&q, 5)
 			require.True(t, ok)
 			require.Equal(t, allowed, a)
 		}
 	})
 	t.Run("another generation misses", func(t *testing.T) {
-		c.put(q, 5, true, nil)
+		c.put(&q, 5, true, nil)
 		for _, gen := range []uint64{0, 4, 6, 1 << 40} {
-			_, _, ok := c.get(q, gen)
+			_, _, ok := c.get(&q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
 	})
-	t.Run("same slot, different k2, misses", func(t *testing.T) {
-		c.put(q, 5, true, nil)
-		for _, k2 := range []uint64{q.k2 ^ 1, q.k2 ^ 1<<63, 0} {
-			if k2 == q.k2 {
-				continue
-			}
-			_, _, ok := c.get(question{k1: q.k1, k2: k2}, 5)
-			require.False(t, ok, "k2 %x", k2)
+	t.Run("same slot, any word different, misses", func(t *testing.T) {
+		c.put(&q, 5, true, nil)
+		for i, flip := range []func(*question){
+			func(x *question) { x.lo.a ^= 1 },
+			func(x *question) { x.lo.b ^= 1 << 63 },
+			func(x *question) { x.hi.a ^= 1 << 20 },
+			func(x *question) { x.hi.b ^= 1 },
+			func(x *question) { x.long = true }, // the same words, kept as hashes
+		} {
+			x := q
+			flip(&x)
+			_, _, ok := c.get(&x, 5)
+			require.False(t, ok, "change %d", i)
 		}
 	})
-	t.Run("same slot, different k1, misses", func(t *testing.T) {
-		c.put(q, 5, true, nil)
-		require.Equal(t, q.k1&c.mask, other.k1&c.mask)
-		_, _, ok := c.get(other, 5)
+	t.Run("a long question misses a short one's words, and the other way", func(t *testing.T) {
+		lq := ackey(c, strings.Repeat("u", 40), 3, Ref{Type: "doc", ID: "1"}, false)
+		require.True(t, lq.long)
+		c.put(&lq, 5, true, nil)
+		fake := lq
+		fake.long = false
+		_, _, ok := c.get(&fake, 5)
 		require.False(t, ok)
+		a, _, ok := c.get(&lq, 5)
+		require.True(t, ok && a)
 	})
 	t.Run("a question put in the slot evicts the one there", func(t *testing.T) {
-		c.put(q, 5, true, nil)
-		c.put(other, 5, false, nil)
-		a, _, ok := c.get(other, 5)
+		c.put(&q, 5, true, nil)
+		c.put(&other, 5, false, nil)
+		a, _, ok := c.get(&other, 5)
 		require.True(t, ok)
 		require.False(t, a)
-		_, _, ok = c.get(q, 5)
+		_, _, ok = c.get(&q, 5)
 		require.False(t, ok)
 	})
 	t.Run("questions in different slots coexist", func(t *testing.T) {
-		next := question{k1: q.k1 + 1, k2: q.k2 + 1}
-		c.put(q, 9, true, nil)
-		c.put(next, 9, false, nil)
-		a, _, ok := c.get(q, 9)
+		next := other
+		next.slot = q.slot + 1
+		c.put(&q, 9, true, nil)
+		c.put(&next, 9, false, nil)
+		a, _, ok := c.get(&q, 9)
 		require.True(t, ok)
 		require.True(t, a)
-		a, _, ok = c.get(next, 9)
+		a, _, ok = c.get(&next, 9)
 		require.True(t, ok)
 		require.False(t, a)
 	})
 	t.Run("one slot: every question shares it", func(t *testing.T) {
 		one := newAnswerCache(1)
-		q1, q2 := one.key("u1", 0, Ref{}, false), one.key("u2", 0, Ref{}, false)
-		one.put(q1, 1, true, nil)
-		a, _, ok := one.get(q1, 1)
+		q1, q2 := ackey(one, "u1", 0, Ref{}, false), ackey(one, "u2", 0, Ref{}, false)
+		one.put(&q1, 1, true, nil)
+		a, _, ok := one.get(&q1, 1)
 		require.True(t, ok && a)
-		one.put(q2, 1, false, nil)
-		_, _, ok = one.get(q1, 1)
+		one.put(&q2, 1, false, nil)
+		_, _, ok = one.get(&q1, 1)
 		require.False(t, ok)
-		a, _, ok = one.get(q2, 1)
+		a, _, ok = one.get(&q2, 1)
 		require.True(t, ok)
 		require.False(t, a)
 	})
 	t.Run("put leaves the sequence even, two further on", func(t *testing.T) {
-		s := &c.slots[q.k1&c.mask]
+		s := &c.slots[q.slot&c.mask]
 		before := s.seq.Load()
 		require.Zero(t, before&1)
-		c.put(q, 11, true, nil)
+		c.put(&q, 11, true, nil)
 		require.Equal(t, before+2, s.seq.Load())
 	})
 }
@@ -135,40 +176,42 @@ func TestAnswerCacheGetPut(t *testing.T) {
 // alone. contract 15 (no torn answer is ever read).
 func TestAnswerCacheBusySlot(t *testing.T) {
 	c := newAnswerCache(4)
-	q := c.key("u1", 2, Ref{Type: "doc", ID: "7"}, true)
-	c.put(q, 3, true, nil)
-	s := &c.slots[q.k1&c.mask]
-	words := func() [5]uint64 {
-		return [5]uint64{s.seq.Load(), s.k1.Load(), s.k2.Load(), s.gen.Load(), s.val.Load()}
+	q := ackey(c, "u1", 2, Ref{Type: "doc", ID: "7"}, true)
+	c.put(&q, 3, true, nil)
+	s := &c.slots[q.slot&c.mask]
+	words := func() [7]uint64 {
+		return [7]uint64{s.seq.Load(), s.w[0].Load(), s.w[1].Load(), s.w[2].Load(), s.w[3].Load(), s.gen.Load(), s.val.Load()}
 	}
 
 	s.seq.Add(1) // a writer is filling the slot
 	busy := words()
-	_, _, ok := c.get(q, 3)
+	_, _, ok := c.get(&q, 3)
 	require.False(t, ok, "get on a busy slot")
 
-	c.put(q, 3, false, nil)
+	c.put(&q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
-	other := question{k1: q.k1 + 4, k2: q.k2 ^ 5} // the same slot
-	c.put(other, 4, false, nil)
+	other := q // the same slot, another question
+	other.lo.b ^= 5
+	c.put(&other, 4, false, nil)
 	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
-	_, _, ok = c.get(other, 4)
+	_, _, ok = c.get(&other, 4)
 	require.False(t, ok)
 
 	s.seq.Add(1) // the writer is done
-	a, _, ok := c.get(q, 3)
+	a, _, ok := c.get(&q, 3)
 	require.True(t, ok)
 	require.True(t, a, "the answer from before the busy period")
-	c.put(q, 3, false, nil)
-	a, _, ok = c.get(q, 3)
+	c.put(&q, 3, false, nil)
+	a, _, ok = c.get(&q, 3)
 	require.True(t, ok)
 	require.False(t, a)
 }
 
 // TestAnswerCacheKey: the key of a question differs when any field differs,
-// in both hashes, and is unambiguous where two fields meet (a byte moved
-// from one field to the next is another question), on the buffer path and
-// on the long-question path. contract 15 (an answer is only returned for its
+// (in its words when kept whole, in both hashes when hashed), and is
+// unambiguous where two fields meet (a byte moved from one field to the
+// next is another question), on all three paths: whole, hashed from the
+// buffer, hashed field by field. contract 15 (an answer is only returned for its
 // own question).
 func TestAnswerCacheKey(t *testing.T) {
 	c := newAnswerCache(16)
@@ -230,9 +273,7 @@ func TestAnswerCacheKey(t *testing.T) {
 				if v == base {
 					continue // a swap of equal fields
 				}
-				vk := v.key(c)
-				require.NotEqual(t, bk.k1, vk.k1, "%s: k1 (long %v/%v)", vname, base.long(), v.long())
-				require.NotEqual(t, bk.k2, vk.k2, "%s: k2 (long %v/%v)", vname, base.long(), v.long())
+				requireDistinct(t, bk, v.key(c), fmt.Sprintf("%s (long %v/%v)", vname, base.long(), v.long()))
 			}
 		})
 	}
@@ -292,20 +333,41 @@ func TestAnswerCacheKey(t *testing.T) {
 			acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}},
 		},
 		{
+			// 24 bytes of fields are kept whole; one more byte is hashed.
+			"whole vs hashed",
+			acKeyArgs{uid: long("u", 20), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 21), ref: Ref{Type: "doc", ID: "1"}},
+		},
+		{
+			"whole vs hashed, same bytes cut differently",
+			acKeyArgs{uid: long("u", 20), ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: long("u", 20) + "d", ref: Ref{Type: "oc", ID: "1x"}},
+		},
+		{
+			"whole: the full 24 bytes, the last one differs",
+			acKeyArgs{uid: long("u", 8), ref: Ref{Type: long("t", 8), ID: long("i", 7) + "a"}},
+			acKeyArgs{uid: long("u", 8), ref: Ref{Type: long("t", 8), ID: long("i", 7) + "b"}},
+		},
+		{
+			"whole: a zero byte at the end of the ID",
+			acKeyArgs{uid: "u", ref: Ref{Type: "doc", ID: "1"}},
+			acKeyArgs{uid: "u", ref: Ref{Type: "doc", ID: "1\x00"}},
+		},
+		{
 			"buffer exactly full vs one byte over, same bytes cut differently",
 			acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}},
 			acKeyArgs{uid: long("u", 116) + "d", ref: Ref{Type: "oc", ID: "1x"}},
 		},
 	}
 	for _, p := range pairs {
-		ka, kb := p.a.key(c), p.b.key(c)
-		require.NotEqual(t, ka.k1, kb.k1, "%s: k1 (long %v/%v)", p.name, p.a.long(), p.b.long())
-		require.NotEqual(t, ka.k2, kb.k2, "%s: k2 (long %v/%v)", p.name, p.a.long(), p.b.long())
+		requireDistinct(t, p.a.key(c), p.b.key(c), fmt.Sprintf("%s (long %v/%v)", p.name, p.a.long(), p.b.long()))
 	}
 	// The long-question pairs above really are long, on one side at least,
-	// and the exact-fit one is not.
-	require.False(t, acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}}.long())
-	require.True(t, acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}}.long())
+	// and the exact fits are not.
+	require.False(t, acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}}.overBuf())
+	require.True(t, acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}}.overBuf())
+	require.False(t, acKeyArgs{uid: long("u", 20), ref: Ref{Type: "doc", ID: "1"}}.long())
+	require.True(t, acKeyArgs{uid: long("u", 21), ref: Ref{Type: "doc", ID: "1"}}.long())
 	for _, p := range pairs {
 		if strings.HasPrefix(p.name, "long") {
 			require.True(t, p.a.long() && p.b.long(), p.name)
@@ -322,8 +384,10 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 	c := newAnswerCache(16)
 	for _, a := range []acKeyArgs{
 		{uid: "u1", perm: 3, ref: Ref{Type: "doc", ID: "1"}},
-		{uid: strings.Repeat("u", 112), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
-		{uid: strings.Repeat("u", 113), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 20), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 21), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 116), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
+		{uid: strings.Repeat("u", 117), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
 		{uid: strings.Repeat("u", 300), perm: 3, ref: Ref{Type: strings.Repeat("t", 300), ID: strings.Repeat("i", 300)}},
 	} {
 		var q question
@@ -334,13 +398,15 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 }
 
 // TestAnswerCacheKeysSpread: many distinct questions, short and long, get
-// distinct keys in both hashes, and the two hashes are independent (k1 !=
-// k2). contract 15.
+// distinct keys (distinct words; for hashed ones, distinct in both hashes,
+// and the two hashes independent: k1 != k2), spread over the slots.
+// contract 15.
 func TestAnswerCacheKeysSpread(t *testing.T) {
 	c := newAnswerCache(DefaultCacheSlots)
 	rng := rand.New(rand.NewPCG(7, 11))
 	seen1 := map[uint64]acKeyArgs{}
 	seen2 := map[uint64]acKeyArgs{}
+	seenWhole := map[[2]words]acKeyArgs{}
 	slots := map[uint64]int{}
 	questions := map[acKeyArgs]bool{}
 	for i := range 20000 {
@@ -358,15 +424,25 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 		}
 		questions[a] = true
 		q := a.key(c)
-		require.NotEqual(t, q.k1, q.k2, "%+v", a)
-		if prev, ok := seen1[q.k1]; ok {
-			t.Fatalf("k1 collision: %+v and %+v", prev, a)
+		require.Equal(t, a.long(), q.long, "%+v", a)
+		if q.long {
+			require.NotEqual(t, q.lo.a, q.lo.b, "%+v", a)
+			require.Zero(t, q.hi, "%+v", a)
+			if prev, ok := seen1[q.lo.a]; ok {
+				t.Fatalf("k1 collision: %+v and %+v", prev, a)
+			}
+			if prev, ok := seen2[q.lo.b]; ok {
+				t.Fatalf("k2 collision: %+v and %+v", prev, a)
+			}
+			seen1[q.lo.a], seen2[q.lo.b] = a, a
+		} else {
+			w := [2]words{q.lo, q.hi}
+			if prev, ok := seenWhole[w]; ok {
+				t.Fatalf("two questions, the same words: %+v and %+v", prev, a)
+			}
+			seenWhole[w] = a
 		}
-		if prev, ok := seen2[q.k2]; ok {
-			t.Fatalf("k2 collision: %+v and %+v", prev, a)
-		}
-		seen1[q.k1], seen2[q.k2] = a, a
-		slots[q.k1&c.mask]++
+		slots[q.slot&c.mask]++
 	}
 	// The slot index spreads the questions: no slot takes a large share.
 	most := 0
@@ -397,29 +473,42 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	}
 	entries := make([]entry, nq)
 	for i := range entries {
-		entries[i] = entry{q: c.key(fmt.Sprint("u", i), i, Ref{Type: "doc", ID: fmt.Sprint(i)}, false), gen: uint64(i % 3), allowed: i%2 == 0}
+		uid := fmt.Sprint("u", i)
+		if i%2 == 1 {
+			uid += strings.Repeat("L", 30) // a hashed question
+		}
+		entries[i] = entry{q: ackey(c, uid, i, Ref{Type: "doc", ID: fmt.Sprint(i)}, false), gen: uint64(i % 3), allowed: i%4 < 2}
 	}
 	var (
 		wg                 sync.WaitGroup
 		hits, misses, torn atomic.Int64
 	)
+	var writing sync.WaitGroup
+	var written atomic.Bool
 	for w := range writers {
-		wg.Add(1)
+		writing.Add(1)
 		go func() {
-			defer wg.Done()
+			defer writing.Done()
 			for i := range rounds {
 				e := entries[(i*7+w)%nq]
-				c.put(e.q, e.gen, e.allowed, nil)
+				c.put(&e.q, e.gen, e.allowed, nil)
 			}
 		}()
 	}
+	go func() { writing.Wait(); written.Store(true) }()
 	for r := range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range rounds {
+			// Read while the writers write, then a few rounds more: once
+			// the slot is still, every reader hits its question.
+			after := 0
+			for i := 0; i < rounds || after < 2*nq; i++ {
+				if written.Load() {
+					after++
+				}
 				e := entries[(i*5+r)%nq]
-				a, _, ok := c.get(e.q, e.gen)
+				a, _, ok := c.get(&e.q, e.gen)
 				switch {
 				case !ok:
 					misses.Add(1)
@@ -430,7 +519,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 				}
 				// A generation this question was never put under: a hit
 				// would mix its key with another question's generation.
-				if _, _, ok := c.get(e.q, e.gen+3); ok {
+				if _, _, ok := c.get(&e.q, e.gen+3); ok {
 					torn.Add(1)
 				}
 			}
@@ -445,7 +534,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	require.Zero(t, s.seq.Load()&1)
 	found := 0
 	for _, e := range entries {
-		if a, _, ok := c.get(e.q, e.gen); ok {
+		if a, _, ok := c.get(&e.q, e.gen); ok {
 			found++
 			require.Equal(t, e.allowed, a)
 		}
@@ -457,18 +546,18 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 // follows a cached "no"; another question or generation gets none.
 func TestAnswerCacheHolding(t *testing.T) {
 	c := newAnswerCache(8)
-	q := c.key("ann", 1, Ref{Type: "doc", ID: "d1"}, false)
+	q := ackey(c, "ann", 1, Ref{Type: "doc", ID: "d1"}, false)
 	h := &Holding{}
-	c.put(q, 7, false, h)
-	a, got, ok := c.get(q, 7)
+	c.put(&q, 7, false, h)
+	a, got, ok := c.get(&q, 7)
 	if !ok || a || got != h {
 		t.Fatalf("get = %v, %p, %v; want false, %p, true", a, got, ok, h)
 	}
-	if _, got, ok := c.get(q, 8); ok || got != nil {
+	if _, got, ok := c.get(&q, 8); ok || got != nil {
 		t.Fatalf("another generation: got %p, %v; want nil, false", got, ok)
 	}
-	c.put(q, 8, true, nil)
-	if a, got, ok := c.get(q, 8); !ok || !a || got != nil {
+	c.put(&q, 8, true, nil)
+	if a, got, ok := c.get(&q, 8); !ok || !a || got != nil {
 		t.Fatalf("refilled: got %v, %p, %v; want true, nil, true", a, got, ok)
 	}
 }

@@ -95,7 +95,7 @@ type Options struct {
 	// CacheSlots sizes HasPerm's answer cache on a MemoryStore (see
 	// "Answer cache" in the package documentation): zero means
 	// DefaultCacheSlots, a negative value turns the cache off. It is
-	// rounded up to a power of two, at most 1<<20; each slot takes 48
+	// rounded up to a power of two, at most 1<<20; each slot takes 64
 	// bytes. Other stores have no answer cache (iamcache caches their
 	// reads).
 	CacheSlots int
@@ -409,8 +409,8 @@ func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Objec
 	)
 	if cacheable {
 		snap = c.mem.cur.Load()
-		key = c.cache.key(q.uid, q.pi.idx, q.ref, q.refuse)
-		a, cacheHold, hit = c.cache.get(key, snap.gen)
+		c.cache.key(&key, q.uid, q.pi.idx, q.ref, q.refuse)
+		a, cacheHold, hit = c.cache.get(&key, snap.gen)
 		if hit && (a || q.pi.rule == nil) {
 			return a
 		}
@@ -560,7 +560,7 @@ func (c *Checker) decide(st *evalState) error {
 	if st.uid != "" && !st.skipStored {
 		stop, err := c.stored(st, pi)
 		if st.fill && err == nil && !st.truncated && !st.timed {
-			c.cache.put(st.key, st.snap.gen, st.allowed, st.hold)
+			c.cache.put(&st.key, st.snap.gen, st.allowed, st.hold)
 		}
 		if stop {
 			if err != nil {
