@@ -680,8 +680,29 @@ func (st *evalState) tooDeep() error {
 	return fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, st.c.maxDepth, maxChain, st.ref.String())
 }
 
+// evalRule evaluates a rule: its jumps when it has them, else the tree.
 func (st *evalState) evalRule(r *rule) (bool, error) {
-	return st.eval(r.root)
+	if r.jumps == nil {
+		return st.eval(r.root)
+	}
+	pc := int32(0)
+	for {
+		j := &r.jumps[pc]
+		v, err := st.leafValue(j.n)
+		if err != nil {
+			// An error decides only when no branch did (contract 9): the
+			// tree walk works that out, from the leaves' memo (no leaf
+			// runs twice).
+			return st.eval(r.root)
+		}
+		pc = j.onFalse
+		if v {
+			pc = j.onTrue
+		}
+		if pc < 0 {
+			return pc == ruleTrue, nil
+		}
+	}
 }
 
 func (st *evalState) eval(n *cnode) (bool, error) {
@@ -728,9 +749,12 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 		}
 		return !v, nil
 	}
-	// A leaf runs at most once per check (DESIGN contract 12). The first
-	// 64 leaves are remembered in three bit masks, here, without a call:
-	// this is every leaf of a rule check.
+	return st.leafValue(n)
+}
+
+// leafValue runs a leaf, at most once per check (DESIGN contract 12). The
+// first 64 leaves are remembered in three bit masks.
+func (st *evalState) leafValue(n *cnode) (bool, error) {
 	i := n.leaf
 	if i >= 64 {
 		return st.bigLeaf(n)
