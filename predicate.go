@@ -91,9 +91,9 @@ func Pred[S, O any](name string, fn func(ctx context.Context, s S, o O) bool) Pr
 	}
 	// Its own wrapper rather than PredE's: one call less per leaf.
 	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
-		sv, ov, err := castArgs[S, O](name, s, o)
-		if err != nil {
-			return false, err
+		sv, ov, ok := castArgs[S, O](s, o)
+		if !ok {
+			return false, wrongArgs[S, O](name, s, o)
 		}
 		return fn(ctx, sv, ov), nil
 	})
@@ -109,9 +109,9 @@ func PredE[S, O any](name string, fn func(ctx context.Context, s S, o O) (bool, 
 		return invalid("PredE %q: nil function", name)
 	}
 	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
-		sv, ov, err := castArgs[S, O](name, s, o)
-		if err != nil {
-			return false, err
+		sv, ov, ok := castArgs[S, O](s, o)
+		if !ok {
+			return false, wrongArgs[S, O](name, s, o)
 		}
 		return fn(ctx, sv, ov)
 	})
@@ -126,24 +126,23 @@ func leafPred(name string, fn func(ctx context.Context, s Subject, o Object) (bo
 	return Predicate{&pnode{op: opLeaf, str: name, fn: fn}}
 }
 
-func castArgs[S, O any](name string, s Subject, o Object) (S, O, error) {
-	var ov O
-	sv, ok := any(s).(S)
-	if !ok {
-		return sv, ov, wrongArg(name, "subject", *new(S), s)
+// castArgs asserts the check's subject to S and its object (unless nil)
+// to O. It makes no error (wrongArgs does), so that it inlines into every
+// predicate call.
+func castArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
+	sv, ok = any(s).(S)
+	if ok && o != nil {
+		ov, ok = any(o).(O)
 	}
-	if o != nil {
-		if ov, ok = any(o).(O); !ok {
-			return sv, ov, wrongArg(name, "object", *new(O), o)
-		}
-	}
-	return sv, ov, nil
+	return sv, ov, ok
 }
 
-// wrongArg is castArgs' error, out of line so that castArgs inlines into
-// every predicate call.
-func wrongArg(name, what string, want, got any) error {
-	return fmt.Errorf("%w: predicate %s wants %s %T, got %T", ErrWrongType, name, what, want, got)
+// wrongArgs is the error of arguments castArgs refused (DESIGN contract 11).
+func wrongArgs[S, O any](name string, s Subject, o Object) error {
+	if _, ok := any(s).(S); !ok {
+		return fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
+	}
+	return fmt.Errorf("%w: predicate %s wants object %T, got %T", ErrWrongType, name, *new(O), o)
 }
 
 // PredProfile returns a leaf that reads the subject's own profile for role:
@@ -165,9 +164,9 @@ func PredProfile[S, O, T any](name string, role *Role, fn func(ctx context.Conte
 	n := &pnode{op: opProfile, str: name, role: role}
 	n.decode = func(p Profile) (any, error) { return ProfileData[T](p) }
 	n.pfn = func(ctx context.Context, s Subject, o Object, data any) (bool, error) {
-		sv, ov, err := castArgs[S, O](name, s, o)
-		if err != nil {
-			return false, err
+		sv, ov, ok := castArgs[S, O](s, o)
+		if !ok {
+			return false, wrongArgs[S, O](name, s, o)
 		}
 		d, _ := data.(T)
 		return fn(ctx, sv, ov, d), nil
