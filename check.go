@@ -700,10 +700,12 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 			v = st.val&bit != 0
 		} else {
 			var err error
-			switch n.op {
-			case opLeaf:
+			switch {
+			case n.op == opLeaf:
 				v, err = n.fn(st.ctx, st.s, st.obj)
-			case opHasRole:
+			case n.op == opHasRole && st.hmDone && !st.refuse && st.hm.roles.has(n.role.idx):
+				v = true // a global role of the user's: hasRole's first answer
+			case n.op == opHasRole:
 				v, err = st.hasRole(n.role)
 			default:
 				v, err = st.runLeaf(n)
