@@ -292,7 +292,12 @@
 // per-holding bitsets (permissions held, roles held, Includes followed)
 // attached to what the store returns, so a check is a few map lookups and
 // bit tests, and its cost does not grow with the number of grants in the
-// store; a repeated HasPerm question is answered by the answer cache. The
+// store; a repeated HasPerm question is answered by the answer cache.
+// Rules are compiled by New into leaf tests with jumps (the short-circuit
+// code of And, Or and Not; a rule with Xor keeps the tree walk), so a rule
+// check runs its leaves without walking a tree; the leaves and their order
+// are the tree walk's (DESIGN contracts 8 and 12), and a leaf error hands
+// the rule to the tree walk to decide which error wins (contract 9). The
 // benchmarks are named after DESIGN §5 so that results compare across
 // versions: BenchmarkCheck/global_role, BenchmarkCheck/object_grant_1k,
 // BenchmarkCheck/object_grant_1M, BenchmarkCheck/rule and
