@@ -561,3 +561,64 @@ func TestAnswerCacheHolding(t *testing.T) {
 		t.Fatalf("refilled: got %v, %p, %v; want true, nil, true", a, got, ok)
 	}
 }
+
+// TestAnswerCacheShortKeyInjective: a short question's four words are
+// injective: every split of every byte string of up to 4 bytes over
+// {0, 'a', 0xff} into user, type and ID, with five permission indexes and
+// both refusals, then 300,000 random ones of up to 24 bytes; no two get the
+// same words (contract 15: an answer is only returned for its own question).
+func TestAnswerCacheShortKeyInjective(t *testing.T) {
+	c := newAnswerCache(16)
+	type tup struct {
+		u, ty, id string
+		p         int
+		r         bool
+	}
+	seen := map[[4]uint64]tup{}
+	alpha := []byte{0, 'a', 0xff}
+	rng := rand.New(rand.NewPCG(7, 7))
+	add := func(x tup) {
+		var q question
+		c.key(&q, x.u, x.p, Ref{Type: x.ty, ID: x.id}, x.r)
+		if q.long {
+			t.Fatalf("long %v", x)
+		}
+		k := [4]uint64{q.lo.a, q.lo.b, q.hi.a, q.hi.b}
+		if prev, ok := seen[k]; ok && prev != x {
+			t.Fatalf("collision %+v vs %+v", prev, x)
+		}
+		seen[k] = x
+	}
+	// exhaustive for total length <= 4
+	var gen func(s []byte, n int)
+	gen = func(s []byte, n int) {
+		for i := 0; i <= len(s); i++ {
+			for j := i; j <= len(s); j++ {
+				for _, p := range []int{0, 1, 2, 1 << 30, 1<<31 - 1} {
+					for _, r := range []bool{false, true} {
+						add(tup{string(s[:i]), string(s[i:j]), string(s[j:]), p, r})
+					}
+				}
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for _, b := range alpha {
+			gen(append(append([]byte{}, s...), b), n-1)
+		}
+	}
+	gen(nil, 4)
+	// random up to 24 bytes
+	for range 300000 {
+		n := rng.IntN(25)
+		s := make([]byte, n)
+		for i := range s {
+			s[i] = alpha[rng.IntN(3)]
+		}
+		i := rng.IntN(n + 1)
+		j := i + rng.IntN(n-i+1)
+		add(tup{string(s[:i]), string(s[i:j]), string(s[j:]), rng.IntN(4), rng.IntN(2) == 0})
+	}
+	t.Logf("%d distinct short keys", len(seen))
+}

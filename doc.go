@@ -294,7 +294,8 @@
 // bit tests, and its cost does not grow with the number of grants in the
 // store; a repeated HasPerm question is answered by the answer cache.
 // Rules are compiled by New into leaf tests with jumps (the short-circuit
-// code of And, Or and Not; a rule with Xor keeps the tree walk), so a rule
+// code of And, Or and Not; a rule with Xor or more than 64 distinct leaves
+// keeps the tree walk), so a rule
 // check runs its leaves without walking a tree; the leaves and their order
 // are the tree walk's (DESIGN contracts 8 and 12), and a leaf error hands
 // the rule to the tree walk to decide which error wins (contract 9). The

@@ -553,6 +553,25 @@ func TestPredWrongType(t *testing.T) {
 			pRequireOutcome(t, d, err, tt.want, iam.ErrWrongType)
 		})
 	}
+	t.Run("the error names the argument of the wrong type", func(t *testing.T) {
+		// contract 11: a wrong subject is reported as the subject, a wrong
+		// object as the object.
+		c, _ := pRule(t, isOwner)
+		for _, tc := range []struct {
+			name string
+			s    iam.Subject
+			obj  iam.Object
+			want string
+		}{
+			{"subject", &pBot{id: "u1"}, doc, "wants subject *iam_test.pUser, got *iam_test.pBot"},
+			{"object", u, &pFolder{id: "1"}, "wants object *iam_test.pDoc, got *iam_test.pFolder"},
+			{"both: the subject first", &pBot{id: "u1"}, &pFolder{id: "1"}, "wants subject *iam_test.pUser, got *iam_test.pBot"},
+		} {
+			_, err := c.Check(ctx, tc.s, pPerm, tc.obj)
+			require.ErrorIs(t, err, iam.ErrWrongType, tc.name)
+			require.Contains(t, err.Error(), tc.want, tc.name)
+		}
+	})
 	t.Run("the wrong-type leaf is false with an error in Leaves", func(t *testing.T) {
 		// contract 11
 		c, _ := pRule(t, iam.Or(isOwner, iam.Always()))

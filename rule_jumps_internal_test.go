@@ -241,3 +241,116 @@ func TestRuleJumpsShape(t *testing.T) {
 		})
 	}
 }
+
+type rvUser struct{ id string }
+
+func (u *rvUser) SubjectID() string { return u.id }
+
+type rvObj struct {
+	id     string
+	refuse bool
+}
+
+func (o rvObj) ObjectRef() Ref           { return Ref{Type: "doc", ID: o.id} }
+func (o rvObj) AcquireGlobalRoles() bool { return !o.refuse }
+
+// TestRuleJumpsRoles: rules mixing predicates with HasRole (a plain role,
+// one reached through Includes, one granted on an object), Always, Never
+// and IsAuthenticated, for anonymous and known users, objects that refuse
+// global roles or not: the jumps and the tree walk give the same Check
+// (decision, error text, leaves run and their order), Explain and HasPerm,
+// the second HasPerm from the answer cache. Contracts 8, 9, 12, 14b.
+func TestRuleJumpsRoles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx := context.Background()
+	rA := &Role{Name: "app.a"}
+	rB := &Role{Name: "app.b"}
+	rC := &Role{Name: "app.c", Includes: []*Role{rA}}
+	roles := []*Role{rA, rB, rC}
+	for round := range 600 {
+		nl := 1 + rng.IntN(5)
+		l := newJumpsLeaves(nl)
+		// extra leaves: HasRole a/b/c, Always, Never, IsAuthenticated
+		extra := []Predicate{HasRole(rA), HasRole(rB), HasRole(rC), Always(), Never(), IsAuthenticated()}
+		all := append(append([]Predicate{}, l.preds...), extra...)
+		var build func(d int) Predicate
+		build = func(d int) Predicate {
+			if d == 0 || rng.IntN(4) == 0 {
+				return all[rng.IntN(len(all))]
+			}
+			k := 2 + rng.IntN(3)
+			var ps []Predicate
+			for range k {
+				ps = append(ps, build(d-1))
+			}
+			switch rng.IntN(3) {
+			case 0:
+				return And(ps...)
+			case 1:
+				return Or(ps...)
+			}
+			return Not(ps[0])
+		}
+		p := build(1 + rng.IntN(4))
+		st := NewMemoryStore()
+		c, err := New(Policy{Roles: roles, Perms: []Perm{{Name: "app.do"}}, Rules: map[string]Predicate{"app.do": p}}, st)
+		require.NoError(t, err)
+		for _, u := range []string{"u1", "u2", "u3"} {
+			for _, r := range roles {
+				if rng.IntN(2) == 0 {
+					require.NoError(t, c.PutProfile(ctx, Profile{Holder: User(u), Role: r.Name, Active: true}))
+				}
+			}
+		}
+		if rng.IntN(2) == 0 {
+			require.NoError(t, c.Grant(ctx, Grant{Holder: User("u1"), Role: "app.b", On: Ref{Type: "doc", ID: "1"}}))
+		}
+		r := c.pol.perms["app.do"].rule
+		jumps := r.jumps
+		for range 6 {
+			for i := range l.outcome {
+				l.outcome[i] = rng.IntN(3)
+			}
+			u := &rvUser{id: []string{"", "u1", "u2", "u3"}[rng.IntN(4)]}
+			var obj Object
+			if rng.IntN(3) > 0 {
+				obj = rvObj{id: fmt.Sprint(1 + rng.IntN(2)), refuse: rng.IntN(2) == 0}
+			}
+			type res struct {
+				A, H1, H2, E bool
+				Err, ExErr   string
+				Log          []string
+				Leaves       []Leaf
+				Grounds      []string
+			}
+			var got [2]res
+			for k, js := range [][]jump{jumps, nil} {
+				r.jumps = js
+				var x res
+				l.log = nil
+				d, err := c.Check(ctx, u, "app.do", obj)
+				x.A, x.Leaves, x.Log = d.Allowed, d.Leaves(), l.log
+				if err != nil {
+					x.Err = err.Error()
+				}
+				ex, err := c.Explain(ctx, u, "app.do", obj)
+				if err != nil {
+					x.ExErr = err.Error()
+				}
+				x.E = ex.Decision.Allowed
+				for _, g := range ex.Grounds {
+					x.Grounds = append(x.Grounds, g.String())
+				}
+				x.H1 = c.HasPerm(ctx, u, "app.do", obj)
+				x.H2 = c.HasPerm(ctx, u, "app.do", obj) // cached path
+				got[k] = x
+			}
+			r.jumps = jumps
+			if diff := cmp.Diff(got[1], got[0]); diff != "" {
+				t.Fatalf("round %d %s outcome %v user %q obj %v: (-tree +jumps)\n%s", round, p, l.outcome, u.id, obj, diff)
+			}
+			require.Equal(t, got[0].A, got[0].H1)
+			require.Equal(t, got[0].A, got[0].H2)
+		}
+	}
+}
