@@ -81,23 +81,22 @@ func newAnswerCache(n int) *answerCache {
 }
 
 // question is the cache key of a check: the question itself (short) or its
-// two hashes (long: lo), and the hash that picks its slot. It is passed by
-// pointer and written field by field: returned by value, it was copied
-// through memory right after it was written, and the 16-byte loads of the
-// just-stored 8-byte words stalled (11 ns a check, measured). (A miss copies
-// it once more into the check's state, long after: no stall.)
+// two hashes (long: w[0], w[1]), and the hash that picks its slot. key
+// writes it word by word through a pointer: returned by value (or written
+// whole), it was copied through
+// memory right after it was written, and the 16-byte loads of the
+// just-stored 8-byte words stalled (pprof: 0.51 s of 2.50 s on one MOVUPS,
+// BenchmarkCheck/global_role at 49 ns/op).
 type question struct {
-	lo, hi words
-	slot   uint64
-	long   bool
+	w    [4]uint64
+	slot uint64
+	long bool
 }
 
-type words struct{ a, b uint64 }
-
-// Sizes of the buffers key writes a question into: a short question's
-// fields take at most shortKey bytes after its header word; a long one,
-// with a wider header, at most keyBuf bytes (past that, its fields are
-// hashed one by one).
+// Sizes of the buffers a question is written into: a short question's
+// fields take at most shortKey bytes after its header word; a long one at
+// most keyBuf bytes with its header (past that, its fields are hashed one
+// by one).
 const (
 	shortKey  = 24
 	keyBuf    = 128
@@ -105,7 +104,7 @@ const (
 )
 
 // key makes the question (user, permission, object ref, refusal of global
-// roles), unambiguously: a header word holds the fields' lengths.
+// roles).
 func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse bool) {
 	tag := uint64(uint32(perm) << 1)
 	if refuse {
@@ -115,17 +114,14 @@ func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse boo
 	if n <= shortKey {
 		// The question itself, in four words, compared whole.
 		var buf [keyHeader + shortKey]byte
-		binary.LittleEndian.PutUint64(buf[:keyHeader], tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<40|uint64(len(ref.ID))<<48)
-		k := keyHeader + copy(buf[keyHeader:], uid)
-		k += copy(buf[k:], ref.Type)
-		copy(buf[k:], ref.ID)
-		q.lo.a, q.lo.b = binary.LittleEndian.Uint64(buf[0:]), binary.LittleEndian.Uint64(buf[8:])
-		q.hi.a, q.hi.b = binary.LittleEndian.Uint64(buf[16:]), binary.LittleEndian.Uint64(buf[24:])
+		writeQuestion(buf[:], tag, uid, ref)
+		q.w[0], q.w[1] = binary.LittleEndian.Uint64(buf[0:]), binary.LittleEndian.Uint64(buf[8:])
+		q.w[2], q.w[3] = binary.LittleEndian.Uint64(buf[16:]), binary.LittleEndian.Uint64(buf[24:])
 		q.long = false
 		// The slot only spreads the questions (the words are compared
 		// whole), so a seeded multiply-mix of the words is enough.
-		h1, l1 := bits.Mul64(q.lo.a^c.mix[0], q.lo.b^c.mix[1])
-		h2, l2 := bits.Mul64(q.hi.a^c.mix[2], q.hi.b^c.mix[3])
+		h1, l1 := bits.Mul64(q.w[0]^c.mix[0], q.w[1]^c.mix[1])
+		h2, l2 := bits.Mul64(q.w[2]^c.mix[2], q.w[3]^c.mix[3])
 		h, l := bits.Mul64(h1^l2^c.mix[4], l1^h2)
 		q.slot = h ^ l
 		return
@@ -141,14 +137,21 @@ func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse boo
 		k1, k2 = mix(c.seed1), mix(c.seed2)
 	} else {
 		var buf [keyBuf]byte
-		// Each length < keyBuf: 16 bits hold it.
-		binary.LittleEndian.PutUint64(buf[:keyHeader], tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<48)
-		k := keyHeader + copy(buf[keyHeader:], uid)
-		k += copy(buf[k:], ref.Type)
-		k += copy(buf[k:], ref.ID)
+		k := writeQuestion(buf[:], tag, uid, ref)
 		k1, k2 = maphash.Bytes(c.seed1, buf[:k]), maphash.Bytes(c.seed2, buf[:k])
 	}
-	q.lo.a, q.lo.b, q.hi.a, q.hi.b, q.slot, q.long = k1, k2, 0, 0, k1, true
+	q.w[0], q.w[1], q.w[2], q.w[3], q.slot, q.long = k1, k2, 0, 0, k1, true
+}
+
+// writeQuestion writes a question into buf, unambiguously, and returns its
+// length: a header word (the tag, then the three fields' lengths, each
+// below keyBuf so 8 bits hold it), then the user, type and ID. buf is at
+// least keyHeader plus the fields long.
+func writeQuestion(buf []byte, tag uint64, uid string, ref Ref) int {
+	binary.LittleEndian.PutUint64(buf, tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<40|uint64(len(ref.ID))<<48)
+	k := keyHeader + copy(buf[keyHeader:], uid)
+	k += copy(buf[k:], ref.Type)
+	return k + copy(buf[k:], ref.ID)
 }
 
 // get returns the answer kept for q at generation gen, and the user's
@@ -162,7 +165,7 @@ func (c *answerCache) get(q *question, gen uint64) (allowed bool, hold *Holding,
 	w0, w1, w2, w3 := s.w[0].Load(), s.w[1].Load(), s.w[2].Load(), s.w[3].Load()
 	g, v, h := s.gen.Load(), s.val.Load(), s.hold.Load()
 	if s.seq.Load() != seq || v&3 == 0 || (v&valLong != 0) != q.long ||
-		w0 != q.lo.a || w1 != q.lo.b || w2 != q.hi.a || w3 != q.hi.b || g != gen {
+		w0 != q.w[0] || w1 != q.w[1] || w2 != q.w[2] || w3 != q.w[3] || g != gen {
 		return false, nil, false
 	}
 	return v&3 == 2, h, true
@@ -183,10 +186,9 @@ func (c *answerCache) put(q *question, gen uint64, allowed bool, hold *Holding) 
 	if q.long {
 		v |= valLong
 	}
-	s.w[0].Store(q.lo.a)
-	s.w[1].Store(q.lo.b)
-	s.w[2].Store(q.hi.a)
-	s.w[3].Store(q.hi.b)
+	for i := range s.w {
+		s.w[i].Store(q.w[i])
+	}
 	s.gen.Store(gen)
 	s.val.Store(v)
 	s.hold.Store(hold)

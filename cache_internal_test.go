@@ -43,10 +43,10 @@ func requireDistinct(t *testing.T, a, b question, msg string) {
 	switch {
 	case a.long != b.long:
 	case !a.long:
-		require.NotEqual(t, [2]words{a.lo, a.hi}, [2]words{b.lo, b.hi}, "%s: words", msg)
+		require.NotEqual(t, a.w, b.w, "%s: words", msg)
 	default:
-		require.NotEqual(t, a.lo.a, b.lo.a, "%s: k1", msg)
-		require.NotEqual(t, a.lo.b, b.lo.b, "%s: k2", msg)
+		require.NotEqual(t, a.w[0], b.w[0], "%s: k1", msg)
+		require.NotEqual(t, a.w[1], b.w[1], "%s: k2", msg)
 	}
 }
 
@@ -75,7 +75,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 	q := ackey(c, "u1", 3, Ref{Type: "doc", ID: "1"}, false)
 	require.False(t, q.long)
 	other := q // the same slot, another question
-	other.hi.b ^= 1
+	other.w[3] ^= 1
 
 	t.Run("empty cache misses", func(t *testing.T) {
 		for _, gen := range []uint64{0, 1, 7} {
@@ -105,10 +105,10 @@ func TestAnswerCacheGetPut(t *testing.T) {
 	t.Run("same slot, any word different, misses", func(t *testing.T) {
 		c.put(&q, 5, true, nil)
 		for i, flip := range []func(*question){
-			func(x *question) { x.lo.a ^= 1 },
-			func(x *question) { x.lo.b ^= 1 << 63 },
-			func(x *question) { x.hi.a ^= 1 << 20 },
-			func(x *question) { x.hi.b ^= 1 },
+			func(x *question) { x.w[0] ^= 1 },
+			func(x *question) { x.w[1] ^= 1 << 63 },
+			func(x *question) { x.w[2] ^= 1 << 20 },
+			func(x *question) { x.w[3] ^= 1 },
 			func(x *question) { x.long = true }, // the same words, kept as hashes
 		} {
 			x := q
@@ -191,7 +191,7 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 	c.put(&q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
 	other := q // the same slot, another question
-	other.lo.b ^= 5
+	other.w[1] ^= 5
 	c.put(&other, 4, false, nil)
 	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
 	_, _, ok = c.get(&other, 4)
@@ -290,7 +290,8 @@ func TestAnswerCacheKey(t *testing.T) {
 		{"uid or ID", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{ID: "a"}}},
 		{"type or ID", acKeyArgs{uid: "u", ref: Ref{Type: "a"}}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
 		{"perm or refuse", acKeyArgs{uid: "u", perm: 1}, acKeyArgs{uid: "u", perm: 0, refuse: true}},
-		// Without the uid's length both would write x 01000000 y 00000000.
+		// Fields holding bytes that look like lengths or a tag: the
+		// header's lengths, not the bytes, tell the fields apart.
 		{"a length inside the uid", acKeyArgs{uid: "x\x01\x00\x00\x00y"}, acKeyArgs{uid: "x", ref: Ref{Type: "y", ID: "\x00\x00\x00\x00"}}},
 		{"a length inside the uid, with an ID", acKeyArgs{uid: "x\x01\x00\x00\x00y", ref: Ref{ID: "1"}}, acKeyArgs{uid: "x", ref: Ref{Type: "y", ID: "\x00\x00\x00\x001"}}},
 		{"a length inside the type", acKeyArgs{uid: "u", ref: Ref{Type: "t\x00\x00\x00\x00", ID: "1"}}, acKeyArgs{uid: "u", ref: Ref{Type: "t", ID: "\x00\x00\x00\x001"}}},
@@ -406,7 +407,7 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	seen1 := map[uint64]acKeyArgs{}
 	seen2 := map[uint64]acKeyArgs{}
-	seenWhole := map[[2]words]acKeyArgs{}
+	seenWhole := map[[4]uint64]acKeyArgs{}
 	slots := map[uint64]int{}
 	questions := map[acKeyArgs]bool{}
 	for i := range 20000 {
@@ -426,17 +427,17 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 		q := a.key(c)
 		require.Equal(t, a.long(), q.long, "%+v", a)
 		if q.long {
-			require.NotEqual(t, q.lo.a, q.lo.b, "%+v", a)
-			require.Zero(t, q.hi, "%+v", a)
-			if prev, ok := seen1[q.lo.a]; ok {
+			require.NotEqual(t, q.w[0], q.w[1], "%+v", a)
+			require.Zero(t, [2]uint64(q.w[2:]), "%+v", a)
+			if prev, ok := seen1[q.w[0]]; ok {
 				t.Fatalf("k1 collision: %+v and %+v", prev, a)
 			}
-			if prev, ok := seen2[q.lo.b]; ok {
+			if prev, ok := seen2[q.w[1]]; ok {
 				t.Fatalf("k2 collision: %+v and %+v", prev, a)
 			}
-			seen1[q.lo.a], seen2[q.lo.b] = a, a
+			seen1[q.w[0]], seen2[q.w[1]] = a, a
 		} else {
-			w := [2]words{q.lo, q.hi}
+			w := q.w
 			if prev, ok := seenWhole[w]; ok {
 				t.Fatalf("two questions, the same words: %+v and %+v", prev, a)
 			}
@@ -583,7 +584,7 @@ func TestAnswerCacheShortKeyInjective(t *testing.T) {
 		if q.long {
 			t.Fatalf("long %v", x)
 		}
-		k := [4]uint64{q.lo.a, q.lo.b, q.hi.a, q.hi.b}
+		k := [4]uint64{q.w[0], q.w[1], q.w[2], q.w[3]}
 		if prev, ok := seen[k]; ok && prev != x {
 			t.Fatalf("collision %+v vs %+v", prev, x)
 		}

@@ -553,7 +553,7 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 }
 
 // decide answers the question begin read into st: the stored roles and
-// grants (through the answer cache when st.fill asks for it), then the
+// grants (kept in the answer cache when st.fill asks for it), then the
 // rule.
 func (c *Checker) decide(st *evalState) error {
 	pi := st.pi

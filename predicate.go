@@ -286,7 +286,6 @@ type cnode struct {
 	kids []*cnode
 	leaf int // index in rule.leaves, for leaves
 	src  *pnode
-	fn   func(ctx context.Context, s Subject, o Object) (bool, error) // src.fn (one pointer less to follow)
 	role *roleInfo
 	slot int // profile-data slot, for opProfile
 }
@@ -384,7 +383,7 @@ func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
 	seen := map[any]int{}
 	var walk func(n *pnode) (*cnode, error)
 	walk = func(n *pnode) (*cnode, error) {
-		c := &cnode{op: n.op, src: n, fn: n.fn, leaf: -1}
+		c := &cnode{op: n.op, src: n, leaf: -1}
 		switch n.op {
 		case opAnd, opOr, opXor, opNot:
 			for _, k := range n.kids {
