@@ -131,6 +131,10 @@ type policy struct {
 	roleList  []*roleInfo
 	dataSlots int
 	emptyHM   *holdingMemo
+	// The Manager's stakes from rules (see compileStakes): by role index,
+	// and by group name.
+	ruleByRole  []bitset
+	ruleByGroup map[string]bitset
 }
 
 // New validates the policy and returns a Checker over store. It is
@@ -251,6 +255,7 @@ func compilePolicy(p Policy) (*policy, error) {
 		}
 		pol.perms[name].rule = r
 	}
+	pol.compileStakes()
 	pol.emptyHM = &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
 	return pol, nil
 }

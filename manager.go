@@ -76,26 +76,12 @@ type Change struct {
 	User    string  // membership kinds
 	Group   string  // membership kinds
 	// Object, optionally, is the application's object a grant is on (its
-	// ObjectRef must equal Grant.On). The Manager checks the actor's
-	// permissions against it, so rules typed on the application's object
-	// (an owner rule) apply; without it they see a bare Ref.
+	// ObjectRef must equal Grant.On). The Manager judges the actor on it,
+	// so rules typed on the application's object (an owner rule), its
+	// parents and its refusal of global roles apply. Without it the
+	// Manager loads it with ManagerOptions.Object, or judges the bare Ref
+	// as an object that refuses global roles.
 	Object Object
-}
-
-// where returns what a grant change is checked against: the application's
-// object when given and matching, else the Ref (nil for type and global
-// grants).
-func (c Change) where() (Object, error) {
-	if !c.Grant.On.IsObject() {
-		return nil, nil
-	}
-	if c.Object != nil {
-		if c.Object.ObjectRef() != c.Grant.On {
-			return nil, fmt.Errorf("%w: Change.Object is %s, the grant is on %s", ErrInvalid, c.Object.ObjectRef().String(), c.Grant.On.String())
-		}
-		return c.Object, nil
-	}
-	return c.Grant.On, nil
 }
 
 // Target returns the principal whose access the change alters.
@@ -201,39 +187,102 @@ type ManagerOptions struct {
 	// Audit, if set, is called once per attempted change, after the change
 	// (so an application can keep an audit table). It must not block long.
 	Audit func(ctx context.Context, e AuditEvent)
+	// Object, if set, loads the application's object for a Ref, so that a
+	// change on an object is judged on the object itself (its rules, its
+	// parents, its refusal of global roles). The Manager calls it when a
+	// Change carries no Object, and always for Approve, which never trusts
+	// the object stored in a Request. (nil, nil) means "no such object":
+	// the change is then judged on the bare Ref, as without a loader.
+	// Without a loader a bare Ref is judged as an object that refuses
+	// global roles (fail closed: the Manager cannot know it acquires them).
+	Object func(ctx context.Context, ref Ref) (Object, error)
+	// Children, if set, lists the objects whose parents include ref (its
+	// direct children). A grant or local role on an object also reaches
+	// its descendants, so an actor who holds a permission on the object
+	// only in a way that does not reach them (a global role, a type-level
+	// grant, a rule) may pass it on only when the Manager can list the
+	// descendants and the actor holds the permission on each of them.
+	// Without Children only holdings that reach every descendant count:
+	// grants and local roles on the object or an ancestor, global grants.
+	// Return no children (nil, nil) for objects that have none.
+	Children func(ctx context.Context, ref Ref) ([]Object, error)
 }
 
 // Manager changes who holds what, under rules that stop privilege
-// escalation (DESIGN contract 19), and audits every attempt. Every method
-// takes the acting subject. Rules, checked in this order:
+// escalation (contract 19 in docs/contract.md), and audits every attempt.
+// Every method takes the acting subject. The rules, in the order checked:
 //
 //   - the actor is an active, authenticated subject (else ErrNotManager);
 //   - nobody changes their own access, or a group they belong to
 //     (ErrSelfChange);
-//   - profiles and memberships need iam.manage_roles, local roles need it on
-//     the object, permission grants need iam.manage_grants on the object
+//   - profiles, memberships and local roles need iam.manage_roles,
+//     permission grants need iam.manage_grants, where the change applies
 //     (ErrNotManager); superusers hold both;
 //   - only a superuser changes who holds a Protected role, or a role that
 //     includes one (ErrProtected);
-//   - the actor holds every permission the change hands out or takes away,
-//     where it applies: a global role's permissions globally, a local
-//     role's or a permission grant's on its object (ErrEscalation); adding
-//     a member hands out everything the group holds;
-//   - a Protected role keeps at least one live holder (ErrLastHolder).
+//   - the actor holds every stake of the change at the change's scope
+//     (ErrEscalation);
+//   - a Protected role keeps a user holding it for good (ErrLastHolder).
+//
+// The stakes of a change are the permissions it can hand out or take away:
+// the role's permissions (Includes followed), for a membership everything
+// the group holds (its live profiles and its grants), and every permission
+// whose rule can change answer because of it — a rule that uses HasRole of a
+// role the change's role includes (or is), PredProfile of such a role, or
+// InGroup of the group. (They are computed from the compiled rules once, by
+// New.) A predicate of the application's own that reads access state by
+// other means is not seen.
+//
+// The scope decides what of the actor's own access counts:
+//
+//   - a global change (a profile, a membership, a grant on Ref{}) counts
+//     what the actor holds globally: its global roles (its own and its
+//     groups' live profiles, roles granted on Ref{}) and its global grants.
+//     A permission granted directly on Ref{} also reaches objects that
+//     refuse global roles, so passing one on (and every stake that comes
+//     from a rule) needs the actor's own global grant of it. Never a
+//     type-level grant, never a rule run without an object.
+//   - a type-level change (Ref{Type: t}) counts that, plus what is
+//     granted to the actor on Ref{Type: t} itself.
+//   - an object change counts what a check on the object answers, with
+//     its ancestry and its refusal of global roles (see
+//     ManagerOptions.Object; a bare Ref refuses global roles). The change
+//     reaches the object's descendants too: a holding that does not
+//     (a global role, a type-level grant, a rule) counts only when
+//     ManagerOptions.Children lists them and the actor holds the
+//     permission on each.
+//
+// Examples of refusals: an actor holding x.share by a grant on
+// Ref{Type: "doc"} cannot assign a role with x.share (a global change) nor
+// grant it on Ref{Type: "folder"}; assigning a role with no permissions is
+// refused when a rule says post.delete = HasRole(that role) and the actor
+// does not hold post.delete globally; adding bob to "admins" is refused
+// when admin.panel = InGroup("admins"); an admin whose doc.read comes from
+// a global role cannot grant doc.read on a document that refuses global
+// roles, nor on a folder whose refusing child the grant would reach;
+// editing bob's editor profile to cover one more section is refused unless
+// the actor holds the permissions the section rule gives, globally.
+//
+// The last-holder rule: a change that leaves no user with an active profile
+// without expiry for a role that is or includes a Protected role, when
+// there was one before, is refused (an expiry counts as a removal; groups
+// do not count, they may have no members).
 //
 // A change is checked and written atomically when the store implements
 // Transactor; otherwise the Manager serialises its own changes in-process.
 // A Manager is safe for concurrent use.
 type Manager struct {
-	c    *Checker
-	log  *slog.Logger
-	hook func(context.Context, AuditEvent)
-	mu   sync.Mutex // serialises changes when the store is not a Transactor
+	c        *Checker
+	log      *slog.Logger
+	hook     func(context.Context, AuditEvent)
+	load     func(context.Context, Ref) (Object, error)
+	children func(context.Context, Ref) ([]Object, error)
+	mu       sync.Mutex // serialises changes when the store is not a Transactor
 }
 
 // NewManager returns a Manager over the checker's policy and store.
 func NewManager(c *Checker, opts ManagerOptions) *Manager {
-	m := &Manager{c: c, log: opts.Logger, hook: opts.Audit}
+	m := &Manager{c: c, log: opts.Logger, hook: opts.Audit, load: opts.Object, children: opts.Children}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -274,15 +323,20 @@ func (m *Manager) Request(ctx context.Context, requester Subject, ch Change) (Re
 }
 
 // Approve applies a request as approver, who must pass every rule as if it
-// made the change itself, and must not be the requester (ErrSelfChange).
+// made the change itself, on the state at the time of approval, and must
+// not be the requester (ErrSelfChange). The Change.Object of the request
+// is ignored (the requester built it): the object comes from
+// ManagerOptions.Object, or the change is judged on the bare Ref.
 func (m *Manager) Approve(ctx context.Context, approver Subject, r Request) error {
 	var err error
+	ch := r.Change
+	ch.Object = nil
 	if id := safeID(approver); id != "" && id == r.RequestedBy {
 		err = fmt.Errorf("%w: %s cannot approve its own request", ErrSelfChange, id)
 	} else {
-		err = m.apply(ctx, approver, r.Change)
+		err = m.apply(ctx, approver, ch)
 	}
-	m.audit(ctx, AuditEvent{Actor: safeID(approver), Stage: "approve", Change: r.Change, RequestedBy: r.RequestedBy}, err, "applied")
+	m.audit(ctx, AuditEvent{Actor: safeID(approver), Stage: "approve", Change: ch, RequestedBy: r.RequestedBy}, err, "applied")
 	return err
 }
 
@@ -422,7 +476,12 @@ func (m *Manager) validate(ch Change) error {
 			return fmt.Errorf("%w: unknown role %q", ErrInvalid, ch.Profile.Role)
 		}
 	case ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke:
-		return m.c.ValidateGrant(ch.Grant)
+		if err := m.c.ValidateGrant(ch.Grant); err != nil {
+			return err
+		}
+		if ch.Object != nil && ch.Object.ObjectRef() != ch.Grant.On {
+			return fmt.Errorf("%w: Change.Object is %s, the grant is on %s", ErrInvalid, ch.Object.ObjectRef().String(), ch.Grant.On.String())
+		}
 	case ch.isMembership():
 		if ch.User == "" || ch.Group == "" {
 			return fmt.Errorf("%w: membership needs a user and a group", ErrInvalid)
@@ -431,6 +490,39 @@ func (m *Manager) validate(ch Change) error {
 		return fmt.Errorf("%w: change kind %d", ErrInvalid, ch.Kind)
 	}
 	return nil
+}
+
+// A scope is where a change applies: globally (Ref{}), to a whole type
+// (Ref{Type: t}) or to an object and its descendants.
+type scope struct {
+	on  Ref
+	obj Object // for an object: the application's object, or a refusingRef
+}
+
+func (sc scope) String() string {
+	switch {
+	case sc.on == Ref{}:
+		return "globally"
+	case !sc.on.IsObject():
+		return "on every " + sc.on.Type
+	}
+	return "on " + sc.on.String()
+}
+
+// refusingRef is a bare Ref judged as an object that refuses global roles:
+// the Manager cannot know that the application's object acquires them.
+type refusingRef struct{ Ref }
+
+func (refusingRef) AcquireGlobalRoles() bool { return false }
+
+// A stake is a permission a change can hand out or take away, where.
+// direct: it reaches objects that refuse global roles (a permission
+// granted directly, or a rule's), so only a direct holding of the actor's
+// counts for it at global or type scope.
+type stake struct {
+	pi     *permInfo
+	sc     scope
+	direct bool
 }
 
 // authorize applies the rules to a validated change, reading through s (a
@@ -448,13 +540,14 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 	if a, ok := actor.(activer); ok && !a.IsActive() {
 		return fmt.Errorf("%w: actor %s is inactive", ErrNotManager, id)
 	}
+	a := &actorView{m: m, c: c, s: s, subj: actor, id: id}
 	// Self-change: the target is the actor, or a group the actor is in.
 	target := ch.Target()
 	if target == User(id) {
 		return fmt.Errorf("%w: %s", ErrSelfChange, id)
 	}
 	if target.Kind == KindGroup {
-		groups, err := actorGroups(ctx, s, actor, id)
+		groups, err := a.groups(ctx)
 		if err != nil {
 			return err
 		}
@@ -462,57 +555,45 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 			return fmt.Errorf("%w: %s is a member of %s", ErrSelfChange, id, target)
 		}
 	}
-	super := false
 	if su, ok := actor.(superuserer); ok && su.IsSuperuser() {
-		super = true
+		a.super = true
 	}
 
 	// The manage permission, where the change applies.
-	managePerm, where := PermManageRoles, Object(nil)
-	if !ch.isProfile() && !ch.isMembership() {
+	managePerm, where := PermManageRoles, scope{}
+	if ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke {
 		if ch.Grant.Perm != "" {
 			managePerm = PermManageGrants
 		}
 		var err error
-		if where, err = ch.where(); err != nil {
+		if where, err = m.scopeOf(ctx, ch.Grant.On, ch.Object); err != nil {
 			return err
 		}
 	}
-	if !super {
-		ok, err := c.holds(ctx, actor, managePerm, where)
+	if !a.super {
+		ok, err := a.manages(ctx, c.pol.perms[managePerm], where)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%w: %s lacks %s", ErrNotManager, id, managePerm)
+			return fmt.Errorf("%w: %s lacks %s %s", ErrNotManager, id, managePerm, where)
 		}
 	}
 
-	// What the change hands out or takes away, and where.
-	roles, perms, complete, err := m.stakes(ctx, s, ch)
-	if err != nil {
+	roles, stakes, err := m.stakes(ctx, s, ch, where)
+	if err == errUnknownStakes && !a.super {
+		return fmt.Errorf("%w: the store cannot list what %s holds", ErrEscalation, Group(ch.Group))
+	} else if err != nil && err != errUnknownStakes {
 		return err
 	}
-	if !super && !complete {
-		return fmt.Errorf("%w: the store cannot list what %s holds", ErrEscalation, Group(ch.Group))
-	}
-	if !super {
-		for _, r := range roles {
-			if c.pol.protected(r.ri) {
-				return fmt.Errorf("%w: %s", ErrProtected, r.ri.name)
+	if !a.super {
+		for _, ri := range roles {
+			if c.pol.protected(ri) {
+				return fmt.Errorf("%w: %s", ErrProtected, ri.name)
 			}
 		}
-		for _, r := range roles {
-			for _, pi := range c.pol.permList {
-				if r.ri.perms.has(pi.idx) {
-					if err := c.requireHeld(ctx, actor, pi, r.where); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		for _, p := range perms {
-			if err := c.requireHeld(ctx, actor, p.pi, p.where); err != nil {
+		for _, st := range stakes {
+			if err := a.require(ctx, st); err != nil {
 				return err
 			}
 		}
@@ -520,111 +601,396 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 	return m.lastHolder(ctx, s, ch)
 }
 
-type roleStake struct {
-	ri    *roleInfo
-	where Object
+// scopeOf returns the scope of a change on ref; obj is the application's
+// object the caller gave, if any.
+func (m *Manager) scopeOf(ctx context.Context, ref Ref, obj Object) (scope, error) {
+	if !ref.IsObject() {
+		return scope{on: ref}, nil
+	}
+	if obj == nil && m.load != nil {
+		o, err := m.load(ctx, ref)
+		if err != nil {
+			return scope{}, fmt.Errorf("iam: loading %s: %w", ref.String(), err)
+		}
+		if o != nil && o.ObjectRef() != ref {
+			return scope{}, fmt.Errorf("%w: ManagerOptions.Object returned %s for %s", ErrInvalid, o.ObjectRef().String(), ref.String())
+		}
+		obj = o
+	}
+	if obj == nil {
+		obj = refusingRef{ref}
+	}
+	return scope{on: ref, obj: obj}, nil
 }
 
-type permStake struct {
-	pi    *permInfo
-	where Object
-}
-
-// stakes returns the roles and permissions a change hands out or takes
-// away, with the object each applies to (nil: globally). complete is false
-// when s cannot list a group's grants, so the stakes of a membership are
-// unknown.
-func (m *Manager) stakes(ctx context.Context, s Store, ch Change) (roles []roleStake, perms []permStake, complete bool, err error) {
+// stakes returns the roles a change hands out or takes away (for the
+// Protected rule) and its stakes. A membership needs the store to list the
+// group's grants (HolderGrantLister); without it the change is refused for
+// everyone but superusers.
+func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) ([]*roleInfo, []stake, error) {
 	pol := m.c.pol
+	var (
+		roles  []*roleInfo
+		stakes []stake
+	)
+	// role adds the stakes of holding ri at sc: its permissions (direct
+	// when granted on the type or globally they are not: a role is refused
+	// by objects refusing global roles), and the rules it can turn.
+	role := func(ri *roleInfo, sc scope) {
+		roles = append(roles, ri)
+		for _, pi := range pol.permList {
+			if ri.perms.has(pi.idx) {
+				stakes = append(stakes, stake{pi: pi, sc: sc})
+			}
+		}
+		ruleStakes(&stakes, pol, pol.ruleByRole[ri.idx], sc)
+	}
 	switch {
 	case ch.isProfile():
-		return []roleStake{{ri: pol.roles[ch.Profile.Role]}}, nil, true, nil
+		role(pol.roles[ch.Profile.Role], scope{})
+		return roles, stakes, nil
 	case ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke:
-		where, err := ch.where()
-		if err != nil {
-			return nil, nil, false, err
-		}
 		if ch.Grant.Role != "" {
-			return []roleStake{{ri: pol.roles[ch.Grant.Role], where: where}}, nil, true, nil
+			role(pol.roles[ch.Grant.Role], where)
+		} else {
+			stakes = append(stakes, stake{pi: pol.perms[ch.Grant.Perm], sc: where, direct: true})
 		}
-		return nil, []permStake{{pi: pol.perms[ch.Grant.Perm], where: where}}, true, nil
+		return roles, stakes, nil
 	}
-	// A membership hands out (or takes away) everything the group holds.
+	// A membership hands out (or takes away) everything the group holds,
+	// and the rules that ask for the group.
+	ruleStakes(&stakes, pol, pol.ruleByGroup[ch.Group], scope{})
 	h, err := s.Holding(ctx, Group(ch.Group))
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("iam: reading %s: %w", Group(ch.Group), err)
+		return nil, nil, fmt.Errorf("iam: reading %s: %w", Group(ch.Group), err)
 	}
+	now := m.c.now()
 	for _, p := range h.Profiles() {
-		if ri := pol.roles[p.Role]; ri != nil {
-			roles = append(roles, roleStake{ri: ri})
+		if ri := pol.roles[p.Role]; ri != nil && p.Live(now) {
+			role(ri, scope{})
 		}
 	}
 	gl, ok := s.(HolderGrantLister)
 	if !ok {
-		return roles, nil, false, nil
+		// The group's grants are unknown: only a superuser may go on.
+		return roles, stakes, errUnknownStakes
 	}
 	grants, err := gl.GrantsHeldBy(ctx, Group(ch.Group))
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("iam: listing the grants of %s: %w", Group(ch.Group), err)
+		return nil, nil, fmt.Errorf("iam: listing the grants of %s: %w", Group(ch.Group), err)
 	}
 	for _, g := range grants {
-		var where Object
-		if g.On.IsObject() {
-			where = g.On
+		sc, err := m.scopeOf(ctx, g.On, nil)
+		if err != nil {
+			return nil, nil, err
 		}
-		if g.Role != "" {
-			if ri := pol.roles[g.Role]; ri != nil {
-				roles = append(roles, roleStake{ri: ri, where: where})
-			}
-		} else if pi := pol.perms[g.Perm]; pi != nil {
-			perms = append(perms, permStake{pi: pi, where: where})
+		if ri := pol.roles[g.Role]; g.Role != "" && ri != nil {
+			role(ri, sc)
+		} else if pi := pol.perms[g.Perm]; g.Perm != "" && pi != nil {
+			stakes = append(stakes, stake{pi: pi, sc: sc, direct: true})
 		}
 	}
-	return roles, perms, true, nil
+	return roles, stakes, nil
 }
 
-// lastHolder refuses a change that leaves a Protected role without a live
-// holder.
+// errUnknownStakes: the store cannot list a group's grants.
+var errUnknownStakes = errors.New("iam: unknown stakes")
+
+// ruleStakes adds the permissions in perms (those whose rule a change can
+// turn) as direct stakes at sc: a rule's leaves need not ask for a global
+// role, so it may reach objects that refuse them.
+func ruleStakes(out *[]stake, pol *policy, perms bitset, sc scope) {
+	if perms == nil {
+		return
+	}
+	for _, pi := range pol.permList {
+		if perms.has(pi.idx) {
+			*out = append(*out, stake{pi: pi, sc: sc, direct: true})
+		}
+	}
+}
+
+// actorView answers what the actor of one change holds, at a scope. It
+// reads the actor's global access once.
+type actorView struct {
+	m     *Manager
+	c     *Checker
+	s     Store
+	subj  Subject
+	id    string
+	super bool
+
+	read       bool
+	principals []Principal // the user and its groups
+	gs         []string
+	viaRole    bitset // permissions of the actor's global roles
+	viaGrant   bitset // permissions granted to the actor on Ref{}
+	types      map[string][2]bitset
+}
+
+// groups returns the actor's stored groups plus SubjectGroups().
+func (a *actorView) groups(ctx context.Context) ([]string, error) {
+	if a.gs != nil {
+		return a.gs, nil
+	}
+	h, err := a.s.Holding(ctx, User(a.id))
+	if err != nil {
+		return nil, fmt.Errorf("iam: reading %s: %w", User(a.id), err)
+	}
+	// Never nil once read, so that it is read once.
+	gs := append([]string{}, h.Groups()...)
+	if g, ok := a.subj.(grouper); ok {
+		gs = append(gs, g.SubjectGroups()...)
+	}
+	a.gs = gs
+	return a.gs, nil
+}
+
+// global reads the actor's global roles and global grants.
+func (a *actorView) global(ctx context.Context) error {
+	if a.read {
+		return nil
+	}
+	pol := a.c.pol
+	gs, err := a.groups(ctx)
+	if err != nil {
+		return err
+	}
+	a.principals = []Principal{User(a.id)}
+	for _, g := range gs {
+		a.principals = append(a.principals, Group(g))
+	}
+	a.viaRole, a.viaGrant = newBitset(len(pol.permList)), newBitset(len(pol.permList))
+	now := a.c.now()
+	for _, p := range a.principals {
+		h, err := a.s.Holding(ctx, p)
+		if err != nil {
+			return fmt.Errorf("iam: reading %s: %w", p, err)
+		}
+		for _, pr := range h.Profiles() {
+			if ri := pol.roles[pr.Role]; ri != nil && pr.Live(now) {
+				a.viaRole.or(ri.perms)
+			}
+		}
+	}
+	if a.viaRole, a.viaGrant, err = a.grantsOn(ctx, Ref{}, a.viaRole, a.viaGrant); err != nil {
+		return err
+	}
+	a.read = true
+	return nil
+}
+
+// grantsOn adds the permissions granted to the actor on exactly on: through
+// roles to viaRole, directly to viaGrant.
+func (a *actorView) grantsOn(ctx context.Context, on Ref, viaRole, viaGrant bitset) (bitset, bitset, error) {
+	pol := a.c.pol
+	set, err := a.s.Grants(ctx, on)
+	if err != nil {
+		return nil, nil, fmt.Errorf("iam: reading the grants on %s: %w", on.String(), err)
+	}
+	for _, g := range set.Grants(on) {
+		if !slices.Contains(a.principals, g.Holder) {
+			continue
+		}
+		if ri := pol.roles[g.Role]; g.Role != "" && ri != nil {
+			viaRole.or(ri.perms)
+		} else if pi := pol.perms[g.Perm]; g.Perm != "" && pi != nil {
+			viaGrant.set(pi.idx)
+		}
+	}
+	return viaRole, viaGrant, nil
+}
+
+// holdsWide reports whether the actor holds pi globally or, for a type
+// scope, on the type: direct asks for a holding that objects refusing
+// global roles do not ignore (a grant of the permission itself).
+func (a *actorView) holdsWide(ctx context.Context, pi *permInfo, on Ref, direct bool) (bool, error) {
+	if err := a.global(ctx); err != nil {
+		return false, err
+	}
+	if a.viaGrant.has(pi.idx) || !direct && a.viaRole.has(pi.idx) {
+		return true, nil
+	}
+	if on.Type == "" {
+		return false, nil
+	}
+	t, ok := a.types[on.Type]
+	if !ok {
+		n := len(a.c.pol.permList)
+		var err error
+		if t[0], t[1], err = a.grantsOn(ctx, on, newBitset(n), newBitset(n)); err != nil {
+			return false, err
+		}
+		if a.types == nil {
+			a.types = map[string][2]bitset{}
+		}
+		a.types[on.Type] = t
+	}
+	return t[1].has(pi.idx) || !direct && t[0].has(pi.idx), nil
+}
+
+// manages reports whether the actor holds the manage permission pi at sc:
+// what it holds there (an object: a check on it, rules included).
+func (a *actorView) manages(ctx context.Context, pi *permInfo, sc scope) (bool, error) {
+	if sc.obj == nil {
+		return a.holdsWide(ctx, pi, sc.on, false)
+	}
+	return a.c.holds(ctx, a.subj, pi.name, sc.obj)
+}
+
+// require returns ErrEscalation unless the actor holds the stake.
+func (a *actorView) require(ctx context.Context, st stake) error {
+	var (
+		ok  bool
+		err error
+		how string
+	)
+	switch {
+	case st.sc.obj != nil:
+		ok, how, err = a.holdsOnObject(ctx, st.pi, st.sc.obj)
+	case len(st.pi.types) > 0 && st.sc.on.Type != "" && !slices.Contains(st.pi.types, st.sc.on.Type):
+		// A role granted on a type its permission is not declared for
+		// gives nothing of it.
+		return nil
+	default:
+		ok, err = a.holdsWide(ctx, st.pi, st.sc.on, st.direct)
+		if st.direct {
+			how = " (a permission granted directly or by a rule needs the actor's own grant of it)"
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: actor lacks %s %s%s", ErrEscalation, st.pi.name, st.sc, how)
+	}
+	return nil
+}
+
+// maxDescendants bounds the objects the Manager looks at below one object.
+const maxDescendants = 4096
+
+// holdsOnObject reports whether the actor holds pi on obj and on every
+// descendant of obj (a grant on obj reaches them all).
+func (a *actorView) holdsOnObject(ctx context.Context, pi *permInfo, obj Object) (ok bool, how string, err error) {
+	applies := len(pi.types) == 0 || slices.Contains(pi.types, obj.ObjectRef().Type)
+	if applies {
+		e, err := a.c.Explain(ctx, a.subj, pi.name, obj)
+		if err != nil {
+			return false, "", err
+		}
+		if !e.Decision.Allowed {
+			return false, "", nil
+		}
+		for _, g := range e.Grounds {
+			if reachesDescendants(g) {
+				return true, "", nil
+			}
+		}
+	}
+	// What the actor holds on obj (if anything) need not reach its
+	// descendants: look at each of them.
+	if a.m.children == nil {
+		return false, " (it is held there only in a way that does not reach the object's descendants, and ManagerOptions.Children is not set)", nil
+	}
+	seen := map[Ref]bool{obj.ObjectRef(): true}
+	queue := []Ref{obj.ObjectRef()}
+	for len(queue) > 0 {
+		kids, err := a.m.children(ctx, queue[0])
+		if err != nil {
+			return false, "", fmt.Errorf("iam: listing the children of %s: %w", queue[0].String(), err)
+		}
+		queue = queue[1:]
+		for _, k := range kids {
+			if k == nil {
+				continue
+			}
+			r := k.ObjectRef()
+			if seen[r] {
+				continue
+			}
+			if len(seen) >= maxDescendants {
+				return false, fmt.Sprintf(" (more than %d descendants)", maxDescendants), nil
+			}
+			seen[r] = true
+			queue = append(queue, r)
+			if len(pi.types) > 0 && !slices.Contains(pi.types, r.Type) {
+				continue
+			}
+			held, err := a.c.holds(ctx, a.subj, pi.name, k)
+			if err != nil {
+				return false, "", err
+			}
+			if !held {
+				return false, " on its descendant " + r.String(), nil
+			}
+		}
+	}
+	return true, "", nil
+}
+
+// reachesDescendants reports whether an allowing ground holds for every
+// descendant of the object too: a grant or local role on the object or an
+// ancestor, a global grant of the permission, a superuser. Not a global
+// role (a descendant may refuse it), a type-level grant (a descendant may
+// be of another type) nor a rule.
+func reachesDescendants(g Decision) bool {
+	switch g.Reason {
+	case ReasonSuperuser, ReasonLocalRole:
+		return true
+	case ReasonGrant:
+		return g.On.IsObject() || g.On == Ref{}
+	}
+	return false
+}
+
+// lastHolder refuses a change after which a Protected role (or a role that
+// includes one) is held for good by no user, when it was before: held for
+// good is an active profile without expiry, of the Protected role or of any
+// role that includes it.
 func (m *Manager) lastHolder(ctx context.Context, s Store, ch Change) error {
 	if !ch.isProfile() || ch.Kind == ChangeActivate {
 		return nil
 	}
-	ri := m.c.pol.roles[ch.Profile.Role]
-	if !ri.role.Protected {
+	pol := m.c.pol
+	ri := pol.roles[ch.Profile.Role]
+	if !pol.protected(ri) {
 		return nil
-	}
-	now := m.c.now()
-	if ch.Kind == ChangePutProfile && ch.Profile.Live(now) {
-		return nil // still held after the change
 	}
 	rl, ok := s.(RoleLister)
 	if !ok {
 		return fmt.Errorf("%w: the store cannot list the holders of %s", ErrLastHolder, ri.name)
 	}
-	ps, err := rl.RoleProfiles(ctx, ri.name)
-	if err != nil {
-		return fmt.Errorf("iam: listing the holders of %s: %w", ri.name, err)
-	}
-	// Only users count: a group holding the role may have no members.
-	for _, p := range ps {
-		if p.Holder.Kind == KindUser && p.Holder != ch.Profile.Holder && p.Live(now) {
-			return nil
+	lasting := func(p Profile) bool { return p.Holder.Kind == KindUser && p.Active && p.ExpiresAt.IsZero() }
+	changed := ch.Profile.Holder
+	for _, prot := range pol.roleList {
+		if !prot.role.Protected || !ri.roles.has(prot.idx) {
+			continue
+		}
+		before, after := false, ch.Kind == ChangePutProfile && lasting(ch.Profile)
+		for _, holder := range pol.roleList {
+			if !holder.roles.has(prot.idx) || before && after {
+				continue
+			}
+			ps, err := rl.RoleProfiles(ctx, holder.name)
+			if err != nil {
+				return fmt.Errorf("iam: listing the holders of %s: %w", holder.name, err)
+			}
+			for _, p := range ps {
+				if !lasting(p) {
+					continue
+				}
+				before = true
+				if holder != ri || p.Holder != changed {
+					after = true
+				}
+			}
+		}
+		if before && !after {
+			return fmt.Errorf("%w: %s would have no user holding it without expiry", ErrLastHolder, prot.name)
 		}
 	}
-	return fmt.Errorf("%w: %s would have no live holder", ErrLastHolder, ri.name)
-}
-
-// actorGroups returns the actor's stored groups plus SubjectGroups().
-func actorGroups(ctx context.Context, s Store, actor Subject, id string) ([]string, error) {
-	h, err := s.Holding(ctx, User(id))
-	if err != nil {
-		return nil, fmt.Errorf("iam: reading %s: %w", User(id), err)
-	}
-	groups := h.Groups()
-	if g, ok := actor.(grouper); ok {
-		groups = append(slices.Clip(groups), g.SubjectGroups()...)
-	}
-	return groups, nil
+	return nil
 }
 
 // holds is HasPerm that reports the error instead of hiding it.
@@ -634,23 +1000,6 @@ func (c *Checker) holds(ctx context.Context, s Subject, perm string, obj Object)
 		return false, err
 	}
 	return d.Allowed, nil
-}
-
-// requireHeld returns ErrEscalation unless s holds pi where (nil:
-// globally).
-func (c *Checker) requireHeld(ctx context.Context, s Subject, pi *permInfo, where Object) error {
-	ok, err := c.holds(ctx, s, pi.name, where)
-	if err != nil && !errors.Is(err, ErrWrongType) {
-		return err
-	}
-	if !ok {
-		at := "globally"
-		if where != nil {
-			at = "on " + where.ObjectRef().String()
-		}
-		return fmt.Errorf("%w: actor lacks %s %s", ErrEscalation, pi.name, at)
-	}
-	return nil
 }
 
 // withStore returns a checker with the same policy reading s.
@@ -670,4 +1019,42 @@ func (p *policy) protected(ri *roleInfo) bool {
 		}
 	}
 	return false
+}
+
+// compileStakes finds, for each role and each group the rules name, the
+// permissions whose rule can change answer when the role or the group
+// membership changes: a rule with HasRole or PredProfile of a role that the
+// changed role includes (or is), or InGroup of the group. The Manager
+// counts them among a change's stakes.
+func (p *policy) compileStakes() {
+	p.ruleByRole = make([]bitset, len(p.roleList))
+	for _, pi := range p.permList {
+		if pi.rule == nil {
+			continue
+		}
+		for _, leaf := range pi.rule.leaves {
+			switch leaf.op {
+			case opHasRole, opProfile:
+				named := p.roles[leaf.role.Name]
+				for _, ri := range p.roleList {
+					if ri.roles.has(named.idx) {
+						if p.ruleByRole[ri.idx] == nil {
+							p.ruleByRole[ri.idx] = newBitset(len(p.permList))
+						}
+						p.ruleByRole[ri.idx].set(pi.idx)
+					}
+				}
+			case opInGroup:
+				for _, g := range leaf.groups {
+					if p.ruleByGroup == nil {
+						p.ruleByGroup = map[string]bitset{}
+					}
+					if p.ruleByGroup[g] == nil {
+						p.ruleByGroup[g] = newBitset(len(p.permList))
+					}
+					p.ruleByGroup[g].set(pi.idx)
+				}
+			}
+		}
+	}
 }

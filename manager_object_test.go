@@ -27,7 +27,10 @@ func TestManagerChangeObject(t *testing.T) {
 		Rules: map[string]iam.Predicate{"blog.view": isOwner, iam.PermManageRoles: isOwner},
 	}, store)
 	require.NoError(t, err)
-	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
+	// Posts have no children: the owner's rule holds on all the grant
+	// reaches.
+	noKids := func(context.Context, iam.Ref) ([]iam.Object, error) { return nil, nil }
+	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler), Children: noKids})
 	post := &ctDoc{ref: iam.Ref{Type: "blog.post", ID: "1"}, owner: "ann"}
 	g := iam.Grant{Holder: iam.User("rita"), Role: "blog.reviewer", On: post.ref}
 
@@ -55,5 +58,13 @@ func TestManagerChangeObject(t *testing.T) {
 		})
 	}
 	require.NoError(t, m.Apply(ctx, ctPlain("ann"), iam.Change{Kind: iam.ChangeRevoke, Grant: g, Object: post}))
+	require.False(t, c.HasPerm(ctx, ctPlain("rita"), "blog.view", post))
+
+	// Without Children the Manager cannot know the post has no
+	// descendants, which the grant would reach and the owner's rule may
+	// not: refused.
+	bare := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
+	err = bare.Apply(ctx, ctPlain("ann"), iam.Change{Kind: iam.ChangeGrant, Grant: g, Object: post})
+	require.ErrorIs(t, err, iam.ErrEscalation)
 	require.False(t, c.HasPerm(ctx, ctPlain("rita"), "blog.view", post))
 }

@@ -35,6 +35,13 @@ var (
 	mDoc = iam.Ref{Type: "m.doc", ID: "1"}
 )
 
+// mLoad is the matrix's object loader: every object is a plain document
+// (it acquires global roles) and has no children, so the manager's global
+// roles count on it.
+func mLoad(_ context.Context, ref iam.Ref) (iam.Object, error) { return ref, nil }
+
+func mNoChildren(context.Context, iam.Ref) ([]iam.Object, error) { return nil, nil }
+
 // mSubject is an actor of the matrix.
 type mSubject struct {
 	id       string
@@ -197,7 +204,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 					}
 					var events []iam.AuditEvent
 					m := iam.NewManager(c, iam.ManagerOptions{
-						Logger: discardLogger(),
+						Object: mLoad, Children: mNoChildren, Logger: discardLogger(),
 						Audit:  func(_ context.Context, e iam.AuditEvent) { events = append(events, e) },
 					})
 					had := c.HasPerm(ctx, mSubject{id: "tgt"}, tg.perm, mDoc)
@@ -228,7 +235,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 
 	t.Run("LastHolder", func(t *testing.T) {
 		_, c := setup(t)
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
 		su := mSubject{id: "su", super: true}
 		// admin2 is the only holder: removing or deactivating it is refused.
 		require.ErrorIs(t, m.RemoveRole(ctx, su, iam.User("admin2"), mAdmin.Name), iam.ErrLastHolder)
@@ -246,8 +253,8 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		require.NoError(t, s.PutProfile(ctx, iam.Profile{Holder: iam.User("admin3"), Role: mAdmin.Name, Active: true}))
 		for round := range 10 {
 			// Two managers race to remove the last two holders.
-			m1 := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
-			m2 := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+			m1 := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
+			m2 := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			wg.Add(2)
@@ -279,7 +286,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 	t.Run("ApprovalWorkflow", func(t *testing.T) {
 		_, c := setup(t)
 		var events []iam.AuditEvent
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger(),
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger(),
 			Audit: func(_ context.Context, e iam.AuditEvent) { events = append(events, e) }})
 		ch := iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: iam.User("tgt"), Role: mViewer.Name, Active: true}}
 		// tgt asks for a promotion for itself: allowed to ask, not to apply.
@@ -307,7 +314,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 
 	t.Run("GroupMemberSelfChange", func(t *testing.T) {
 		s, c := setup(t)
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
 		require.NoError(t, s.AddMember(ctx, "mgr", "staff"))
 		err := m.AssignRole(ctx, mSubject{id: "mgr"}, iam.Profile{Holder: iam.Group("staff"), Role: mViewer.Name, Active: true})
 		require.ErrorIs(t, err, iam.ErrSelfChange, "a manager cannot give roles to its own group")
@@ -316,7 +323,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 
 	t.Run("MembershipCarriesGroupGrants", func(t *testing.T) {
 		s, c := setup(t)
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
 		// The group holds no role, only a grant the manager lacks.
 		require.NoError(t, s.Grant(ctx, iam.Grant{Holder: iam.Group("pubs"), Perm: "m.publish", On: mDoc}))
 		require.ErrorIs(t, m.AddMember(ctx, mSubject{id: "mgr"}, "tgt", "pubs"), iam.ErrEscalation)
@@ -327,10 +334,31 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 		require.True(t, c.HasPerm(iamcache.Fresh(ctx), mSubject{id: "tgt"}, "m.publish", mDoc))
 	})
 
+	t.Run("BareRefFailsClosed", func(t *testing.T) {
+		// Without a loader the Manager cannot know that m.doc:1 acquires
+		// global roles: it judges it as refusing them, so the manager's
+		// global roles do not count there, and without Children a
+		// holding that may not reach the object's descendants does not
+		// either.
+		s, c := setup(t)
+		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		mgr := mSubject{id: "mgr"}
+		g := iam.Grant{Holder: iam.User("x"), Perm: "m.view", On: mDoc}
+		require.ErrorIs(t, m.Grant(ctx, mgr, g), iam.ErrNotManager)
+		// Holding the manage permission on the document itself is not
+		// enough: m.view comes from a global role.
+		require.NoError(t, s.Grant(ctx, iam.Grant{Holder: iam.User("mgr"), Perm: iam.PermManageGrants, On: mDoc}))
+		require.ErrorIs(t, m.Grant(ctx, mgr, g), iam.ErrEscalation)
+		// A grant of m.view on the document reaches all it reaches.
+		require.NoError(t, s.Grant(ctx, iam.Grant{Holder: iam.User("mgr"), Perm: "m.view", On: mDoc}))
+		require.NoError(t, m.Grant(ctx, mgr, g))
+		require.True(t, c.HasPerm(iamcache.Fresh(ctx), mSubject{id: "x"}, "m.view", mDoc))
+	})
+
 	t.Run("PanickingActorFailsClosed", func(t *testing.T) {
 		_, c := setup(t)
 		var events []iam.AuditEvent
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger(),
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger(),
 			Audit: func(_ context.Context, e iam.AuditEvent) { events = append(events, e) }})
 		err := m.AssignRole(ctx, panicky{}, iam.Profile{Holder: iam.User("x"), Role: mViewer.Name, Active: true})
 		require.ErrorIs(t, err, iam.ErrPanic)
@@ -341,7 +369,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 
 	t.Run("StoreErrorFailsClosed", func(t *testing.T) {
 		_, c := setup(t)
-		m := iam.NewManager(c, iam.ManagerOptions{Logger: discardLogger()})
+		m := iam.NewManager(c, iam.ManagerOptions{Object: mLoad, Children: mNoChildren, Logger: discardLogger()})
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		err := m.AssignRole(cctx, mSubject{id: "mgr"}, iam.Profile{Holder: iam.User("x"), Role: mViewer.Name, Active: true})

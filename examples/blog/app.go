@@ -175,8 +175,26 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	a := &App{store: store, db: store.DB(), checker: checker, log: log,
-		manager: iam.NewManager(checker, iam.ManagerOptions{Logger: log})}
+	a := &App{store: store, db: store.DB(), checker: checker, log: log}
+	a.manager = iam.NewManager(checker, iam.ManagerOptions{
+		Logger: log,
+		// The Manager judges a change on a post on the post itself (its
+		// owner and section rules), loaded here when a change does not
+		// carry it (an approval never trusts the requester's copy).
+		Object: func(ctx context.Context, ref iam.Ref) (iam.Object, error) {
+			if ref.Type != "blog.post" {
+				return nil, nil
+			}
+			p, err := a.Post(ctx, ref.ID)
+			if errors.Is(err, errNoPost) {
+				return nil, nil
+			}
+			return p, err
+		},
+		// Posts have no children: what an editor holds on a post by a
+		// rule of her section holds on everything a grant on it reaches.
+		Children: func(context.Context, iam.Ref) ([]iam.Object, error) { return nil, nil },
+	})
 	if _, err := a.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS blog_posts (
 		id      TEXT PRIMARY KEY,
 		owner   TEXT NOT NULL,
