@@ -167,20 +167,34 @@
 // # Managing roles and grants
 //
 // A [Manager] changes who holds what on behalf of an acting subject, under
-// rules that stop privilege escalation (DESIGN contract 19): the actor needs
+// rules that stop privilege escalation, in the spirit of Kubernetes RBAC:
+// bind only what you hold, where you hold it. The actor needs
 // [PermManageRoles] (profiles, memberships, local roles) or
-// [PermManageGrants] (permission grants) where the change applies; it must
-// hold every permission it hands out or takes away ([ErrEscalation]);
-// nobody changes their own access or a group they belong to
-// ([ErrSelfChange]); only a superuser changes who holds a [Role] marked
-// Protected ([ErrProtected]), and a Protected role keeps at least one user
-// with a live profile ([ErrLastHolder]). Adding a member hands out
-// everything the group holds. Every attempt, applied or refused, emits one
-// slog record and one [AuditEvent] to an optional hook. [Manager.Request]
-// and [Manager.Approve] implement a promotion-request workflow: the approver
-// passes the same rules and is not the requester. A change is checked and
-// written atomically in a store that implements [Transactor] (MemoryStore,
-// iamsql), which also serialises concurrent changes.
+// [PermManageGrants] (permission grants) where the change applies, and it
+// must hold every stake of the change at the change's scope
+// ([ErrEscalation]). The stakes are the permissions the change can give or
+// take away: the role's (Includes followed), everything a group holds for
+// a membership, and every permission whose rule can turn because of the
+// change (HasRole or PredProfile of a role it changes, InGroup of the
+// group). A global change counts what the actor holds globally (global
+// roles and global grants; never a type-level grant, never a rule run
+// without an object), a change on a type adds grants on that type, and a
+// change on an object counts a check on that object — but only in ways
+// that reach the object's descendants too, unless
+// [ManagerOptions].Children lists them (a bare [Ref] is judged as refusing
+// global roles; [ManagerOptions].Object loads the application's object).
+// Nobody changes their own access or a group they belong to
+// ([ErrSelfChange]); only a superuser changes who holds a [Role] that is or
+// includes a Protected one ([ErrProtected]), and such a role keeps at least
+// one user with an active profile that does not expire ([ErrLastHolder]).
+// Every attempt, applied or refused, emits one slog record and one
+// [AuditEvent] to an optional hook. [Manager.Request] and [Manager.Approve]
+// implement a promotion-request workflow: the approver passes the same
+// rules on fresh state and on the object the Manager loads itself, and is
+// not the requester. A change is checked and written atomically in a store
+// that implements [Transactor] (MemoryStore, iamsql), which also
+// serialises concurrent changes. The [Manager] type documents the rule in
+// full, with an example of each refusal.
 //
 // # Access queries
 //

@@ -209,7 +209,7 @@ type ManagerOptions struct {
 }
 
 // Manager changes who holds what, under rules that stop privilege
-// escalation (contract 19 in docs/contract.md), and audits every attempt.
+// escalation, and audits every attempt.
 // Every method takes the acting subject. The rules, in the order checked:
 //
 //   - the actor is an active, authenticated subject (else ErrNotManager);
