@@ -205,7 +205,7 @@ func TestManager(t *testing.T, newStore func(t *testing.T) iam.Store) {
 					var events []iam.AuditEvent
 					m := iam.NewManager(c, iam.ManagerOptions{
 						Object: mLoad, Children: mNoChildren, Logger: discardLogger(),
-						Audit:  func(_ context.Context, e iam.AuditEvent) { events = append(events, e) },
+						Audit: func(_ context.Context, e iam.AuditEvent) { events = append(events, e) },
 					})
 					had := c.HasPerm(ctx, mSubject{id: "tgt"}, tg.perm, mDoc)
 					want := mExpect(a.name, tg.name, op)
