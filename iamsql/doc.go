@@ -91,14 +91,17 @@
 //
 // On PostgreSQL every write also runs pg_notify in its transaction, so the
 // notification is delivered when, and only if, it commits. Each Store
-// LISTENs on one connection of its pool and drops the entries named in the
-// payload (or everything, for a payload that would exceed PostgreSQL's 8000
-// bytes). If the listening connection breaks, the cache is dropped at once,
-// the listener reconnects with backoff, LISTENs again and then drops the
-// cache again, so nothing committed while it was away is served stale. The
-// TTL bounds staleness if notifications stop for any other reason; 0
-// disables the cache, and a per-call iamcache.Fresh(ctx) reads the
-// database directly.
+// LISTENs on a connection of its own, made with the settings of a
+// connection of its pool (borrowed only to copy them) but not counted in
+// the pool; it checks that the LISTEN is in effect there (in
+// pg_listening_channels) before Open returns and at every heartbeat, and
+// drops the entries named in the payload (or everything, for a payload that
+// would exceed PostgreSQL's 8000 bytes). If the listening connection breaks
+// or the check fails, the cache is dropped at once, the listener reconnects
+// with backoff, LISTENs again and then drops the cache again, so nothing
+// committed while it was away is served stale. The TTL bounds staleness if
+// notifications stop for any other reason; 0 disables the cache, and a
+// per-call iamcache.Fresh(ctx) reads the database directly.
 //
 // SQLite has no notifications: use one process per database file, or a
 // short TTL.
@@ -111,4 +114,18 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use. A Writer is as safe as its *sql.Tx.
+//
+// Any pool size works, one connection included (SQLite ":memory:" and ""
+// have one; so may a PostgreSQL *sql.DB with SetMaxOpenConns(1)): nothing
+// in the Store holds a connection while waiting for another. A write holds
+// one for its transaction; a Manager change (Store.Transact) reads and
+// writes through its transaction alone, so k concurrent changes hold at
+// most k connections and wait for each other's lock, never for a
+// connection; and the PostgreSQL listener's connection is not the pool's.
+// What can still wait for ever is the application's code that runs inside
+// a transaction and queries the pool instead of the transaction: a function
+// given to Update that reads through the Store rather than its tx, or a
+// ManagerOptions.Object or Children callback (the Manager calls them inside
+// Transact) that queries the same *sql.DB. With a pool of n connections,
+// n such transactions at once wait for each other (n = 1: any one of them).
 package iamsql

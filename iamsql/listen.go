@@ -2,8 +2,6 @@ package iamsql
 
 import (
 	"context"
-	"database/sql/driver"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -38,8 +36,9 @@ func (s *Store) ListenerStats() ListenerStats {
 	}
 }
 
-// startListener LISTENs on one dedicated connection of the pool and returns
-// once the first LISTEN is in place, so no commit after Open is missed.
+// startListener starts the listener on a connection of its own (outside
+// the pool) and returns once the first LISTEN is in place, so no commit
+// after Open is missed.
 func (s *Store) startListener(ctx context.Context) error {
 	lctx, stop := context.WithCancel(context.Background())
 	ready := make(chan error, 1)
@@ -70,8 +69,9 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 	defer close(s.listening)
 	backoff := 10 * time.Millisecond
 	first := true
+	var cfg *pgx.ConnConfig // the settings of the last connection made
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, func() {
+		err := s.listenOnce(ctx, &cfg, func() {
 			if first {
 				first = false
 				ready <- nil
@@ -102,58 +102,147 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 }
 
 // listenOnce runs one connection's LISTEN session until it fails or ctx
-// ends; listening is called once the LISTEN succeeded.
-func (s *Store) listenOnce(ctx context.Context, listening func()) error {
-	conn, err := s.db.Conn(ctx)
+// ends; listening is called once the LISTEN is in effect.
+//
+// The connection is the listener's own, made with the settings of the
+// application's pool (*cfg, refreshed from a pool connection that is
+// borrowed only to read them) but not taken from it: a LISTEN holds its
+// connection for good, which would leave a pool of one connection (or of k,
+// with k Stores) with none for anything else.
+func (s *Store) listenOnce(ctx context.Context, cfg **pgx.ConnConfig, listening func()) error {
+	c, err := s.listenConfig(ctx, *cfg)
 	if err != nil {
 		return err
 	}
+	*cfg = c
+	c = c.Copy()
+	// The copied settings deliver notifications to the connection they
+	// were copied from; unset, pgx delivers them to this connection.
+	c.OnNotification = nil
+	pc, err := pgx.ConnectConfig(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Bounded: on a dead network path the goodbye may never leave.
+		cctx, cancel := context.WithTimeout(context.Background(), s.heartbeat)
+		_ = pc.Close(cctx)
+		cancel()
+	}()
+	if err := pc.PgConn().Exec(ctx, "LISTEN "+pgx.Identifier{s.opts.Channel}.Sanitize()).Close(); err != nil {
+		return err
+	}
+	check, err := listenCheck(pc, s.opts.Channel)
+	if err != nil {
+		return err
+	}
+	if err := s.checkListening(ctx, pc, check); err != nil {
+		return err
+	}
+	s.lstats.connects.Add(1)
+	listening()
+	for {
+		// Wake up every heartbeat to ping: a half-open connection (a dead
+		// network path that nobody closed) delivers nothing and would
+		// otherwise go unnoticed until TCP gives up. The ping checks
+		// again that the LISTEN is in effect.
+		wctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+		n, err := pc.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if wctx.Err() != nil && !pc.IsClosed() {
+				pctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+				err := s.checkListening(pctx, pc, check)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("heartbeat: %w", err)
+				}
+				continue
+			}
+			return err
+		}
+		if n == nil {
+			continue
+		}
+		s.lstats.notifications.Add(1)
+		if keys, ok := decodeKeys(n.Payload); ok {
+			s.cache.Invalidate(keys...)
+		} else {
+			s.lstats.dropAll.Add(1)
+			s.cache.InvalidateAll()
+		}
+	}
+}
+
+// listenConfig returns the settings for the listener's next connection:
+// those of a connection of the pool. On the first call (in Open) the pool
+// must lend one; on a reconnect, a pool that lends none within a heartbeat
+// (every connection busy, or the server unreachable) does not hold the
+// listener up: it reconnects with last, the settings that worked before.
+func (s *Store) listenConfig(ctx context.Context, last *pgx.ConnConfig) (*pgx.ConnConfig, error) {
+	if last == nil {
+		return s.poolConnConfig(ctx)
+	}
+	bctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+	defer cancel()
+	if cfg, err := s.poolConnConfig(bctx); err == nil {
+		return cfg, nil
+	}
+	return last, ctx.Err()
+}
+
+// poolConnConfig borrows a connection of the pool just long enough to copy
+// the settings it was made with.
+func (s *Store) poolConnConfig(ctx context.Context) (*pgx.ConnConfig, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
+	var cfg *pgx.ConnConfig
+	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("iamsql: PostgreSQL needs the pgx driver (github.com/jackc/pgx/v5/stdlib), got %T", dc)
 		}
-		pc := sc.Conn()
-		if _, err := pc.Exec(ctx, "LISTEN "+pgx.Identifier{s.opts.Channel}.Sanitize()); err != nil {
-			return errors.Join(err, errBadConn)
-		}
-		s.lstats.connects.Add(1)
-		listening()
-		for {
-			// Wake up every heartbeat to ping: a half-open connection (a
-			// dead network path that nobody closed) delivers nothing and
-			// would otherwise go unnoticed until TCP gives up.
-			wctx, cancel := context.WithTimeout(ctx, s.heartbeat)
-			n, err := pc.WaitForNotification(wctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() != nil {
-					// Closing: discard the connection rather than clean it
-					// up over a path that may be dead.
-					return errBadConn
-				}
-				if wctx.Err() != nil && !pc.IsClosed() {
-					pctx, cancel := context.WithTimeout(ctx, s.heartbeat)
-					err := pc.Ping(pctx)
-					cancel()
-					if err != nil {
-						return errors.Join(fmt.Errorf("heartbeat: %w", err), errBadConn)
-					}
-					continue
-				}
-				return errors.Join(err, errBadConn)
-			}
-			s.lstats.notifications.Add(1)
-			if keys, ok := decodeKeys(n.Payload); ok {
-				s.cache.Invalidate(keys...)
-			} else {
-				s.lstats.dropAll.Add(1)
-				s.cache.InvalidateAll()
-			}
-		}
+		cfg = sc.Conn().Config() // a copy
+		return nil
 	})
+	return cfg, err
 }
 
-// errBadConn makes database/sql discard the listener's broken connection.
-var errBadConn = driver.ErrBadConn
+// listenCheck returns the statement that tells whether the session LISTENs
+// on channel: it LISTENs again (a no-op for a session that already does),
+// so the session's last statement in pg_stat_activity stays a LISTEN
+// naming the channel, and counts the channel in pg_listening_channels()
+// (the LISTEN in the same implicit transaction is not counted before it
+// commits). The channel is in the text as an identifier and a literal:
+// the simple protocol (one round trip for both statements) takes no
+// parameters.
+func listenCheck(pc *pgx.Conn, channel string) (string, error) {
+	lit, err := pc.PgConn().EscapeString(channel)
+	if err != nil {
+		return "", err
+	}
+	return "LISTEN " + pgx.Identifier{channel}.Sanitize() +
+		"; SELECT count(*) FROM pg_listening_channels() AS c WHERE c = '" + lit + "'", nil
+}
+
+// checkListening runs check (listenCheck) and returns an error unless the
+// session LISTENs on the channel: a LISTEN that succeeded without effect
+// (a pooler in between that gave the next statement another server
+// connection, say) would otherwise go unnoticed, and deliver nothing.
+func (s *Store) checkListening(ctx context.Context, pc *pgx.Conn, check string) error {
+	rs, err := pc.PgConn().Exec(ctx, check).ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(rs) != 2 || len(rs[1].Rows) != 1 || len(rs[1].Rows[0]) != 1 || string(rs[1].Rows[0][0]) != "1" {
+		return fmt.Errorf("iamsql: LISTEN %s is not in effect on its connection (a pooler in between?)",
+			pgx.Identifier{s.opts.Channel}.Sanitize())
+	}
+	return nil
+}

@@ -18,41 +18,56 @@ var (
 
 // Transact implements iam.Transactor for the Manager: fn runs inside one
 // transaction that no other Transact on the database runs alongside (a
-// PostgreSQL advisory lock; SQLite's write lock, taken at BEGIN), reads
-// bypass the cache (they see every committed change), and fn's writes
-// commit together — or not at all if fn returns an error.
+// PostgreSQL advisory lock; SQLite's write lock, taken by Transact's first
+// statement), reads bypass the cache (they see every committed change), and
+// fn's writes commit together — or not at all if fn returns an error.
+//
+// Every read fn makes through tx (Holding, Grants, Parents, RoleProfiles,
+// GrantsHeldBy) runs on the transaction itself: it sees fn's earlier writes
+// and everything committed before the lock was taken (on PostgreSQL the
+// transaction is READ COMMITTED, whatever the database's default, so each
+// read sees what the previous Transact committed). A Transact therefore
+// holds exactly one connection of the pool and asks for no other, so a pool
+// of one connection works (SQLite ":memory:" has one; so may a
+// PostgreSQL *sql.DB with SetMaxOpenConns(1)) and k concurrent Transacts
+// never wait for a connection that another of them holds. The invalidation
+// listener's connection is not one of the pool's (see Open). Callbacks the
+// Manager runs inside fn (ManagerOptions.Object and Children) must not
+// query this pool when it has one connection: it is the transaction's.
 func (s *Store) Transact(ctx context.Context, fn func(ctx context.Context, tx iam.Store) error) error {
-	return s.Update(ctx, func(tx *sql.Tx, w *Writer) error {
-		if s.d == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7316052612)`); err != nil {
-				return fmt.Errorf("iamsql: taking the manager lock: %w", err)
-			}
+	var opts *sql.TxOptions
+	if s.d == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.update(ctx, opts, func(tx *sql.Tx, w *Writer) error {
+		if _, err := tx.ExecContext(ctx, s.q.managerLock); err != nil {
+			return fmt.Errorf("iamsql: taking the manager lock: %w", err)
 		}
-		return fn(iamcache.Fresh(ctx), &txStore{s: s, w: w})
+		return fn(iamcache.Fresh(ctx), &txStore{r: raw{Store: s, run: tx}, w: w})
 	})
 }
 
-// txStore is the store as a Transact function sees it: consistent reads,
-// writes in the transaction.
+// txStore is the store as a Transact function sees it: reads and writes in
+// the transaction.
 type txStore struct {
-	s *Store
+	r raw // reads through the transaction, never the pool or the cache
 	w *Writer
 }
 
 func (t *txStore) Holding(ctx context.Context, p iam.Principal) (*iam.Holding, error) {
-	return t.s.raw.Holding(ctx, p)
+	return t.r.Holding(ctx, p)
 }
 func (t *txStore) Grants(ctx context.Context, on iam.Ref) (*iam.GrantSet, error) {
-	return t.s.raw.Grants(ctx, on)
+	return t.r.Grants(ctx, on)
 }
 func (t *txStore) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
-	return t.s.raw.Parents(ctx, ref)
+	return t.r.Parents(ctx, ref)
 }
 func (t *txStore) RoleProfiles(ctx context.Context, role string) ([]iam.Profile, error) {
-	return t.s.RoleProfiles(ctx, role)
+	return t.r.RoleProfiles(ctx, role)
 }
 func (t *txStore) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.Grant, error) {
-	return t.s.GrantsHeldBy(ctx, holder)
+	return t.r.GrantsHeldBy(ctx, holder)
 }
 func (t *txStore) PutProfile(ctx context.Context, p iam.Profile) error { return t.w.PutProfile(ctx, p) }
 func (t *txStore) SetProfileActive(ctx context.Context, h iam.Principal, role string, active bool) error {
@@ -77,8 +92,11 @@ func (t *txStore) SetParents(ctx context.Context, ref iam.Ref, ps []iam.Ref) err
 // RoleProfiles implements iam.RoleLister: every profile for role, live or
 // not (one indexed query).
 func (s *Store) RoleProfiles(ctx context.Context, role string) ([]iam.Profile, error) {
-	rows, err := s.db.QueryContext(ctx, rebind(s.d,
-		`SELECT holder_kind, holder_id, active, expires_at_us, data FROM iam_profiles WHERE role = $1`), role)
+	return s.raw.RoleProfiles(ctx, role)
+}
+
+func (r *raw) RoleProfiles(ctx context.Context, role string) ([]iam.Profile, error) {
+	rows, err := r.run.QueryContext(ctx, r.q.roleProfiles, role)
 	if err != nil {
 		return nil, fmt.Errorf("iamsql: listing the holders of %q: %w", role, err)
 	}
@@ -102,9 +120,11 @@ func (s *Store) RoleProfiles(ctx context.Context, role string) ([]iam.Profile, e
 // GrantsHeldBy implements iam.HolderGrantLister: every grant held directly
 // by holder (one indexed query).
 func (s *Store) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.Grant, error) {
-	rows, err := s.db.QueryContext(ctx, rebind(s.d,
-		`SELECT obj_type, obj_id, is_role, name FROM iam_grants WHERE holder_kind = $1 AND holder_id = $2`),
-		int(holder.Kind), holder.ID)
+	return s.raw.GrantsHeldBy(ctx, holder)
+}
+
+func (r *raw) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.Grant, error) {
+	rows, err := r.run.QueryContext(ctx, r.q.grantsHeldBy, int(holder.Kind), holder.ID)
 	if err != nil {
 		return nil, fmt.Errorf("iamsql: listing the grants of %s: %w", holder, err)
 	}

@@ -19,6 +19,8 @@ type queries struct {
 
 	profiles, holdingUser, holdingWithGroups        string
 	grants, grantsBundle, grantsBundleType, parents string
+	roleProfiles, grantsHeldBy                      string
+	managerLock                                     string
 
 	putProfile, setActive, deleteProfile string
 	addMember, removeMember              string
@@ -55,7 +57,15 @@ func queriesFor(d Dialect) *queries {
 		// The same for a type-level Ref: its grants and the global ones.
 		grantsBundleType: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
 			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = '' AND obj_id = ''`),
-		parents: r(`SELECT parent_type, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2 ORDER BY pos`),
+		parents:      r(`SELECT parent_type, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2 ORDER BY pos`),
+		roleProfiles: r(`SELECT holder_kind, holder_id, active, expires_at_us, data FROM iam_profiles WHERE role = $1`),
+		grantsHeldBy: r(`SELECT obj_type, obj_id, is_role, name FROM iam_grants WHERE holder_kind = $1 AND holder_id = $2`),
+		// Transact's first statement. PostgreSQL: an advisory lock. SQLite:
+		// a write that matches no row takes the database's write lock even
+		// in a deferred transaction (a DSN without _txlock=immediate), so
+		// Transact's reads are never followed by a write that finds
+		// another transaction committed in between.
+		managerLock: managerLock(d),
 
 		putProfile: r(`INSERT INTO iam_profiles (holder_kind, holder_id, role, active, expires_at_us, data)
 			VALUES ($1, $2, $3, $4, $5, $6)
@@ -74,6 +84,13 @@ func queriesFor(d Dialect) *queries {
 	}
 }
 
+func managerLock(d Dialect) string {
+	if d == Postgres {
+		return `SELECT pg_advisory_xact_lock(7316052612)`
+	}
+	return `DELETE FROM iam_members WHERE 0 = 1`
+}
+
 func boolLit(d Dialect, b bool) string {
 	switch {
 	case d == Postgres && b:
@@ -86,6 +103,18 @@ func boolLit(d Dialect, b bool) string {
 	return "0"
 }
 
+// querier runs the reads of a raw: *sql.DB (the pool) for the Store, or
+// *sql.Tx for a Transact function, whose reads then see its own writes and
+// need no connection besides the transaction's.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var (
+	_ querier = (*sql.DB)(nil)
+	_ querier = (*sql.Tx)(nil)
+)
+
 // raw is the store without a cache: every read is one query. It implements
 // iam.Store reads, iam.ParentStore reads and the iamcache batch loaders.
 // Writes go through Writer.
@@ -94,6 +123,9 @@ type raw struct {
 	// cache invalidation), so raw is a complete iam.Store under iamcache;
 	// raw's own read methods shadow the Store's cached ones.
 	*Store
+	// run runs the reads: the Store's pool (Store.raw) or a transaction
+	// (txStore).
+	run querier
 }
 
 // holdingRows collects the profiles and groups of one query.
@@ -104,7 +136,7 @@ type holdingRows struct {
 }
 
 func (r *raw) queryHoldings(ctx context.Context, q string, args ...any) (*holdingRows, error) {
-	rows, err := r.db.QueryContext(ctx, q, args...)
+	rows, err := r.run.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +264,7 @@ func (r *raw) LoadGrants(ctx context.Context, on iam.Ref) (iamcache.GrantsBundle
 // which 0-2 go to sets[which], 3 are parents.
 func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.GrantSet, []iam.Ref, error) {
 	var sets [3]*iam.GrantSet
-	rows, err := r.db.QueryContext(ctx, q, args...)
+	rows, err := r.run.QueryContext(ctx, q, args...)
 	if err != nil {
 		return sets, nil, err
 	}
@@ -312,7 +344,7 @@ func (r *raw) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
 	if !ref.IsObject() {
 		return nil, nil
 	}
-	rows, err := r.db.QueryContext(ctx, r.q.parents, ref.Type, ref.ID)
+	rows, err := r.run.QueryContext(ctx, r.q.parents, ref.Type, ref.ID)
 	if err != nil {
 		return nil, fmt.Errorf("iamsql: reading parents of %s: %w", ref, err)
 	}

@@ -156,7 +156,9 @@ func OpenSQLiteWith(ctx context.Context, path string, opts Options) (*Store, err
 	}
 	if path == ":memory:" || path == "" {
 		// Every connection to ":memory:" is a different database, so there
-		// is one connection: do not read the store inside an Update there.
+		// is one connection. Transact (the Manager) reads through its
+		// transaction, so this is enough; but a function given to Update
+		// must not read through the Store here (only through its tx).
 		db.SetMaxOpenConns(1)
 	}
 	s, err := Open(ctx, db, SQLite, opts)
@@ -193,8 +195,11 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts Options) (*Store, er
 // Open returns a Store over db, which must use the driver of d ("sqlite"
 // from modernc.org/sqlite, or "pgx" from github.com/jackc/pgx/v5/stdlib).
 // It migrates (or checks, with SkipMigrations) the schema. On PostgreSQL
-// with a cache it starts the LISTEN loop on one connection of db before
-// returning. Close does not close a db passed to Open.
+// with a cache it starts the LISTEN loop before returning, on a connection
+// of its own: it borrows one of db's connections only to copy its settings,
+// so the listener takes nothing from db's pool (SetMaxOpenConns(1) works).
+// Any pool size works (see the package documentation). Close does not
+// close a db passed to Open.
 func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, error) {
 	if d.dirName() == "" {
 		return nil, fmt.Errorf("%w: %d", ErrDialect, d)
@@ -221,7 +226,7 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 	} else if err := migrate(ctx, db, d); err != nil {
 		return nil, err
 	}
-	s.raw = &raw{Store: s}
+	s.raw = &raw{Store: s, run: db}
 	s.read = s.raw
 	if opts.CacheTTL > 0 {
 		s.cache = iamcache.New(s.raw, iamcache.Options{TTL: opts.CacheTTL, MaxEntries: opts.CacheMaxEntries, Now: opts.Now})
@@ -332,8 +337,13 @@ func (s *Store) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref) 
 // tx; every write made through w commits or rolls back with them. After the
 // commit this process's cache drops the written keys, and on PostgreSQL the
 // NOTIFY sent inside the transaction reaches the other processes.
-func (s *Store) Update(ctx context.Context, fn func(tx *sql.Tx, w *Writer) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) Update(ctx context.Context, fn func(tx *sql.Tx, w *Writer) error) error {
+	return s.update(ctx, nil, fn)
+}
+
+// update is Update with the transaction's options.
+func (s *Store) update(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx, w *Writer) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
