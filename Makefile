@@ -25,7 +25,7 @@ staticcheck:
 
 # Every test, with a throwaway PostgreSQL server (IAM_TEST_POSTGRES_DSN).
 race:
-	./scripts/with-postgres $(GO) test -race -count=1 ./...
+	./scripts/with-postgres $(GO) test -race -count=1 -timeout 45m ./...
 
 ## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
 bench:
