@@ -85,6 +85,21 @@ type escHeld struct {
 }
 
 // escHeldBy reads what s holds for p, grants sorted.
+// escApply applies ch as actor; a refusal must be wantErr and leave who's
+// stored access as it was.
+func escApply(t *testing.T, m *iam.Manager, store *iam.MemoryStore, actor iam.Subject, ch iam.Change, who iam.Principal, wantErr error) {
+	t.Helper()
+	before := escHeldBy(t, store, who)
+	err := m.Apply(context.Background(), actor, ch)
+	t.Logf("result: %v", err)
+	if wantErr == nil {
+		require.NoError(t, err)
+		return
+	}
+	require.ErrorIs(t, err, wantErr)
+	require.Equal(t, before, escHeldBy(t, store, who), "a refused change wrote nothing")
+}
+
 func escHeldBy(t *testing.T, s *iam.MemoryStore, p iam.Principal) escHeld {
 	t.Helper()
 	ctx := context.Background()
@@ -220,15 +235,7 @@ func TestEscalationTypeScope(t *testing.T) {
 			escRequireChecks(t, c, bob, []escCheck{{"x.share", doc1, false}, {"x.share", folder1, false}, {"x.read", secret, false}})
 
 			m := escManager(c, iam.ManagerOptions{})
-			before := escHeldBy(t, store, iam.User("bob"))
-			err = m.Apply(ctx, tc.actor, tc.change)
-			t.Logf("result: %v", err)
-			if tc.wantErr != nil {
-				require.ErrorIs(t, err, tc.wantErr)
-				require.Equal(t, before, escHeldBy(t, store, iam.User("bob")), "a refused change wrote nothing")
-			} else {
-				require.NoError(t, err)
-			}
+			escApply(t, m, store, tc.actor, tc.change, iam.User("bob"), tc.wantErr)
 			escRequireChecks(t, c, bob, tc.after)
 		})
 	}
@@ -317,15 +324,7 @@ func TestEscalationRules(t *testing.T) {
 			escRequireChecks(t, c, bob, []escCheck{{"post.publish", techPost, false}, {"post.delete", techPost, false}, {"admin.panel", nil, false}})
 
 			m := escManager(c, iam.ManagerOptions{})
-			before := escHeldBy(t, store, iam.User("bob"))
-			err = m.Apply(ctx, tc.actor, tc.change)
-			t.Logf("result: %v", err)
-			if tc.wantErr != nil {
-				require.ErrorIs(t, err, tc.wantErr)
-				require.Equal(t, before, escHeldBy(t, store, iam.User("bob")), "a refused change wrote nothing")
-			} else {
-				require.NoError(t, err)
-			}
+			escApply(t, m, store, tc.actor, tc.change, iam.User("bob"), tc.wantErr)
 			escRequireChecks(t, c, bob, tc.after)
 		})
 	}
@@ -424,15 +423,7 @@ func TestEscalationRulesBlog(t *testing.T) {
 			escRequireChecks(t, c, tc.target, []escCheck{{permView, draft, false}, {permDelete, draft, false}})
 
 			m := escManager(c, iam.ManagerOptions{Children: escNoChildren})
-			before := escHeldBy(t, store, iam.User(tc.target.id))
-			err = m.Apply(ctx, tc.actor, tc.change)
-			t.Logf("result: %v", err)
-			if tc.wantErr != nil {
-				require.ErrorIs(t, err, tc.wantErr)
-				require.Equal(t, before, escHeldBy(t, store, iam.User(tc.target.id)), "a refused change wrote nothing")
-			} else {
-				require.NoError(t, err)
-			}
+			escApply(t, m, store, tc.actor, tc.change, iam.User(tc.target.id), tc.wantErr)
 			escRequireChecks(t, c, tc.target, tc.after)
 		})
 	}
