@@ -201,6 +201,13 @@ func compilePolicy(p Policy) (*policy, error) {
 		}
 		declare(d.Name, types)
 	}
+	// The Manager's permissions are declared in every policy, strict or
+	// not, before roles and rules are validated against the declarations.
+	for _, name := range []string{PermManageRoles, PermManageGrants} {
+		if _, ok := pol.perms[name]; !ok {
+			declare(name, nil)
+		}
+	}
 	strict := len(p.Perms) > 0
 	implicit := func(name, where string) error {
 		if _, ok := pol.perms[name]; ok {
@@ -230,11 +237,6 @@ func compilePolicy(p Policy) (*policy, error) {
 	for _, name := range ruleNames {
 		if err := implicit(name, "a rule"); err != nil {
 			return nil, err
-		}
-	}
-	for _, name := range []string{PermManageRoles, PermManageGrants} {
-		if _, ok := pol.perms[name]; !ok {
-			declare(name, nil)
 		}
 	}
 	var err error
