@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -499,7 +500,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	defer func() {
 		if r := recover(); r != nil {
 			st.allowed, st.why = false, ground{reason: ReasonError}
-			err = fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
+			err = panicErr(perm, r, s, obj)
 		}
 	}()
 	st.c, st.ctx, st.s, st.obj = c, ctx, s, obj
@@ -515,6 +516,34 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 		return nil
 	}
 	return c.decide(st)
+}
+
+// panicErr is the error of a check that panicked: ErrInvalid when the
+// subject or the object is a typed nil (a nil *User in a Subject: its
+// methods panic on use), which is bad input rather than a broken
+// predicate, else ErrPanic. Telling them apart only after a panic keeps
+// the reflection off every check's path.
+func panicErr(perm string, r any, s Subject, obj Object) error {
+	switch {
+	case typedNil(s):
+		return fmt.Errorf("%w: checking %s: the subject is a nil %T", ErrInvalid, perm, s)
+	case typedNil(obj):
+		return fmt.Errorf("%w: checking %s: the object is a nil %T", ErrInvalid, perm, obj)
+	}
+	return fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
+}
+
+// typedNil reports whether v is a non-nil interface holding a nil pointer,
+// map, slice, channel or function.
+func typedNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // begin reads the question of a check from its arguments into q. done

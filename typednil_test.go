@@ -1,0 +1,63 @@
+package iam_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/iamgo/iam"
+)
+
+type tnUser struct{ id string }
+
+func (u *tnUser) SubjectID() string { return u.id }
+
+type tnDoc struct{ id string }
+
+func (d *tnDoc) ObjectRef() iam.Ref { return iam.Ref{Type: "doc", ID: d.id} }
+
+// TestTypedNilIsInvalid: a typed-nil subject or object ((*User)(nil) in
+// the interface) is bad input: a denial with ErrInvalid that says which
+// argument, not ErrPanic; HasPerm and Explain deny as well. contract 2
+func TestTypedNilIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	c, err := iam.New(iam.Policy{
+		Roles: []*iam.Role{{Name: "reader", Perms: []string{"doc.read"}}},
+		Rules: map[string]iam.Predicate{"doc.edit": iam.Pred("owner", func(_ context.Context, u *tnUser, d *tnDoc) bool {
+			return d != nil && d.id == u.id
+		})},
+	}, iam.NewMemoryStore())
+	require.NoError(t, err)
+	var nilUser *tnUser
+	var nilDoc *tnDoc
+	tests := []struct {
+		name   string
+		s      iam.Subject
+		obj    iam.Object
+		perm   string
+		naming string
+	}{
+		{"nil subject, model level", nilUser, nil, "doc.read", "subject"},
+		{"nil subject, object", nilUser, &tnDoc{id: "1"}, "doc.read", "subject"},
+		{"nil object", &tnUser{id: "u"}, nilDoc, "doc.read", "object"},
+		{"nil object, rule", &tnUser{id: "u"}, nilDoc, "doc.edit", "object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := c.Check(ctx, tc.s, tc.perm, tc.obj)
+			require.ErrorIs(t, err, iam.ErrInvalid)
+			require.NotErrorIs(t, err, iam.ErrPanic)
+			require.Contains(t, err.Error(), "the "+tc.naming+" is a nil")
+			require.False(t, d.Allowed)
+			require.False(t, c.HasPerm(ctx, tc.s, tc.perm, tc.obj))
+			_, err = c.Explain(ctx, tc.s, tc.perm, tc.obj)
+			require.ErrorIs(t, err, iam.ErrInvalid)
+		})
+	}
+	// A predicate that panics on its own is still ErrPanic.
+	boom, err := iam.New(iam.Policy{Rules: map[string]iam.Predicate{"x": iam.Pred("boom", func(context.Context, *tnUser, *tnDoc) bool { panic("boom") })}}, iam.NewMemoryStore())
+	require.NoError(t, err)
+	_, err = boom.Check(ctx, &tnUser{id: "u"}, "x", &tnDoc{id: "1"})
+	require.ErrorIs(t, err, iam.ErrPanic)
+}
