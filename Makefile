@@ -27,7 +27,7 @@ staticcheck:
 race:
 	./scripts/with-postgres $(GO) test -race -count=1 -timeout 45m ./...
 
-## bench: the DESIGN §5 benchmarks (compare runs with benchstat).
+## bench: the docs/contract.md benchmarks (compare runs with benchstat).
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck|BenchmarkListObjects' -benchmem -count=6 . | tee bench.out
 	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck' -benchmem -count=6 ./iamsql | tee -a bench.out

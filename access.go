@@ -214,7 +214,7 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 	return out
 }
 
-// ListObjects lists the objects of objType on which s holds perm (DESIGN
+// ListObjects lists the objects of objType on which s holds perm (docs/contract.md
 // §1: guardian's get_objects_for_user): every object, when s holds perm
 // globally (ObjectList.All), or the IDs of the objects on which s or one of
 // its groups holds perm through a grant or a local role, on the object or

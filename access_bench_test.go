@@ -48,7 +48,7 @@ func listFixture(tb testing.TB, parents bool) (*iam.Checker, *benchUser) {
 	return c, &benchUser{id: "u0"}
 }
 
-// BenchmarkListObjects lists the documents a user may view (DESIGN issue 4:
+// BenchmarkListObjects lists the documents a user may view (docs/contract.md issue 4:
 // 10,000 of 1,000,000, ≤ 5 ms on the memory store).
 func BenchmarkListObjects(b *testing.B) {
 	ctx := context.Background()

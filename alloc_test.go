@@ -10,7 +10,7 @@ import (
 	"github.com/iamgo/iam"
 )
 
-// TestCheckAllocs proves the warm paths allocate nothing (DESIGN §5): a
+// TestCheckAllocs proves the warm paths allocate nothing (docs/contract.md): a
 // global role, an object grant and a rule, through Check and HasPerm, with
 // HasPerm's answer cache on (the default) and off.
 func TestCheckAllocs(t *testing.T) {

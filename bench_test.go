@@ -180,7 +180,7 @@ func benchChecks(b *testing.B, c *iam.Checker, users []*benchUser, perm string, 
 	}
 }
 
-// BenchmarkCheck: the DESIGN §5 benchmarks. The named ones run the Checker
+// BenchmarkCheck: the docs/contract.md benchmarks. The named ones run the Checker
 // as iam.New makes it: HasPerm answers a repeated question from the answer
 // cache. The _uncached variants turn that cache off (CacheSlots: -1), so
 // every check does the lookups in the store: what a check costs right

@@ -377,7 +377,7 @@ func TestAnswerCacheKey(t *testing.T) {
 }
 
 // TestAnswerCacheKeyAllocs: key allocates nothing, on the buffer path and
-// on the long-question path (DESIGN §5: 0 allocs/op for HasPerm).
+// on the long-question path (docs/contract.md: 0 allocs/op for HasPerm).
 func TestAnswerCacheKeyAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters allocate")

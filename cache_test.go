@@ -3,7 +3,7 @@ package iam_test
 // Black-box tests of HasPerm's answer cache on a MemoryStore (cache.go).
 // The cache must never change an answer: every test compares a cached
 // Checker with an uncached one (Options.CacheSlots: -1) and with Check, and
-// names the DESIGN §4 contract line it covers. Helpers and types carry an
+// names the docs/contract.md contract line it covers. Helpers and types carry an
 // "ac" prefix so they do not collide with the other test files.
 
 import (
@@ -349,7 +349,7 @@ type acEntry struct {
 	perm, role string
 }
 
-// acModel is a naive reference implementation of DESIGN §4 over plain maps.
+// acModel is a naive reference implementation of docs/contract.md over plain maps.
 // It is written from the contract, not from the library's code: it has no
 // cache, no memos, no snapshots and no shortcut.
 type acModel struct {
@@ -1763,7 +1763,7 @@ func TestCacheConcurrentWrites(t *testing.T) {
 // TestCacheAllocs: HasPerm allocates nothing on a cache hit, nor on a miss
 // (questions in rotation that evict each other, so every call misses), for
 // an object grant, a global role at model level and on an object, and a
-// rule that runs after a cached "no" (DESIGN §5, 0 allocs/op). contract 4.
+// rule that runs after a cached "no" (docs/contract.md, 0 allocs/op). contract 4.
 func TestCacheAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters allocate")

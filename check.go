@@ -7,7 +7,6 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // holdingMemo is a Holding compiled against one policy at one time.
@@ -630,7 +629,7 @@ func (st *evalState) heldGlobally(ri *roleInfo) bool {
 	return st.hmDone && !st.refuse && st.hm.roles.has(ri.idx)
 }
 
-// hasRole implements HasRole (DESIGN contract 14b).
+// hasRole implements HasRole (docs/contract.md line 14b).
 func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	if st.uid == "" {
 		return false, nil
@@ -788,7 +787,7 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 	return st.leafValue(n)
 }
 
-// leafValue runs a leaf, at most once per check (DESIGN contract 12). The
+// leafValue runs a leaf, at most once per check (docs/contract.md line 12). The
 // first 64 leaves are remembered in three bit masks.
 func (st *evalState) leafValue(n *cnode) (bool, error) {
 	i := n.leaf
@@ -921,11 +920,9 @@ func (st *evalState) profileLeaf(n *cnode) (bool, error) {
 // permCacheSize is the number of slots of the permission-name cache.
 const permCacheSize = 256
 
-// permSlot remembers the permInfo of one permission string, by the address
-// of its bytes: callers pass the same string constants again and again, and
-// comparing two words is cheaper than hashing the name. The slot keeps the
-// string itself, so its bytes stay alive and the address cannot be reused
-// for another string.
+// permSlot remembers the permInfo of one permission name: callers pass
+// the same names again and again, and a slot picked from a few of the
+// name's bytes and one string comparison cost less than the map's hash.
 type permSlot struct {
 	name string
 	pi   *permInfo
@@ -936,9 +933,12 @@ func (c *Checker) permInfo(perm string) *permInfo {
 	if len(perm) == 0 {
 		return nil
 	}
-	p := unsafe.StringData(perm)
-	i := (uintptr(unsafe.Pointer(p)) >> 3) % permCacheSize
-	if e := c.permCache[i].Load(); e != nil && unsafe.StringData(e.name) == p && len(e.name) == len(perm) {
+	// The slot comes from the length and three bytes of the name (no hash
+	// call); the slot's own name is compared in full, so two names that
+	// share a slot are never confused.
+	n := len(perm)
+	i := (uint(n)*131 ^ uint(perm[0])*31 ^ uint(perm[n/2])*7 ^ uint(perm[n-1])) % permCacheSize
+	if e := c.permCache[i].Load(); e != nil && e.name == perm {
 		return e.pi
 	}
 	pi := c.pol.perms[perm]

@@ -1,6 +1,6 @@
 package iam_test
 
-// Black-box tests of the behaviour contract in DESIGN §4 against the
+// Black-box tests of the behaviour contract in docs/contract.md against the
 // MemoryStore. Every test, or every table row, names the contract line it
 // covers ("contract 4b"). Helpers and types here carry a "ct" prefix so they
 // do not collide with the other test files of package iam_test.

@@ -311,9 +311,9 @@
 // code of And, Or and Not; a rule with Xor or more than 64 distinct leaves
 // keeps the tree walk), so a rule
 // check runs its leaves without walking a tree; the leaves and their order
-// are the tree walk's (DESIGN contracts 8 and 12), and a leaf error hands
+// are the tree walk's (docs/contract.md lines 8 and 12), and a leaf error hands
 // the rule to the tree walk to decide which error wins (contract 9). The
-// benchmarks are named after DESIGN §5 so that results compare across
+// benchmarks are named after docs/contract.md so that results compare across
 // versions: BenchmarkCheck/global_role, BenchmarkCheck/object_grant_1k,
 // BenchmarkCheck/object_grant_1M, BenchmarkCheck/rule and
 // BenchmarkCheck/parallel (each also as _uncached, the answer cache off:

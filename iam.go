@@ -15,7 +15,7 @@ import (
 // Sentinel errors, matched with errors.Is.
 var (
 	// ErrUnknownPermission: the permission is not declared by the policy
-	// (DESIGN contract 1). Typos never pass silently.
+	// (docs/contract.md line 1). Typos never pass silently.
 	ErrUnknownPermission = errors.New("iam: unknown permission")
 	// ErrWrongType: an object of a type the permission is not declared for,
 	// or a predicate given a subject or object of the wrong Go type.
@@ -469,7 +469,7 @@ func (c *Checker) Require(ctx context.Context, s Subject, perm string, obj Objec
 }
 
 // Check decides whether s may do perm on obj (nil obj: a model-level check),
-// following DESIGN §4: unknown permissions are errors, nil and inactive
+// following docs/contract.md: unknown permissions are errors, nil and inactive
 // subjects are denied, active superusers are allowed, then global roles,
 // local roles and grants on the object and its ancestors, type and global
 // grants, and finally the permission's rule.
@@ -706,7 +706,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 // a well-formed grant (ErrInvalid), a declared permission
 // (ErrUnknownPermission) or a role in the policy (ErrInvalid), and, for a
 // permission declared with Types, an object or type of one of those types
-// (ErrWrongType, DESIGN contract 7). A global grant (Ref{}) of a typed
+// (ErrWrongType, docs/contract.md line 7). A global grant (Ref{}) of a typed
 // permission is allowed: it covers the declared types only.
 func (c *Checker) ValidateGrant(g Grant) error {
 	if !g.Valid() {

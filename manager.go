@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Errors of the Manager's rules (DESIGN contract 19), matched with errors.Is.
+// Errors of the Manager's rules (docs/contract.md line 19), matched with errors.Is.
 var (
 	// ErrNotManager: the actor is nil, anonymous or inactive, or lacks
 	// iam.manage_roles (roles, memberships) or iam.manage_grants

@@ -1,6 +1,6 @@
 package iam_test
 
-// Regression tests for escalations through the Manager (DESIGN contract
+// Regression tests for escalations through the Manager (docs/contract.md line
 // 19), one per reproduction of the bug report. Helpers and types here carry
 // an "esc" prefix so they do not collide with the other test files of
 // package iam_test.

@@ -22,8 +22,8 @@ import (
 // MemoryStore is safe for concurrent use. Reads take no lock: they load an
 // immutable snapshot through an atomic pointer, so checks scale with cores.
 // Writes are serialised by a mutex and publish a new snapshot before they
-// return, so a write that returned is visible to every later read (DESIGN
-// contract 15). Update applies several writes atomically: readers see all
+// return, so a write that returned is visible to every later read (docs/contract.md
+// line 15). Update applies several writes atomically: readers see all
 // of them or none.
 //
 // The zero MemoryStore is not usable; call NewMemoryStore.

@@ -10,7 +10,7 @@ import (
 )
 
 // TestMemoryStoreBytesPerGrant measures the heap the memory store holds per
-// object grant at 1M grants (DESIGN §5: ≤ 150 bytes). It is skipped in
+// object grant at 1M grants (docs/contract.md: ≤ 150 bytes). It is skipped in
 // -short mode; `make test` runs it.
 func TestMemoryStoreBytesPerGrant(t *testing.T) {
 	if testing.Short() {
@@ -51,7 +51,7 @@ func TestMemoryStoreBytesPerGrant(t *testing.T) {
 	per := float64(after-before) / n
 	t.Logf("memory store: %.1f bytes per object grant at %d grants (object IDs included)", per, n)
 	if per > 150 {
-		t.Errorf("memory store uses %.1f bytes per grant, DESIGN §5 allows 150", per)
+		t.Errorf("memory store uses %.1f bytes per grant, docs/contract.md allows 150", per)
 	}
 	runtime.KeepAlive(store)
 	runtime.KeepAlive(users)

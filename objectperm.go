@@ -156,7 +156,7 @@ func (s *GrantSet) Grants(on Ref) []Grant {
 // permissions and local roles.
 //
 // Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Grants call (DESIGN contract 15). Grants
+// must be visible to every later Grants call (docs/contract.md line 15). Grants
 // returns (nil, nil) for a Ref with no grants.
 type ObjectPermStore interface {
 	// Grants returns every grant on exactly on (not on its parents).

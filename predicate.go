@@ -10,7 +10,7 @@ import (
 // Predicate is a rule: a boolean expression over the subject and the object
 // of a check, built from leaves (Pred, PredE, PredProfile and the built-ins)
 // with And, Or, Not and Xor. A predicate is true, false or an error; there is
-// no "skip" value (DESIGN contract 13).
+// no "skip" value (docs/contract.md line 13).
 //
 // Predicates are immutable values, safe for concurrent use. The zero
 // Predicate is invalid: New rejects a policy that uses one.
@@ -80,7 +80,7 @@ func leafName(name string) error {
 // Pred returns a leaf predicate named name that calls fn. The subject is
 // type-asserted to S and the object to O; a nil object (a model-level check)
 // reaches fn as O's zero value. A subject or object of another type makes the
-// leaf false with an error wrapping ErrWrongType (DESIGN contract 11).
+// leaf false with an error wrapping ErrWrongType (docs/contract.md line 11).
 //
 // fn must be safe for concurrent use. It runs at most once per check, however
 // often the leaf occurs in the rule (contract 12); a panic in fn denies the
@@ -137,7 +137,7 @@ func castArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 	return sv, ov, ok
 }
 
-// wrongArgs is the error of arguments castArgs refused (DESIGN contract 11).
+// wrongArgs is the error of arguments castArgs refused (docs/contract.md line 11).
 func wrongArgs[S, O any](name string, s Subject, o Object) error {
 	if _, ok := any(s).(S); !ok {
 		return fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
@@ -199,8 +199,8 @@ func IsSuperuser() Predicate { return superP }
 // inside Not or for documentation.)
 func IsActive() Predicate { return activeP }
 
-// InGroup is true when the subject is a member of every named group (DESIGN
-// contract 14): its stored memberships plus what SubjectGroups() returns.
+// InGroup is true when the subject is a member of every named group (docs/contract.md
+// line 14): its stored memberships plus what SubjectGroups() returns.
 func InGroup(groups ...string) Predicate {
 	if len(groups) == 0 {
 		return invalid("InGroup needs at least one group")
@@ -216,7 +216,7 @@ func InGroup(groups ...string) Predicate {
 
 // HasRole is true when the subject holds r, or a role that includes r,
 // globally (unless the object refuses global roles) or locally on the object
-// or one of its ancestors, directly or through a group (DESIGN contract 14b).
+// or one of its ancestors, directly or through a group (docs/contract.md line 14b).
 // A role granted on a whole type counts for objects of that type and, in a
 // model-level check, for the types the permission is declared for.
 // r must be listed in Policy.Roles.
@@ -251,7 +251,7 @@ func combine(o op, sym string, ps []Predicate) Predicate {
 }
 
 // And is true when every predicate is true. It evaluates left to right and
-// stops at the first false (DESIGN contract 8). If none is false but one
+// stops at the first false (docs/contract.md line 8). If none is false but one
 // erred, And is that error (contract 9). And of one predicate is that
 // predicate.
 func And(ps ...Predicate) Predicate { return combine(opAnd, "&", ps) }

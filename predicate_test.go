@@ -17,7 +17,7 @@ import (
 	"github.com/iamgo/iam"
 )
 
-// Tests of predicates and rules: DESIGN §4 contract lines 8–14 (and 14b),
+// Tests of predicates and rules: docs/contract.md contract lines 8–14 (and 14b),
 // the built-in leaves, String(), PredProfile / ProfileData and
 // Decision.Leaves().
 
@@ -1249,7 +1249,7 @@ func TestPredString(t *testing.T) {
 		p    iam.Predicate
 		want string
 	}{
-		{name: "DESIGN §3 example", p: iam.Or(iam.HasRole(editor), iam.And(iam.HasRole(author), isOwner)), want: "(has_role:blog.editor | (has_role:blog.author & is_owner))"},
+		{name: "docs/contract.md example", p: iam.Or(iam.HasRole(editor), iam.And(iam.HasRole(author), isOwner)), want: "(has_role:blog.editor | (has_role:blog.author & is_owner))"},
 		{name: "leaf", p: isOwner, want: "is_owner"},
 		{name: "PredE leaf", p: b, want: "b"},
 		{name: "PredProfile leaf", p: prof, want: "same_department"},

@@ -143,7 +143,7 @@ func (h *Holding) Profile(role string) (Profile, bool) {
 // ProfileStore keeps profiles (global roles) and group memberships.
 //
 // Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Holding call (DESIGN contract 15). Holding
+// must be visible to every later Holding call (docs/contract.md line 15). Holding
 // returns (nil, nil) for a principal the store knows nothing about.
 type ProfileStore interface {
 	// Holding returns the principal's profiles and, for a user, its groups.

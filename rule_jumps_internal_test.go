@@ -1,7 +1,7 @@
 package iam
 
 // The rules compiled to jumps (compileJumps, evalRule) against the tree
-// walk (eval) and against a model of DESIGN contracts 8, 9 and 12 written
+// walk (eval) and against a model of docs/contract.md lines 8, 9 and 12 written
 // here: the same answer, the same error, the same leaves run in the same
 // order, over random rules.
 
@@ -105,7 +105,7 @@ func (e *jumpsExpr) String() string {
 	return fmt.Sprintf("%v(%s)", map[op]string{opAnd: "And", opOr: "Or", opNot: "Not", opXor: "Xor"}[e.op], strings.Join(parts, ", "))
 }
 
-// model evaluates e as DESIGN says: And stops at the first false, Or at
+// model evaluates e as docs/contract.md says: And stops at the first false, Or at
 // the first true (contract 8); an error decides only when no branch did,
 // and then the first error is the answer (contract 9); a leaf runs at most
 // once (contract 12). It returns the value, whether it is an error, and

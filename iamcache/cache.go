@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// DefaultTTL is the TTL the SQL store uses for its cache (DESIGN contract
+// DefaultTTL is the TTL the SQL store uses for its cache (docs/contract.md line
 // 16): how long an entry may be served when invalidations stop arriving.
 const DefaultTTL = 10 * time.Second
 

@@ -219,7 +219,7 @@ func TestFresh(t *testing.T) {
 }
 
 // TestWritesVisible: a write through the cache is visible to the next check
-// at once, in both directions, for every write method (DESIGN contract 15,
+// at once, in both directions, for every write method (docs/contract.md line 15,
 // requirement 7). Each case first warms the cache with the old answer.
 func TestWritesVisible(t *testing.T) {
 	ctx := context.Background()
@@ -334,7 +334,7 @@ func TestWriteErrorInvalidates(t *testing.T) {
 // TestStoreFaults: store errors, timeouts and cancelled contexts seen by
 // the inner store make the Checker over the cache deny, with an error that
 // wraps the store's; the failure is not cached, and a later successful read
-// is not poisoned (DESIGN contract 17, requirement 8).
+// is not poisoned (docs/contract.md line 17, requirement 8).
 func TestStoreFaults(t *testing.T) {
 	obj := iam.Ref{Type: "doc", ID: "1"}
 	parent := iam.Ref{Type: "folder", ID: "f"}

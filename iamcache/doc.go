@@ -28,7 +28,7 @@
 // began; then the next read reloads it. A TTL of zero (the zero Options) or
 // less disables caching: every read goes to the store. There is no "cache
 // forever": the TTL bounds staleness when invalidations stop arriving
-// (DESIGN contract 16; the SQL store uses DefaultTTL).
+// (docs/contract.md line 16; the SQL store uses DefaultTTL).
 //
 // With a custom clock (Options.Now) every hit reads it. With the real clock
 // a hit reads a coarse clock instead, an atomic value that a timer refreshes
@@ -47,8 +47,8 @@
 // have been applied): PutProfile, SetProfileActive and DeleteProfile the
 // holder's Holding; AddMember and RemoveMember the user's Holding; Grant,
 // Revoke and DeleteGrantsOn the grants on the ref; SetParents the ref's
-// parents. A write that returned is visible to the next read (DESIGN
-// contract 15).
+// parents. A write that returned is visible to the next read (docs/contract.md
+// line 15).
 //
 // Changes made elsewhere (another process, a notification from the
 // database) are reported with Invalidate and the keys HoldingKey, GrantsKey

@@ -313,7 +313,7 @@ func testConsistency(t *testing.T, loader bool, maxEntries int) {
 
 // TestInvalidateDetachesFlight: a read that starts after Invalidate (or
 // InvalidateAll) returned does not join a load that began before it: it
-// loads again and sees the change at once (DESIGN contract 15), while the
+// loads again and sees the change at once (docs/contract.md line 15), while the
 // old load is still blocked.
 func TestInvalidateDetachesFlight(t *testing.T) {
 	ctx := context.Background()

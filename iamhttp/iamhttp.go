@@ -1,6 +1,6 @@
 // Package iamhttp guards net/http handlers with an iam.Checker: middleware
 // in the func(http.Handler) http.Handler shape, usable with the standard
-// ServeMux, chi and any router that takes that shape (DESIGN contract 20).
+// ServeMux, chi and any router that takes that shape (docs/contract.md line 20).
 //
 //	guard, err := iamhttp.New(iamhttp.Options{Checker: checker, Subject: currentUser})
 //	mux.Handle("GET /posts", guard.Require("blog.view_post")(listPosts))
@@ -49,7 +49,7 @@ import (
 )
 
 // Anonymous is the subject of a request for which Options.Subject returned
-// nil: it holds no stored roles or grants (DESIGN contract 6), but rules may
+// nil: it holds no stored roles or grants (docs/contract.md line 6), but rules may
 // allow it.
 var Anonymous iam.Subject = anonymousSubject{}
 
@@ -63,8 +63,8 @@ var ErrNotFound = errors.New("iamhttp: object not found")
 
 // ErrUnavailable is what a Loader wraps when the store behind it failed (the
 // database is down, a query timed out), as opposed to a bug or a bad
-// request: the response is 503, like a failure of the iam store (DESIGN
-// contract 20). Any other loader error is a 500.
+// request: the response is 503, like a failure of the iam store (docs/contract.md
+// line 20). Any other loader error is a 500.
 //
 //	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 //		return nil, fmt.Errorf("%w: %w", iamhttp.ErrUnavailable, err)

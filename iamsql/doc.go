@@ -26,7 +26,7 @@
 //
 // Store.Update runs a function in a transaction that the application can use
 // for its own statements: an object's row and its grants commit or roll back
-// together (DESIGN contract 18). For a transaction the application began
+// together (docs/contract.md line 18). For a transaction the application began
 // itself, Store.Writer(tx) writes into it; call Writer.Committed after the
 // commit. Store.DeleteGrantsOn removes every grant on an object in one call.
 //

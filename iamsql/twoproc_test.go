@@ -79,7 +79,7 @@ func TestTwoProcessRevocation(t *testing.T) {
 	fmt.Fprintln(stdin, "quit")
 	slices.Sort(lat)
 	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
-	t.Logf("revocation → denial in another process over %d revocations: p50 %v, p99 %v, max %v (DESIGN §4.16: p99 ≤ 100ms)",
+	t.Logf("revocation → denial in another process over %d revocations: p50 %v, p99 %v, max %v (docs/contract.md line 16: p99 ≤ 100ms)",
 		len(lat), p(0.50), p(0.99), lat[len(lat)-1])
 	if p(0.99) > 100*time.Millisecond {
 		// Reported, not failed: timing on a shared 2-core machine is not a

@@ -14,7 +14,7 @@ import (
 
 // Writer writes profiles, memberships, grants and parents inside one
 // transaction, usually the application's own: an object's row and its
-// grants commit or roll back together (DESIGN contract 18).
+// grants commit or roll back together (docs/contract.md line 18).
 //
 //	tx, _ := db.BeginTx(ctx, nil)
 //	w := store.Writer(tx)

@@ -47,7 +47,7 @@
 //     on exactly one Ref. A returned GrantSet does not change afterwards.
 //   - SetParents replaces and (with nil or an empty list) clears the
 //     recorded parents; Parents keeps their order.
-//   - The DESIGN §4 contract lines that rest on the store, through an
+//   - The docs/contract.md contract lines that rest on the store, through an
 //     iam.Checker over it: 4a (global roles through active, unexpired
 //     profiles, of the user or its groups), 4b (local roles on the object
 //     and, with a ParentStore, on its ancestors), 4c (direct grants on the
@@ -93,9 +93,9 @@
 //   - Invalid arguments (an empty ID, a grant with both Perm and Role) are
 //     not exercised: the Checker validates before it writes.
 //
-// The suite checks no performance property; see DESIGN §5 for those.
+// The suite checks no performance property; see docs/contract.md for those.
 //
-// TestManager runs the Manager's anti-escalation matrix (DESIGN contract
+// TestManager runs the Manager's anti-escalation matrix (docs/contract.md line
 // 19) on a store: 6 actor kinds × 4 target roles × 8 operations, each on a
 // fresh store with the outcome derived from the rules, then the last-holder
 // rule, two managers racing to remove the last two holders of a Protected

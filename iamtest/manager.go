@@ -143,8 +143,8 @@ var mOps = []mOp{
 		}},
 }
 
-// mExpect derives the outcome of a matrix cell from the rules of DESIGN
-// contract 19, independently of the Manager's code: nil or the sentinel.
+// mExpect derives the outcome of a matrix cell from the rules of docs/contract.md
+// line 19, independently of the Manager's code: nil or the sentinel.
 func mExpect(actor string, target string, op mOp) error {
 	switch actor {
 	case "anonymous", "inactive":
@@ -166,7 +166,7 @@ func mExpect(actor string, target string, op mOp) error {
 	return nil
 }
 
-// TestManager runs the Manager's anti-escalation matrix (DESIGN contract
+// TestManager runs the Manager's anti-escalation matrix (docs/contract.md line
 // 19) on stores made by newStore: every actor kind × target role ×
 // operation, each cell on a fresh store, the expected outcome derived from
 // the rules; then the audit trail, the approval workflow, and two managers

@@ -79,7 +79,7 @@ var suiteTests = []suiteTest{
 	{"SetParents", (*suite).testSetParents},
 	{"ParentsExactRef", (*suite).testParentsExactRef},
 
-	// DESIGN §4 through a Checker (teststore_contract.go).
+	// docs/contract.md through a Checker (teststore_contract.go).
 	{"Contract4a_GlobalRole", (*suite).testContract4aGlobalRole},
 	{"Contract4a_ProfileExpiry", (*suite).testContract4aProfileExpiry},
 	{"Contract4b_LocalRole", (*suite).testContract4bLocalRole},

@@ -10,7 +10,7 @@ import (
 	"github.com/iamgo/iam"
 )
 
-// The DESIGN §4 contract lines that depend on the store, checked through a
+// The docs/contract.md contract lines that depend on the store, checked through a
 // Checker of testPolicy over the store under test.
 
 // checkCase is one check against a fresh store prepared by setup.

@@ -291,7 +291,7 @@ func startApp(t *testing.T, dsn string) (*App, client) {
 var matrixUsers = []string{"alice", "bob", "erin", "mo", "sam", "rita", "root", ""}
 
 // TestEndpoints drives every role × endpoint over HTTP on a freshly seeded
-// database per cell, allowed and denied (DESIGN contract 20: 401
+// database per cell, allowed and denied (docs/contract.md line 20: 401
 // anonymous, 403 denied, 404 missing, 405 method without a rule).
 func TestEndpoints(t *testing.T) {
 	rows := []struct {
