@@ -145,7 +145,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 		d.Allowed, d.Perm = true, perm
 		return AccessPlan{All: true, Why: d}, nil
 	}
-	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
+	if isSuperuser(s) {
 		return all(Decision{Reason: ReasonSuperuser})
 	}
 	st := evalState{c: c, ctx: ctx, s: s, query: query{pi: pi, uid: s.SubjectID()}}
@@ -162,7 +162,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	holders := make([]Principal, 0, 1+st.ngroups())
 	holders = append(holders, User(st.uid))
 	if hm.perms.has(pi.idx) {
-		return all(Decision{Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid)})
+		return all(Decision{Reason: ReasonGlobalRole, Role: hm.roleFor(pi.idx), Via: User(st.uid), On: GlobalScope()})
 	}
 	for i := range st.ngroups() {
 		gm, g, err := st.groupMemo(i)
@@ -170,13 +170,13 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 			return AccessPlan{}, err
 		}
 		if gm.perms.has(pi.idx) {
-			return all(Decision{Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g)})
+			return all(Decision{Reason: ReasonGlobalRole, Role: gm.roleFor(pi.idx), Via: Group(g), On: GlobalScope()})
 		}
 		if !slices.Contains(holders, Group(g)) {
 			holders = append(holders, Group(g))
 		}
 	}
-	for _, on := range []Ref{{Type: objType}, {}} {
+	for _, on := range []Ref{TypeScope(objType), GlobalScope()} {
 		gs, err := c.store.Grants(ctx, on)
 		if err != nil {
 			return AccessPlan{}, fmt.Errorf("iam: reading grants on %s: %w", on.String(), err)
@@ -328,7 +328,7 @@ type Path struct {
 	Reason Reason    // ReasonGrant, ReasonLocalRole, ReasonGlobalRole or ReasonSuperuser
 	Role   string    // the role, for role paths
 	Via    Principal // who holds the grant or role: the holder itself, or its group
-	On     Ref       // where: the object, an ancestor, the type (Ref{Type}) or global (Ref{}); zero for profiles and superusers
+	On     Ref       // where: the object, an ancestor, the type (TypeScope) or everywhere (GlobalScope, also for a profile); zero for superusers
 	Perms  []string  // the permissions this path gives, sorted
 }
 
@@ -490,7 +490,7 @@ func (b *holderBuilder) globalRoles(ctx context.Context) error {
 		}
 		for _, p := range ps {
 			if p.Role == ri.name && p.Holder.Valid() && p.Live(now) {
-				b.add(p.Holder, Path{Reason: ReasonGlobalRole, Role: ri.name, Via: p.Holder}, ri.perms)
+				b.add(p.Holder, Path{Reason: ReasonGlobalRole, Role: ri.name, Via: p.Holder, On: GlobalScope()}, ri.perms)
 			}
 		}
 	}

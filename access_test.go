@@ -47,8 +47,8 @@ func accessFixture(t *testing.T) (*iam.Checker, *iam.MemoryStore) {
 		{Holder: iam.User("ann"), Perm: "blog.view", On: post("p5")},
 		{Holder: iam.User("ann"), Role: "blog.editor", On: s1},
 		{Holder: iam.Group("staff"), Perm: "blog.view", On: post("p3")},
-		{Holder: iam.User("cid"), Perm: "blog.view", On: iam.Ref{Type: "blog.post"}},
-		{Holder: iam.User("dee"), Role: "blog.reader", On: iam.Ref{}},
+		{Holder: iam.User("cid"), Perm: "blog.view", On: iam.TypeScope("blog.post")},
+		{Holder: iam.User("dee"), Role: "blog.reader", On: iam.GlobalScope()},
 		{Holder: iam.User("bob"), Perm: "blog.publish", On: post("p4")},
 	} {
 		require.NoError(t, c.Grant(ctx, g))
@@ -76,11 +76,11 @@ func TestListObjects(t *testing.T) {
 		{"group grant only", ctPlain("bob"), "blog.view", iam.ObjectList{IDs: []string{"p3"}}},
 		{"typed permission", ctPlain("bob"), "blog.publish", iam.ObjectList{IDs: []string{"p4"}}},
 		{"type-level grant", ctPlain("cid"), "blog.view",
-			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGrant, Via: iam.User("cid"), On: iam.Ref{Type: "blog.post"}}}},
+			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGrant, Via: iam.User("cid"), On: iam.TypeScope("blog.post")}}},
 		{"global local role", ctPlain("dee"), "blog.view",
-			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGlobalRole, Role: "blog.reader", Via: iam.User("dee"), On: iam.Ref{}}}},
+			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGlobalRole, Role: "blog.reader", Via: iam.User("dee"), On: iam.GlobalScope()}}},
 		{"global role through a profile (Includes)", ctPlain("eve"), "blog.view",
-			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGlobalRole, Role: "blog.editor", Via: iam.User("eve")}}},
+			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.view", Reason: iam.ReasonGlobalRole, Role: "blog.editor", Via: iam.User("eve"), On: iam.GlobalScope()}}},
 		{"expired profile gives nothing", ctPlain("old"), "blog.view", iam.ObjectList{}},
 		{"superuser", ctSuperOnly("root"), "blog.change",
 			iam.ObjectList{All: true, Why: iam.Decision{Allowed: true, Perm: "blog.change", Reason: iam.ReasonSuperuser}}},
@@ -335,11 +335,11 @@ func TestHolders(t *testing.T) {
 	ann := iam.Holder{Principal: iam.User("ann"), Perms: change, Paths: []iam.Path{
 		{Reason: iam.ReasonLocalRole, Role: "blog.editor", Via: iam.User("ann"), On: s1, Perms: change}}}
 	cid := iam.Holder{Principal: iam.User("cid"), Perms: view, Paths: []iam.Path{
-		{Reason: iam.ReasonGrant, Via: iam.User("cid"), On: iam.Ref{Type: "blog.post"}, Perms: view}}}
+		{Reason: iam.ReasonGrant, Via: iam.User("cid"), On: iam.TypeScope("blog.post"), Perms: view}}}
 	dee := iam.Holder{Principal: iam.User("dee"), Perms: view, Paths: []iam.Path{
-		{Reason: iam.ReasonGlobalRole, Role: "blog.reader", Via: iam.User("dee"), On: iam.Ref{}, Perms: view}}}
+		{Reason: iam.ReasonGlobalRole, Role: "blog.reader", Via: iam.User("dee"), On: iam.GlobalScope(), Perms: view}}}
 	eve := iam.Holder{Principal: iam.User("eve"), Perms: change, Paths: []iam.Path{
-		{Reason: iam.ReasonGlobalRole, Role: "blog.editor", Via: iam.User("eve"), Perms: change}}}
+		{Reason: iam.ReasonGlobalRole, Role: "blog.editor", Via: iam.User("eve"), On: iam.GlobalScope(), Perms: change}}}
 	all := []string{"blog.change", "blog.comment", "blog.publish", "blog.view", iam.PermManageGrants, iam.PermManageRoles}
 	root := iam.Holder{Principal: iam.User("root"), Perms: all, Paths: []iam.Path{
 		{Reason: iam.ReasonSuperuser, Via: iam.User("root"), Perms: all}}}
@@ -398,7 +398,7 @@ func TestHolders(t *testing.T) {
 
 	_, err = c.Holders(t.Context(), nil, iam.HoldersOptions{})
 	require.ErrorIs(t, err, iam.ErrInvalid)
-	_, err = c.Holders(t.Context(), iam.Ref{Type: "blog.post"}, iam.HoldersOptions{})
+	_, err = c.Holders(t.Context(), iam.TypeScope("blog.post"), iam.HoldersOptions{})
 	require.ErrorIs(t, err, iam.ErrInvalid)
 }
 

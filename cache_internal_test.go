@@ -151,7 +151,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 	})
 	t.Run("one slot: every question shares it", func(t *testing.T) {
 		one := newAnswerCache(1)
-		q1, q2 := ackey(one, "u1", 0, Ref{}, false), ackey(one, "u2", 0, Ref{}, false)
+		q1, q2 := ackey(one, "u1", 0, GlobalScope(), false), ackey(one, "u2", 0, GlobalScope(), false)
 		one.put(&q1, 1, true, nil)
 		a, _, ok := one.get(&q1, 1)
 		require.True(t, ok && a)
@@ -286,9 +286,9 @@ func TestAnswerCacheKey(t *testing.T) {
 		{"uid|type", acKeyArgs{uid: "ab", ref: Ref{Type: "c", ID: "1"}}, acKeyArgs{uid: "a", ref: Ref{Type: "bc", ID: "1"}}},
 		{"type|ID", acKeyArgs{uid: "u", ref: Ref{Type: "ab", ID: "c"}}, acKeyArgs{uid: "u", ref: Ref{Type: "a", ID: "bc"}}},
 		{"uid|ID, empty type", acKeyArgs{uid: "ab", ref: Ref{ID: "c"}}, acKeyArgs{uid: "a", ref: Ref{ID: "bc"}}},
-		{"uid or type", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{Type: "a"}}},
+		{"uid or type", acKeyArgs{uid: "a"}, acKeyArgs{ref: TypeScope("a")}},
 		{"uid or ID", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{ID: "a"}}},
-		{"type or ID", acKeyArgs{uid: "u", ref: Ref{Type: "a"}}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
+		{"type or ID", acKeyArgs{uid: "u", ref: TypeScope("a")}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
 		{"perm or refuse", acKeyArgs{uid: "u", perm: 1}, acKeyArgs{uid: "u", perm: 0, refuse: true}},
 		// Fields holding bytes that look like lengths or a tag: the
 		// header's lengths, not the bytes, tell the fields apart.

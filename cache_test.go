@@ -479,9 +479,9 @@ func (m *acModel) chain(obj iam.Object, perm string, refuse bool) []acLink {
 	var links []acLink
 	if obj == nil {
 		for _, t := range m.types[perm] {
-			links = append(links, acLink{ref: iam.Ref{Type: t}, rolesOK: !refuse})
+			links = append(links, acLink{ref: iam.TypeScope(t), rolesOK: !refuse})
 		}
-		return append(links, acLink{ref: iam.Ref{}, rolesOK: !refuse})
+		return append(links, acLink{ref: iam.GlobalScope(), rolesOK: !refuse})
 	}
 	ref := obj.ObjectRef()
 	seen := map[iam.Ref]bool{ref: true}
@@ -503,7 +503,7 @@ func (m *acModel) chain(obj iam.Object, perm string, refuse bool) []acLink {
 	for _, r := range queue {
 		links = append(links, acLink{ref: r, rolesOK: true})
 	}
-	return append(links, acLink{ref: iam.Ref{Type: ref.Type}, rolesOK: !refuse}, acLink{ref: iam.Ref{}, rolesOK: !refuse})
+	return append(links, acLink{ref: iam.TypeScope(ref.Type), rolesOK: !refuse}, acLink{ref: iam.GlobalScope(), rolesOK: !refuse})
 }
 
 // allowed answers a check from the model, and says how it was decided.
@@ -645,9 +645,9 @@ func TestCacheDifferential(t *testing.T) {
 	on := func() iam.Ref {
 		switch rng.IntN(8) {
 		case 0:
-			return iam.Ref{}
+			return iam.GlobalScope()
 		case 1:
-			return iam.Ref{Type: pick([]string{"doc", "folder"})}
+			return iam.TypeScope(pick([]string{"doc", "folder"}))
 		}
 		return pickRef()
 	}
@@ -912,8 +912,8 @@ func TestCacheInvalidation(t *testing.T) {
 	u1, u2, g1 := iam.User("u1"), iam.User("u2"), iam.Group("g1")
 	doc1, doc2 := acRef("doc", "1"), acRef("doc", "2")
 	f1, f2, f3 := acRef("folder", "1"), acRef("folder", "2"), acRef("folder", "3")
-	docs := iam.Ref{Type: "doc"}
-	global := iam.Ref{}
+	docs := iam.TypeScope("doc")
+	global := iam.GlobalScope()
 	grant := func(g iam.Grant) acWrite { return acWrite{kind: acGrant, grant: g} }
 	profile := func(h iam.Principal, role string, active bool) acWrite {
 		return acWrite{kind: acPutProfile, profile: iam.Profile{Holder: h, Role: role, Active: active}}
@@ -1374,7 +1374,7 @@ func TestCacheDynamicInterfaces(t *testing.T) {
 			name: "AcquireGlobalRoles: a role granted on the type, and a direct grant", contract: "4a", perm: acView,
 			setup: func(ctx context.Context, s *iam.MemoryStore) error {
 				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.Grant(acRole(u1, "doc.viewer", iam.Ref{Type: "doc"})); err != nil {
+					if err := tx.Grant(acRole(u1, "doc.viewer", iam.TypeScope("doc"))); err != nil {
 						return err
 					}
 					return tx.Grant(acPerm(u1, acView, doc2))

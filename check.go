@@ -205,7 +205,7 @@ type link struct {
 }
 
 // globalRef is the ref of global grants.
-var globalRef Ref
+var globalRef = GlobalScope()
 
 // refOf returns the ref of link l.
 func (st *evalState) refOf(l *link) Ref {
@@ -215,7 +215,7 @@ func (st *evalState) refOf(l *link) Ref {
 	case l.kind == linkObject:
 		return st.ref
 	}
-	return Ref{Type: st.ref.Type} // the object's type
+	return TypeScope(st.ref.Type) // the object's type
 }
 
 const (
@@ -333,8 +333,11 @@ func (st *evalState) decision(perm string, allowed bool, g ground) Decision {
 	if g.who > 0 {
 		d.Via = st.principal(int(g.who) - whoGroup0)
 	}
-	if g.on > 0 {
+	switch {
+	case g.on > 0:
 		d.On = st.refOf(st.link(int(g.on) - 1))
+	case g.reason == ReasonGlobalRole:
+		d.On = globalRef // held through a profile: everywhere
 	}
 	if g.rule {
 		r := st.pi.rule
@@ -507,7 +510,7 @@ func (st *evalState) inChain(ref Ref) bool {
 const linearChain = 64
 
 // add appends a link without looking for its ref in the chain: callers
-// know it is not there (the object's type and Ref{} cannot equal an object
+// know it is not there (the object's type and GlobalScope() cannot equal an object
 // ref, nor each other; ancestors are looked up first). p is the link's ref
 // (nil for the object's own link). It reports false when the chain is full.
 func (st *evalState) add(p *Ref, kind linkKind, depth uint8) bool {

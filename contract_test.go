@@ -89,9 +89,9 @@ var (
 	ctDoc2    = iam.Ref{Type: "doc", ID: "2"}
 	ctFolder1 = iam.Ref{Type: "folder", ID: "1"}
 	ctRoot    = iam.Ref{Type: "folder", ID: "root"}
-	ctDocType = iam.Ref{Type: "doc"}
-	ctPageTyp = iam.Ref{Type: "page"}
-	ctGlobal  = iam.Ref{}
+	ctDocType = iam.TypeScope("doc")
+	ctPageTyp = iam.TypeScope("page")
+	ctGlobal  = iam.GlobalScope()
 )
 
 // ctD returns a doc object with the given parents.
@@ -242,7 +242,7 @@ func ctRun(t *testing.T, rows []ctRow) {
 
 var (
 	ctAllowGlobal = func(role string, via iam.Principal) ctDecision {
-		return ctDecision{Allowed: true, Reason: iam.ReasonGlobalRole, Role: role, Via: via}
+		return ctDecision{Allowed: true, Reason: iam.ReasonGlobalRole, Role: role, Via: via, On: ctGlobal}
 	}
 	ctDenied = ctDecision{Reason: iam.ReasonNone}
 	ctByRule = ctDecision{Allowed: true, Reason: iam.ReasonRule}
@@ -335,7 +335,11 @@ func TestContract2_NilAndInactiveSubjects(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					d, err := c.Check(ctx, sc.s, perm, obj)
 					require.NoError(t, err)
-					ctRequireDecision(t, ctDecision{Reason: iam.ReasonInactive}, d)
+					want := iam.ReasonInactive
+					if sc.s == nil {
+						want = iam.ReasonNoSubject // says what happened
+					}
+					ctRequireDecision(t, ctDecision{Reason: want}, d)
 					require.False(t, c.HasPerm(ctx, sc.s, perm, obj))
 					require.ErrorIs(t, c.Require(ctx, sc.s, perm, obj), iam.ErrDenied)
 				})
@@ -619,7 +623,7 @@ func TestContract4_ExplainGrounds(t *testing.T) {
 			},
 			perm: "doc.view", obj: ctD("1", ctFolder1),
 			want: []ctDecision{
-				{Allowed: true, Reason: iam.ReasonGlobalRole, Role: "doc.editor", Via: ctU1},
+				{Allowed: true, Reason: iam.ReasonGlobalRole, Role: "doc.editor", Via: ctU1, On: ctGlobal},
 				{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.viewer", Via: ctStaff, On: ctFolder1},
 				{Allowed: true, Reason: iam.ReasonGrant, Via: ctU1, On: ctDoc1},
 			},
@@ -882,7 +886,7 @@ func TestContract4b_AncestryDepth(t *testing.T) {
 func TestContract5_ModelLevelChecks(t *testing.T) {
 	// contract 5: with obj == nil only global roles, global and type-level
 	// grants (types from the permission's declaration) and rules count.
-	img := iam.Ref{Type: "img"}
+	img := iam.TypeScope("img")
 	rows := []ctRow{
 		{name: "5/global role (profile)", perm: "doc.view",
 			setup: []ctStep{ctProfile(ctU1, "doc.editor")}, want: ctAllowGlobal("doc.editor", ctU1)},
@@ -991,7 +995,7 @@ func TestContract7_TypedPermissions(t *testing.T) {
 		// Written around the checker, so the store does hold them.
 		ctApply(t, s, []ctStep{
 			ctGrantPerm(ctU1, "doc.publish", img1),
-			ctGrantPerm(ctU1, "doc.publish", iam.Ref{Type: "img"}),
+			ctGrantPerm(ctU1, "doc.publish", iam.TypeScope("img")),
 			ctGrantPerm(ctU1, "doc.publish", ctGlobal),
 			ctProfile(ctU1, "doc.publisher"),
 		})
@@ -1019,7 +1023,7 @@ func TestContract7_TypedPermissions(t *testing.T) {
 
 	t.Run("checker.Grant on another type is ErrWrongType and stores nothing", func(t *testing.T) { // contract 7
 		c, s, _ := ctNew(t)
-		for _, on := range []iam.Ref{img1, {Type: "img"}, {Type: "folder", ID: "1"}} {
+		for _, on := range []iam.Ref{img1, iam.TypeScope("img"), {Type: "folder", ID: "1"}} {
 			err := c.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.publish", On: on})
 			require.ErrorIs(t, err, iam.ErrWrongType, on.String())
 			err = c.Grant(ctx, iam.Grant{Holder: ctStaff, Perm: "doc.publish", On: on})

@@ -119,8 +119,8 @@
 // [Ref]:
 //
 //   - Ref{Type: "blog.post", ID: "42"}: one object;
-//   - Ref{Type: "blog.post"}: every object of the type;
-//   - Ref{}: everything.
+//   - TypeScope("blog.post"): every object of the type;
+//   - GlobalScope(): everything.
 //
 // Grants on an ancestor apply to the object. Ancestors come from the
 // object's own Parents() method and, when the store implements
@@ -142,7 +142,7 @@
 //
 //   - A model-level check of a permission declared for several types counts
 //     a type-level grant on any of them.
-//   - A role granted on a whole type (Ref{Type}) or globally (Ref{}) counts
+//   - A role granted on a whole type (TypeScope) or globally (GlobalScope()) counts
 //     as a global role ([ReasonGlobalRole]): an object that refuses global
 //     roles refuses those too.
 //   - [Checker.HasPerms] with an empty list is false: asking for nothing

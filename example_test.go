@@ -588,11 +588,11 @@ func ExamplePerm() {
 	}
 
 	// Granting a typed permission on another type is an error.
-	err = checker.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.publish", On: iam.Ref{Type: "blog.comment"}})
+	err = checker.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.publish", On: iam.TypeScope("blog.comment")})
 	fmt.Println(errors.Is(err, iam.ErrWrongType))
 
 	// A type-level grant covers every page, and model-level checks.
-	err = checker.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.publish", On: iam.Ref{Type: "blog.page"}})
+	err = checker.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.publish", On: iam.TypeScope("blog.page")})
 	if err != nil {
 		log.Fatal(err)
 	}

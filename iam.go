@@ -70,6 +70,14 @@ type activer interface{ IsActive() bool }
 type superuserer interface{ IsSuperuser() bool }
 type grouper interface{ SubjectGroups() []string }
 
+// isSuperuser reports whether s says it is a superuser. An anonymous
+// subject (SubjectID "") never is, whatever it says: a visitor's zero
+// value must not turn into root (docs/contract.md line 6).
+func isSuperuser(s Subject) bool {
+	su, ok := s.(superuserer)
+	return ok && su.IsSuperuser() && s.SubjectID() != ""
+}
+
 // Policy is the application's authorization model, declared in Go at
 // start-up: roles, permission declarations and rules. Only who holds what
 // lives in the store.
@@ -121,7 +129,7 @@ type permInfo struct {
 	name     string
 	idx      int
 	types    []string
-	typeRefs []Ref // Ref{Type: t} for each of types
+	typeRefs []Ref // TypeScope(t) for each of types
 	rule     *rule
 }
 
@@ -181,7 +189,7 @@ func compilePolicy(p Policy) (*policy, error) {
 	declare := func(name string, types []string) *permInfo {
 		pi := &permInfo{name: name, idx: len(pol.permList), types: types}
 		for _, t := range types {
-			pi.typeRefs = append(pi.typeRefs, Ref{Type: t})
+			pi.typeRefs = append(pi.typeRefs, TypeScope(t))
 		}
 		pol.perms[name] = pi
 		pol.permList = append(pol.permList, pi)
@@ -269,16 +277,17 @@ type Reason uint8
 // Reasons of a Decision.
 const (
 	ReasonNone       Reason = iota // denied: nothing grants the permission
-	ReasonInactive                 // denied: nil or inactive subject
+	ReasonInactive                 // denied: the subject is inactive (IsActive false)
 	ReasonError                    // denied: the check could not be decided (see the error)
 	ReasonSuperuser                // allowed: active superuser
 	ReasonGlobalRole               // allowed: a role held globally (a profile, or a role granted on the type or globally)
 	ReasonLocalRole                // allowed: a role held on the object or an ancestor
 	ReasonGrant                    // allowed: the permission granted on the object, an ancestor, the type or globally
 	ReasonRule                     // allowed: the permission's rule
+	ReasonNoSubject                // denied: the subject is nil (no one asked)
 )
 
-var reasonNames = [...]string{"no grant", "inactive subject", "error", "superuser", "global role", "local role", "grant", "rule"}
+var reasonNames = [...]string{"no grant", "inactive subject", "error", "superuser", "global role", "local role", "grant", "rule", "no subject"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -294,7 +303,7 @@ type Decision struct {
 	Reason  Reason
 	Role    string    // the role that granted it (global or local role)
 	Via     Principal // who held the role or grant: the user, or one of its groups
-	On      Ref       // where the local role or grant is: the object, an ancestor, the type (Ref{Type}) or global (Ref{})
+	On      Ref       // where the role or grant is: the object, an ancestor, the type (TypeScope) or everywhere (GlobalScope, also for a role held through a profile); zero when no role or grant decided
 	Rule    string    // the rule's expression, when a rule was evaluated
 
 	rule            *rule
@@ -335,7 +344,7 @@ func (d Decision) String() string {
 	if d.Via.Valid() {
 		b.WriteString(" held by " + d.Via.String())
 	}
-	if d.Reason == ReasonLocalRole || d.Reason == ReasonGrant || (d.Reason == ReasonGlobalRole && d.On != (Ref{})) {
+	if d.Reason == ReasonLocalRole || d.Reason == ReasonGrant || (d.Reason == ReasonGlobalRole && d.On != GlobalScope()) {
 		b.WriteString(" on " + d.On.String())
 	}
 	if d.Rule != "" {
@@ -509,7 +518,11 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 		return st.fail(err)
 	}
 	if done {
-		st.inactive()
+		if s == nil {
+			st.why.reason = ReasonNoSubject
+		} else {
+			st.inactive()
+		}
 		return nil
 	}
 	if st.super && (st.quickAllow() || st.record(ground{reason: ReasonSuperuser})) {
@@ -567,7 +580,10 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 	if obj != nil {
 		q.ref = obj.ObjectRef()
 		if !q.ref.IsObject() {
-			return true, fmt.Errorf("%w: object ref %q must have a type and an ID", ErrInvalid, q.ref.String())
+			if q.ref.IsType() || q.ref.IsGlobal() {
+				return true, fmt.Errorf("%w: checking %s on %s: a check is on one object (nil: model level), not a scope", ErrInvalid, perm, q.ref)
+			}
+			return true, fmt.Errorf("%w: checking %s: the object's %s", ErrInvalid, perm, refProblem("ref", q.ref))
 		}
 		if len(pi.types) > 0 && !slices.Contains(pi.types, q.ref.Type) {
 			return true, fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, perm, pi.types, q.ref.Type)
@@ -578,10 +594,8 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 		}
 		_, q.ownParents = obj.(parenter)
 	}
-	if su, ok := s.(superuserer); ok && su.IsSuperuser() {
-		q.super = true
-	}
 	q.uid = s.SubjectID()
+	q.super = q.uid != "" && isSuperuser(s)
 	if g, ok := s.(grouper); ok {
 		q.extra = g.SubjectGroups()
 	}
@@ -700,53 +714,6 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 		}
 	}
 	return false, nil
-}
-
-// ValidateGrant reports whether g can be stored under the checker's policy:
-// a well-formed grant (ErrInvalid), a declared permission
-// (ErrUnknownPermission) or a role in the policy (ErrInvalid), and, for a
-// permission declared with Types, an object or type of one of those types
-// (ErrWrongType, docs/contract.md line 7). A global grant (Ref{}) of a typed
-// permission is allowed: it covers the declared types only.
-func (c *Checker) ValidateGrant(g Grant) error {
-	if !g.Valid() {
-		return fmt.Errorf("%w: grant needs a valid holder, a valid ref and exactly one of Perm and Role: %+v", ErrInvalid, g)
-	}
-	if g.Role != "" {
-		if c.pol.roles[g.Role] == nil {
-			return fmt.Errorf("%w: unknown role %q", ErrInvalid, g.Role)
-		}
-		return nil
-	}
-	pi := c.pol.perms[g.Perm]
-	if pi == nil {
-		return fmt.Errorf("%w: %q", ErrUnknownPermission, g.Perm)
-	}
-	if g.On.Type != "" && len(pi.types) > 0 && !slices.Contains(pi.types, g.On.Type) {
-		return fmt.Errorf("%w: %s is declared for %v, not %q", ErrWrongType, g.Perm, pi.types, g.On.Type)
-	}
-	return nil
-}
-
-// Grant validates g (see ValidateGrant) and stores it. It is the trusted
-// write path (seeding, migrations, tests): it does not ask who is granting.
-func (c *Checker) Grant(ctx context.Context, g Grant) error {
-	if err := c.ValidateGrant(g); err != nil {
-		return err
-	}
-	return c.store.Grant(ctx, g)
-}
-
-// PutProfile stores p after checking that its role is in the policy and its
-// holder is valid. Like Grant, it is the trusted write path.
-func (c *Checker) PutProfile(ctx context.Context, p Profile) error {
-	if !p.Holder.Valid() {
-		return fmt.Errorf("%w: profile holder %+v", ErrInvalid, p.Holder)
-	}
-	if c.pol.roles[p.Role] == nil {
-		return fmt.Errorf("%w: unknown role %q", ErrInvalid, p.Role)
-	}
-	return c.store.PutProfile(ctx, p)
 }
 
 // Declares reports whether the policy declares perm (contract 1): a

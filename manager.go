@@ -235,15 +235,15 @@ type ManagerOptions struct {
 //
 // The scope decides what of the actor's own access counts:
 //
-//   - a global change (a profile, a membership, a grant on Ref{}) counts
+//   - a global change (a profile, a membership, a grant on GlobalScope()) counts
 //     what the actor holds globally: its global roles (its own and its
-//     groups' live profiles, roles granted on Ref{}) and its global grants.
-//     A permission granted directly on Ref{} also reaches objects that
+//     groups' live profiles, roles granted on GlobalScope()) and its global grants.
+//     A permission granted directly on GlobalScope() also reaches objects that
 //     refuse global roles, so passing one on (and every stake that comes
 //     from a rule) needs the actor's own global grant of it. Never a
 //     type-level grant, never a rule run without an object.
-//   - a type-level change (Ref{Type: t}) counts that, plus what is
-//     granted to the actor on Ref{Type: t} itself.
+//   - a type-level change (TypeScope(t)) counts that, plus what is
+//     granted to the actor on TypeScope(t) itself.
 //   - an object change counts what a check on the object answers, with
 //     its ancestry and its refusal of global roles (see
 //     ManagerOptions.Object; a bare Ref refuses global roles). The change
@@ -253,8 +253,8 @@ type ManagerOptions struct {
 //     permission on each.
 //
 // Examples of refusals: an actor holding x.share by a grant on
-// Ref{Type: "doc"} cannot assign a role with x.share (a global change) nor
-// grant it on Ref{Type: "folder"}; assigning a role with no permissions is
+// TypeScope("doc") cannot assign a role with x.share (a global change) nor
+// grant it on TypeScope("folder"); assigning a role with no permissions is
 // refused when a rule says post.delete = HasRole(that role) and the actor
 // does not hold post.delete globally; adding bob to "admins" is refused
 // when admin.panel = InGroup("admins"); an admin whose doc.read comes from
@@ -466,34 +466,10 @@ func write(ctx context.Context, s Store, ch Change) error {
 }
 
 // validate checks the change's shape against the policy.
-func (m *Manager) validate(ch Change) error {
-	switch {
-	case ch.isProfile():
-		if !ch.Profile.Holder.Valid() {
-			return fmt.Errorf("%w: profile holder %+v", ErrInvalid, ch.Profile.Holder)
-		}
-		if m.c.pol.roles[ch.Profile.Role] == nil {
-			return fmt.Errorf("%w: unknown role %q", ErrInvalid, ch.Profile.Role)
-		}
-	case ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke:
-		if err := m.c.ValidateGrant(ch.Grant); err != nil {
-			return err
-		}
-		if ch.Object != nil && ch.Object.ObjectRef() != ch.Grant.On {
-			return fmt.Errorf("%w: Change.Object is %s, the grant is on %s", ErrInvalid, ch.Object.ObjectRef().String(), ch.Grant.On.String())
-		}
-	case ch.isMembership():
-		if ch.User == "" || ch.Group == "" {
-			return fmt.Errorf("%w: membership needs a user and a group", ErrInvalid)
-		}
-	default:
-		return fmt.Errorf("%w: change kind %d", ErrInvalid, ch.Kind)
-	}
-	return nil
-}
+func (m *Manager) validate(ch Change) error { return m.c.ValidateChange(ch) }
 
-// A scope is where a change applies: globally (Ref{}), to a whole type
-// (Ref{Type: t}) or to an object and its descendants.
+// A scope is where a change applies: globally (GlobalScope()), to a whole type
+// (TypeScope(t)) or to an object and its descendants.
 type scope struct {
 	on  Ref
 	obj Object // for an object: the application's object, or a refusingRef
@@ -501,7 +477,7 @@ type scope struct {
 
 func (sc scope) String() string {
 	switch {
-	case sc.on == Ref{}:
+	case sc.on == GlobalScope():
 		return "globally"
 	case !sc.on.IsObject():
 		return "on every " + sc.on.Type
@@ -555,7 +531,7 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 			return fmt.Errorf("%w: %s is a member of %s", ErrSelfChange, id, target)
 		}
 	}
-	if su, ok := actor.(superuserer); ok && su.IsSuperuser() {
+	if isSuperuser(actor) {
 		a.super = true
 	}
 
@@ -724,7 +700,7 @@ type actorView struct {
 	principals []Principal // the user and its groups
 	gs         []string
 	viaRole    bitset // permissions of the actor's global roles
-	viaGrant   bitset // permissions granted to the actor on Ref{}
+	viaGrant   bitset // permissions granted to the actor on GlobalScope()
 	types      map[string][2]bitset
 }
 
@@ -773,7 +749,7 @@ func (a *actorView) global(ctx context.Context) error {
 			}
 		}
 	}
-	if a.viaRole, a.viaGrant, err = a.grantsOn(ctx, Ref{}, a.viaRole, a.viaGrant); err != nil {
+	if a.viaRole, a.viaGrant, err = a.grantsOn(ctx, GlobalScope(), a.viaRole, a.viaGrant); err != nil {
 		return err
 	}
 	a.read = true
@@ -939,7 +915,7 @@ func reachesDescendants(g Decision) bool {
 	case ReasonSuperuser, ReasonLocalRole:
 		return true
 	case ReasonGrant:
-		return g.On.IsObject() || g.On == Ref{}
+		return g.On.IsObject() || g.On == GlobalScope()
 	}
 	return false
 }

@@ -15,7 +15,7 @@ package iam_test
 // can turn true: a rule with HasRole of a role in the changed role's
 // closure, InGroup of the group, or PredProfile of the role. "Where" is the
 // change's scope: a global change (a profile, a membership, a grant on
-// Ref{}) counts only global holdings (profiles, grants on Ref{}), never a
+// GlobalScope()) counts only global holdings (profiles, grants on GlobalScope()), never a
 // type-level grant nor a rule run without an object, and a global
 // permission grant needs the permission held by a global permission grant;
 // a type-level change counts global holdings and grants on that type; an
@@ -157,12 +157,12 @@ func escNoChildren(context.Context, iam.Ref) ([]iam.Object, error) { return nil,
 // not a holding on another type. contract 19
 //
 // The actor manages roles and grants through a global role and holds
-// x.share (declared for doc and folder) by a grant on Ref{Type: "doc"}
+// x.share (declared for doc and folder) by a grant on TypeScope("doc")
 // only. A profile of a role with x.share is a global change: a type-level
 // grant does not count there, so it is an escalation (before, the
 // model-level check counted the doc grant, and bob could then share every
 // folder). A grant on the folder type counts only global holdings and
-// grants on the folder type; a grant on Ref{} needs x.share by a global
+// grants on the folder type; a grant on GlobalScope() needs x.share by a global
 // permission grant. A grant on the doc type is what the actor holds itself.
 // Finally a rule run without an object is no global holding either:
 // x.read = ~is_private is true at model level (no object is private), but a
@@ -204,19 +204,19 @@ func TestEscalationTypeScope(t *testing.T) {
 			iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: iam.User("bob"), Role: sharer.Name, Active: true}},
 			iam.ErrEscalation, []escCheck{{"x.share", folder1, false}, {"x.share", doc1, false}, {"x.share", nil, false}}},
 		{"(b) x.share on the folder type: held on the doc type only", ann,
-			share(iam.Ref{Type: "folder"}),
+			share(iam.TypeScope("folder")),
 			iam.ErrEscalation, []escCheck{{"x.share", folder1, false}, {"x.share", nil, false}}},
 		{"(c) x.share globally: not held by a global grant", ann,
-			share(iam.Ref{}),
+			share(iam.GlobalScope()),
 			iam.ErrEscalation, []escCheck{{"x.share", folder1, false}, {"x.share", doc1, false}}},
 		{"(d) control: x.share on the doc type, as held", ann,
-			share(iam.Ref{Type: "doc"}),
+			share(iam.TypeScope("doc")),
 			nil, []escCheck{{"x.share", doc1, true}, {"x.share", folder1, false}}},
 		{"(e) x.read globally: a rule run without an object is no global holding", ann,
-			iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "x.read", On: iam.Ref{}}},
+			iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "x.read", On: iam.GlobalScope()}},
 			iam.ErrEscalation, []escCheck{{"x.read", secret, false}, {"x.read", doc1, true}}},
 		{"control: x.share globally, held by a global grant", gus,
-			share(iam.Ref{}),
+			share(iam.GlobalScope()),
 			nil, []escCheck{{"x.share", folder1, true}, {"x.share", doc1, true}}},
 	}
 	for _, tc := range tests {
@@ -227,8 +227,8 @@ func TestEscalationTypeScope(t *testing.T) {
 			for _, id := range []string{"ann", "gus"} {
 				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(id), Role: mgr.Name, Active: true}))
 			}
-			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "x.share", On: iam.Ref{Type: "doc"}}))
-			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("gus"), Perm: "x.share", On: iam.Ref{}}))
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "x.share", On: iam.TypeScope("doc")}))
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("gus"), Perm: "x.share", On: iam.GlobalScope()}))
 			// The fixture: ann shares docs, not folders, and cannot read a
 			// private doc; bob holds nothing.
 			escRequireChecks(t, c, ann, []escCheck{{"x.share", doc1, true}, {"x.share", folder1, false}, {"x.read", secret, false}})
@@ -315,7 +315,7 @@ func TestEscalationRules(t *testing.T) {
 					Data: []byte(`{"sections":["tech"]}`)}))
 			}
 			for _, p := range []string{"post.delete", "admin.panel", "post.publish"} {
-				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("gina"), Perm: p, On: iam.Ref{}}))
+				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("gina"), Perm: p, On: iam.GlobalScope()}))
 			}
 			// The fixture: erin publishes tech posts only, deletes
 			// nothing and has no admin panel; bob holds nothing.
@@ -486,7 +486,7 @@ func TestEscalationRefusingObjects(t *testing.T) {
 	tests := []struct {
 		name string
 		// manageByRole: iam.manage_grants through the global role
-		// doc.grants; else by a global permission grant (on Ref{}).
+		// doc.grants; else by a global permission grant (on GlobalScope()).
 		manageByRole bool
 		change       iam.Change
 		opts         iam.ManagerOptions
@@ -530,7 +530,7 @@ func TestEscalationRefusingObjects(t *testing.T) {
 			if tc.manageByRole {
 				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("admin"), Role: grantsRole.Name, Active: true}))
 			} else {
-				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("admin"), Perm: iam.PermManageGrants, On: iam.Ref{}}))
+				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("admin"), Perm: iam.PermManageGrants, On: iam.GlobalScope()}))
 			}
 			// The fixture: the admin reads what acquires global roles and
 			// nothing that refuses them; bob reads nothing.
@@ -594,8 +594,11 @@ func TestEscalationProtectedIncludes(t *testing.T) {
 		{name: "(c) make the only superadmin's profile expire (in 1ns)", actor: su,
 			change:  iam.Change{Kind: iam.ChangePutProfile, Profile: prof(alice, superadmin.Name, t0.Add(time.Nanosecond))},
 			wantErr: iam.ErrLastHolder},
-		{name: "replace the only superadmin's profile with an inactive one", actor: su,
+		{name: "replace the only superadmin's profile with an inactive one (invalid: grants nothing)", actor: su,
 			change:  iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: alice, Role: superadmin.Name}},
+			wantErr: iam.ErrInvalid},
+		{name: "switch the only superadmin's profile off", actor: su,
+			change:  iam.Change{Kind: iam.ChangeDeactivate, Profile: iam.Profile{Holder: alice, Role: superadmin.Name}},
 			wantErr: iam.ErrLastHolder},
 		{name: "an expiring holder of root does not count", actor: su,
 			others:  []iam.Profile{prof(iam.User("carol"), root.Name, t0.Add(time.Hour))},
@@ -631,7 +634,7 @@ func TestEscalationProtectedIncludes(t *testing.T) {
 			c, err := iam.NewWithOptions(pol, store, iam.Options{Now: func() time.Time { return t0 }})
 			require.NoError(t, err)
 			require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("hank"), Role: mgr.Name, Active: true}))
-			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("hank"), Perm: "sys.all", On: iam.Ref{}}))
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("hank"), Perm: "sys.all", On: iam.GlobalScope()}))
 			if !tc.noAlice {
 				require.NoError(t, c.PutProfile(ctx, prof(alice, superadmin.Name, time.Time{})))
 			}

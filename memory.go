@@ -117,7 +117,7 @@ func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant
 		return true
 	})
 	for t, gs := range st.wide {
-		collect(Ref{Type: t}, gs)
+		collect(StoredRef(t, ""), gs) // "" is the global set
 	}
 	return out, nil
 }
@@ -146,6 +146,9 @@ func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) 
 
 // Grants implements ObjectPermStore.
 func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
+	if !on.Valid() {
+		return nil, nil // nothing is ever stored on an invalid Ref
+	}
 	return m.grantsIn(m.cur.Load(), on), nil
 }
 
@@ -423,10 +426,11 @@ func (tx *MemoryTx) setGrantSet(on Ref, s *GrantSet) {
 // Grant adds a grant; granting twice is the same as once.
 func (tx *MemoryTx) Grant(g Grant) error {
 	if !g.Valid() {
-		return fmt.Errorf("%w: grant %+v", ErrInvalid, g)
+		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
 	}
 	e := entryOf(g)
-	on := Ref{Type: intern(g.On.Type), ID: g.On.ID}
+	on := g.On
+	on.Type = intern(on.Type)
 	s := tx.grantSet(on)
 	if s != nil && slices.Contains(s.entries, e) {
 		return nil
@@ -446,7 +450,7 @@ func (tx *MemoryTx) Grant(g Grant) error {
 // Revoke removes a grant, if present.
 func (tx *MemoryTx) Revoke(g Grant) error {
 	if !g.Valid() {
-		return fmt.Errorf("%w: grant %+v", ErrInvalid, g)
+		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
 	}
 	e := entryOf(g)
 	s := tx.grantSet(g.On)
@@ -471,7 +475,7 @@ func (tx *MemoryTx) Revoke(g Grant) error {
 // DeleteGrantsOn removes every grant on exactly on.
 func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
 	if !on.Valid() {
-		return fmt.Errorf("%w: ref %+v", ErrInvalid, on)
+		return fmt.Errorf("%w: ref %s", ErrInvalid, on)
 	}
 	if s := tx.grantSet(on); s != nil && on.ID != "" {
 		typ := unique.Make(on.Type)
@@ -486,11 +490,11 @@ func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
 // SetParents replaces the recorded parents of ref; none forgets them.
 func (tx *MemoryTx) SetParents(ref Ref, parents []Ref) error {
 	if !ref.IsObject() {
-		return fmt.Errorf("%w: parents need an object ref, got %+v", ErrInvalid, ref)
+		return fmt.Errorf("%w: parents need an object ref, got %s", ErrInvalid, ref)
 	}
 	for _, p := range parents {
 		if !p.IsObject() {
-			return fmt.Errorf("%w: parent %+v of %s must be an object ref", ErrInvalid, p, ref)
+			return fmt.Errorf("%w: parent %s of %s must be an object ref", ErrInvalid, p, ref)
 		}
 	}
 	old, _ := tx.parents.Get(ref.Type, ref.ID)
@@ -502,10 +506,11 @@ func (tx *MemoryTx) SetParents(ref Ref, parents []Ref) error {
 		return nil
 	}
 	ps := make([]Ref, 0, len(parents))
-	child := Ref{Type: intern(ref.Type), ID: ref.ID}
+	child := ref
+	child.Type = intern(child.Type)
 	for _, p := range parents {
 		if p != ref && !slices.Contains(ps, p) {
-			p = Ref{Type: intern(p.Type), ID: p.ID}
+			p.Type = intern(p.Type)
 			ps = append(ps, p)
 			tx.children.Add(p, child)
 		}

@@ -2,43 +2,110 @@ package iam
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"unique"
 )
 
-// Ref names a thing permissions can be granted on. It is a plain value, safe
-// to copy and to use as a map key.
+// Ref names what permissions are granted on and checked against: one
+// object, every object of a type, or everything. It is a plain value, safe to
+// copy, to compare with == and to use as a map key.
 //
-//   - Ref{Type: "blog.post", ID: "42"}: one object;
-//   - Ref{Type: "blog.post"}: every object of the type (a type-level grant);
-//   - Ref{}: everything (a global grant).
+//   - Ref{Type: "blog.post", ID: "42"}: one object (both fields set);
+//   - TypeScope("blog.post"): every object of the type (a type-level grant);
+//   - GlobalScope(): everything (a global grant).
 //
-// A Ref with an ID but no Type is invalid.
+// The scopes have their own constructors so that none is reached by
+// accident: a Ref with an empty ID, such as the ObjectRef of a post not
+// saved yet, is not "every post" but invalid, and so is the zero Ref, so a
+// Grant that forgets On grants nothing. Invalid Refs are refused with
+// ErrInvalid by grants, checks and the Manager.
 type Ref struct {
 	Type string
 	ID   string
+
+	// scope tells a type-level or global Ref from an object Ref whose
+	// fields happen to be empty; only TypeScope, GlobalScope and StoredRef
+	// set it.
+	scope refScope
+}
+
+type refScope uint8
+
+const (
+	scopeObject refScope = iota
+	scopeType
+	scopeGlobal
+)
+
+// TypeScope returns the Ref of every object of type typ, for type-level
+// grants ("may edit every post").
+func TypeScope(typ string) Ref { return Ref{Type: typ, scope: scopeType} }
+
+// GlobalScope returns the Ref of everything, for global grants.
+func GlobalScope() Ref { return Ref{scope: scopeGlobal} }
+
+// StoredRef rebuilds a Ref that a store persisted as its two fields: both
+// empty is GlobalScope(), an empty id is TypeScope(typ), else the object.
+// It is for store implementations reading back what they wrote (a store
+// only ever writes valid Refs); applications build object Refs as literals
+// and scopes with TypeScope and GlobalScope, so that an object with a
+// missing ID cannot become a scope.
+func StoredRef(typ, id string) Ref {
+	switch {
+	case typ == "" && id == "":
+		return GlobalScope()
+	case id == "":
+		return TypeScope(typ)
+	}
+	return Ref{Type: typ, ID: id}
 }
 
 // ObjectRef makes a Ref an Object, so a bare Ref can be checked.
 func (r Ref) ObjectRef() Ref { return r }
 
-// String returns "type:id", "type:*" for a whole type, or "*" for global.
+// Equal reports whether r and o are the same Ref (as ==; go-cmp uses it).
+func (r Ref) Equal(o Ref) bool { return r == o }
+
+// String returns "type:id" for an object, "type:*" for a whole type, "*"
+// for global, "" for the zero Ref and "invalid(type:id)" for any other
+// invalid Ref.
 func (r Ref) String() string {
 	switch {
-	case r.Type == "" && r.ID == "":
+	case r == Ref{}:
+		return "" // no ref at all, as in a Decision that is on nothing
+	case !r.Valid():
+		return "invalid(" + r.Type + ":" + r.ID + ")"
+	case r.scope == scopeGlobal:
 		return "*"
-	case r.ID == "":
+	case r.scope == scopeType:
 		return r.Type + ":*"
 	}
 	return r.Type + ":" + r.ID
 }
 
-// Valid reports whether r is an object, a whole type or global (not an ID
-// without a type).
-func (r Ref) Valid() bool { return r.Type != "" || r.ID == "" }
+// Valid reports whether r is an object with a type and an ID, a TypeScope
+// with a type, or the GlobalScope.
+func (r Ref) Valid() bool {
+	switch r.scope {
+	case scopeObject:
+		return r.Type != "" && r.ID != ""
+	case scopeType:
+		return r.Type != "" && r.ID == ""
+	case scopeGlobal:
+		return r.Type == "" && r.ID == ""
+	}
+	return false
+}
 
 // IsObject reports whether r names one object (type and ID both set).
-func (r Ref) IsObject() bool { return r.Type != "" && r.ID != "" }
+func (r Ref) IsObject() bool { return r.scope == scopeObject && r.Type != "" && r.ID != "" }
+
+// IsType reports whether r is a valid TypeScope.
+func (r Ref) IsType() bool { return r.scope == scopeType && r.Type != "" && r.ID == "" }
+
+// IsGlobal reports whether r is the GlobalScope.
+func (r Ref) IsGlobal() bool { return r.scope == scopeGlobal && r.Type == "" && r.ID == "" }
 
 // Object is an application value permissions can be checked on.
 //
@@ -61,8 +128,9 @@ type Perm struct {
 }
 
 // Grant gives a permission, or a local role, to a user or a group, on one
-// object, on a whole type, or globally (see Ref). Exactly one of Perm and
-// Role is set.
+// object, on a whole type (On: TypeScope(t)) or globally (On:
+// GlobalScope()); see Ref. Exactly one of Perm and Role is set. A Grant
+// with no On, or with the Ref of an object that has no ID yet, is invalid.
 type Grant struct {
 	Holder Principal
 	Perm   string
@@ -74,6 +142,42 @@ type Grant struct {
 // of Perm and Role.
 func (g Grant) Valid() bool {
 	return g.Holder.Valid() && g.On.Valid() && (g.Perm == "") != (g.Role == "")
+}
+
+// String returns "user:alice perm blog.edit on blog.post:42" or "group:staff
+// role editor on blog.post:*".
+func (g Grant) String() string {
+	what := "perm " + g.Perm
+	if g.Role != "" || g.Perm == "" {
+		what = "role " + g.Role
+	}
+	return g.Holder.String() + " " + what + " on " + g.On.String()
+}
+
+// problem says what makes g invalid, in words a caller can act on; "" when
+// g is valid.
+func (g Grant) problem() string {
+	switch {
+	case !g.Holder.Valid():
+		return "holder " + g.Holder.String() + " is not a valid user or group"
+	case (g.Perm == "") == (g.Role == ""):
+		return "exactly one of Perm and Role must be set"
+	}
+	return refProblem("On", g.On)
+}
+
+// refProblem says what makes r (the field named field) invalid; "" when r
+// is valid.
+func refProblem(field string, r Ref) string {
+	switch {
+	case r.Valid():
+		return ""
+	case r == Ref{}:
+		return field + " is not set (use iam.GlobalScope() for everything)"
+	case r.scope == scopeObject && r.Type != "" && r.ID == "":
+		return field + " is a " + r.Type + " with no ID, such as an object not saved yet (use iam.TypeScope(" + strconv.Quote(r.Type) + ") for every " + r.Type + ")"
+	}
+	return field + " " + r.String() + " is not an object, a TypeScope or the GlobalScope"
 }
 
 // GrantSet is every grant on one Ref, as returned by a store. It is immutable
@@ -116,7 +220,7 @@ func (e grantEntry) grant(on Ref) Grant {
 func NewGrantSet(grants []Grant) *GrantSet {
 	s := &GrantSet{entries: make([]grantEntry, 0, len(grants))}
 	for _, g := range grants {
-		g.On = Ref{}
+		g.On = GlobalScope()
 		if !g.Valid() {
 			continue
 		}

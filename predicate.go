@@ -79,8 +79,11 @@ func leafName(name string) error {
 
 // Pred returns a leaf predicate named name that calls fn. The subject is
 // type-asserted to S and the object to O; a nil object (a model-level check)
-// reaches fn as O's zero value. A subject or object of another type makes the
-// leaf false with an error wrapping ErrWrongType (docs/contract.md line 11).
+// reaches fn as O's zero value, and so does an anonymous subject
+// (SubjectID "") of another type as S's zero value: with S a pointer type,
+// fn must expect nil for both. A subject or object of another type makes
+// the leaf false with an error wrapping ErrWrongType (docs/contract.md line
+// 11).
 //
 // fn must be safe for concurrent use. It runs at most once per check, however
 // often the leaf occurs in the rule (contract 12); a panic in fn denies the
@@ -93,7 +96,9 @@ func Pred[S, O any](name string, fn func(ctx context.Context, s S, o O) bool) Pr
 	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
 		sv, ov, ok := castArgs[S, O](s, o)
 		if !ok {
-			return false, wrongArgs[S, O](name, s, o)
+			if sv, ov, ok = anonArgs[S, O](s, o); !ok {
+				return false, wrongArgs[S, O](name, s, o)
+			}
 		}
 		return fn(ctx, sv, ov), nil
 	})
@@ -111,7 +116,9 @@ func PredE[S, O any](name string, fn func(ctx context.Context, s S, o O) (bool, 
 	return leafPred(name, func(ctx context.Context, s Subject, o Object) (bool, error) {
 		sv, ov, ok := castArgs[S, O](s, o)
 		if !ok {
-			return false, wrongArgs[S, O](name, s, o)
+			if sv, ov, ok = anonArgs[S, O](s, o); !ok {
+				return false, wrongArgs[S, O](name, s, o)
+			}
 		}
 		return fn(ctx, sv, ov)
 	})
@@ -135,6 +142,22 @@ func castArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 		ov, ok = any(o).(O)
 	}
 	return sv, ov, ok
+}
+
+// anonArgs is castArgs for an anonymous subject (SubjectID "") of
+// another type than S, such as iamhttp.Anonymous: it reaches the predicate
+// as S's zero value, as a nil object reaches it as O's, so that a rule
+// typed on the application's user type can decide for visitors too
+// (docs/contract.md line 11). Off the fast path: castArgs failed first.
+func anonArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
+	if s == nil || s.SubjectID() != "" {
+		return sv, ov, false
+	}
+	if o != nil {
+		ov, ok = any(o).(O)
+		return sv, ov, ok
+	}
+	return sv, ov, true
 }
 
 // wrongArgs is the error of arguments castArgs refused (docs/contract.md line 11).
@@ -166,7 +189,9 @@ func PredProfile[S, O, T any](name string, role *Role, fn func(ctx context.Conte
 	n.pfn = func(ctx context.Context, s Subject, o Object, data any) (bool, error) {
 		sv, ov, ok := castArgs[S, O](s, o)
 		if !ok {
-			return false, wrongArgs[S, O](name, s, o)
+			if sv, ov, ok = anonArgs[S, O](s, o); !ok {
+				return false, wrongArgs[S, O](name, s, o)
+			}
 		}
 		d, _ := data.(T)
 		return fn(ctx, sv, ov, d), nil

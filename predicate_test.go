@@ -609,7 +609,7 @@ func TestPredNilObject(t *testing.T) {
 		require.True(t, sawNil.Load())
 	})
 	t.Run("value O gets its zero value", func(t *testing.T) {
-		p := iam.Pred("zero_ref", func(ctx context.Context, s *pUser, r iam.Ref) bool { return r == iam.Ref{} })
+		p := iam.Pred("zero_ref", func(ctx context.Context, s *pUser, r iam.Ref) bool { return r == (iam.Ref{}) })
 		c, _ := pRule(t, p)
 		d, err := c.Check(ctx, u, pPerm, nil)
 		require.NoError(t, err)
@@ -1178,16 +1178,16 @@ func TestPredHasRole(t *testing.T) {
 			name: "role granted on the type",
 			role: editor,
 			setup: func(s *iam.MemoryStore) error {
-				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.Ref{Type: "doc"}})
+				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.TypeScope("doc")})
 			},
 			obj:  doc2,
 			want: true,
 		},
-		{ // library: a role granted globally (Ref{}) is held everywhere...
+		{ // library: a role granted globally (GlobalScope()) is held everywhere...
 			name: "role granted globally",
 			role: editor,
 			setup: func(s *iam.MemoryStore) error {
-				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.Ref{}})
+				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.GlobalScope()})
 			},
 			want: true,
 		},
@@ -1195,7 +1195,7 @@ func TestPredHasRole(t *testing.T) {
 			name: "role granted globally, object refuses global roles",
 			role: editor,
 			setup: func(s *iam.MemoryStore) error {
-				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.Ref{}})
+				return s.Grant(ctx, iam.Grant{Holder: u1, Role: editor.Name, On: iam.GlobalScope()})
 			},
 			obj: refusing,
 		},

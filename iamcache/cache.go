@@ -433,10 +433,10 @@ func (c *Cache) loadBundle(ctx context.Context, on iam.Ref) (result, error) {
 	}
 	r := result{gs: c.fillRef(KeyGrants, on, b.On, nil, start, t0).gs}
 	if on.IsObject() {
-		c.fillRef(KeyGrants, iam.Ref{Type: on.Type}, b.Type, nil, start, t0)
+		c.fillRef(KeyGrants, iam.TypeScope(on.Type), b.Type, nil, start, t0)
 	}
-	if on != (iam.Ref{}) {
-		c.fillRef(KeyGrants, iam.Ref{}, b.Global, nil, start, t0)
+	if on != iam.GlobalScope() {
+		c.fillRef(KeyGrants, iam.GlobalScope(), b.Global, nil, start, t0)
 	}
 	switch {
 	case !b.ParentsLoaded && on.IsObject():

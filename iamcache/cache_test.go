@@ -29,8 +29,8 @@ func TestLoaderRoundTrips(t *testing.T) {
 	for _, d := range []iam.Ref{d1, d2} {
 		require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.Group("staff"), Perm: "doc.edit", On: d}))
 	}
-	require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("boss"), Perm: "doc.edit", On: iam.Ref{Type: "doc"}}))
-	require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("root"), Perm: "doc.edit", On: iam.Ref{}}))
+	require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("boss"), Perm: "doc.edit", On: iam.TypeScope("doc")}))
+	require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("root"), Perm: "doc.edit", On: iam.GlobalScope()}))
 	c := iamcache.New(inner, iamcache.Options{TTL: time.Hour})
 	checker, err := iam.New(policy, c)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestLoaderRoundTrips(t *testing.T) {
 		calls := inner.total()
 		g, err := c.Holding(ctx, iam.Group("staff"))
 		require.NoError(t, err)
-		gl, err := c.Grants(ctx, iam.Ref{})
+		gl, err := c.Grants(ctx, iam.GlobalScope())
 		require.NoError(t, err)
 		require.Equal(t, calls, inner.total())
 		if group == nil {
@@ -264,18 +264,18 @@ func TestWritesVisible(t *testing.T) {
 			func(c *iamcache.Cache) error { return c.RemoveMember(ctx, "u1", "staff") }, "doc.view", nil, true},
 		{"Grant/object_allow", nil, grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: d1}), "doc.edit", d1, false},
 		{"Grant/local_role_allow", nil, grant(iam.Grant{Holder: u1, Role: editor.Name, On: d1}), "doc.edit", d1, false},
-		{"Grant/type_allow", nil, grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.Ref{Type: "doc"}}), "doc.edit", d1, false},
-		{"Grant/global_allow", nil, grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.Ref{}}), "doc.edit", d1, false},
+		{"Grant/type_allow", nil, grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.TypeScope("doc")}), "doc.edit", d1, false},
+		{"Grant/global_allow", nil, grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.GlobalScope()}), "doc.edit", d1, false},
 		{"Grant/parent_allow", ops(func(c *iamcache.Cache) error { return c.SetParents(ctx, d1, []iam.Ref{folder}) }),
 			grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: folder}), "doc.edit", d1, false},
 		{"Revoke/object_deny", ops(grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: d1})),
 			revoke(iam.Grant{Holder: u1, Perm: "doc.edit", On: d1}), "doc.edit", d1, true},
 		{"Revoke/group_deny", ops(grant(iam.Grant{Holder: staff, Perm: "doc.edit", On: d1}), func(c *iamcache.Cache) error { return c.AddMember(ctx, "u1", "staff") }),
 			revoke(iam.Grant{Holder: staff, Perm: "doc.edit", On: d1}), "doc.edit", d1, true},
-		{"Revoke/type_deny", ops(grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.Ref{Type: "doc"}})),
-			revoke(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.Ref{Type: "doc"}}), "doc.edit", d1, true},
-		{"Revoke/global_deny", ops(grant(iam.Grant{Holder: u1, Role: viewer.Name, On: iam.Ref{}})),
-			revoke(iam.Grant{Holder: u1, Role: viewer.Name, On: iam.Ref{}}), "doc.view", nil, true},
+		{"Revoke/type_deny", ops(grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.TypeScope("doc")})),
+			revoke(iam.Grant{Holder: u1, Perm: "doc.edit", On: iam.TypeScope("doc")}), "doc.edit", d1, true},
+		{"Revoke/global_deny", ops(grant(iam.Grant{Holder: u1, Role: viewer.Name, On: iam.GlobalScope()})),
+			revoke(iam.Grant{Holder: u1, Role: viewer.Name, On: iam.GlobalScope()}), "doc.view", nil, true},
 		{"DeleteGrantsOn/deny", ops(grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: d1})),
 			func(c *iamcache.Cache) error { return c.DeleteGrantsOn(ctx, d1) }, "doc.edit", d1, true},
 		{"SetParents/allow", ops(grant(iam.Grant{Holder: u1, Perm: "doc.edit", On: folder})),
@@ -514,9 +514,9 @@ func TestStats(t *testing.T) {
 		_, err := c.Holding(ctx, iam.User("u1"))
 		require.NoError(t, err)
 	}
-	_, err := c.Grants(iamcache.Fresh(ctx), iam.Ref{})
+	_, err := c.Grants(iamcache.Fresh(ctx), iam.GlobalScope())
 	require.NoError(t, err)
-	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Perm: "doc.view", On: iam.Ref{}}))
+	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Perm: "doc.view", On: iam.GlobalScope()}))
 	c.InvalidateAll()
 	require.Equal(t, iamcache.Stats{Hits: 2, Misses: 2, Loads: 2, Invalidations: 2, Entries: 0}, c.Stats())
 }

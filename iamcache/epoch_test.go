@@ -32,7 +32,7 @@ func view(v any) any {
 		if v == nil {
 			return nil
 		}
-		return v.Grants(iam.Ref{})
+		return v.Grants(iam.GlobalScope())
 	case []iam.Ref:
 		if len(v) == 0 {
 			return nil
@@ -52,7 +52,7 @@ func view(v any) any {
 func TestEpochGuard(t *testing.T) {
 	ctx := context.Background()
 	obj := iam.Ref{Type: "doc", ID: "1"}
-	typ := iam.Ref{Type: "doc"}
+	typ := iam.TypeScope("doc")
 	u1, staff := iam.User("u1"), iam.Group("staff")
 	holding := func(p iam.Principal) func(context.Context, iam.Store) (any, error) {
 		return func(ctx context.Context, s iam.Store) (any, error) { return s.Holding(ctx, p) }
@@ -95,7 +95,7 @@ func TestEpochGuard(t *testing.T) {
 		{"load_holdings_all", true, opLoadHoldings, holding(u1), iamcache.Key{}, putProfile(staff), holding(staff), opLoadHoldings},
 		{"load_grants", true, opLoadGrants, grants(obj), iamcache.GrantsKey(obj), grant(obj), grants(obj), opLoadGrants},
 		{"load_grants_type", true, opLoadGrants, grants(obj), iamcache.GrantsKey(typ), grant(typ), grants(typ), opLoadGrants},
-		{"load_grants_global", true, opLoadGrants, grants(obj), iamcache.GrantsKey(iam.Ref{}), grant(iam.Ref{}), grants(iam.Ref{}), opLoadGrants},
+		{"load_grants_global", true, opLoadGrants, grants(obj), iamcache.GrantsKey(iam.GlobalScope()), grant(iam.GlobalScope()), grants(iam.GlobalScope()), opLoadGrants},
 		{"load_grants_parents", true, opLoadGrants, grants(obj), iamcache.ParentsKey(obj), setParents, parents, opLoadGrants},
 		{"load_grants_all", true, opLoadGrants, grants(obj), iamcache.Key{}, grant(typ), grants(typ), opLoadGrants},
 	}
@@ -110,7 +110,7 @@ func TestEpochGuard(t *testing.T) {
 			require.NoError(t, mem.PutProfile(ctx, iam.Profile{Holder: u1, Role: viewer.Name, Active: true}))
 			require.NoError(t, mem.PutProfile(ctx, iam.Profile{Holder: staff, Role: viewer.Name, Active: true}))
 			require.NoError(t, mem.AddMember(ctx, "u1", "staff"))
-			for _, r := range []iam.Ref{obj, typ, {}} {
+			for _, r := range []iam.Ref{obj, typ, iam.GlobalScope()} {
 				require.NoError(t, mem.Grant(ctx, iam.Grant{Holder: u1, Perm: "doc.view", On: r}))
 			}
 			require.NoError(t, mem.SetParents(ctx, obj, []iam.Ref{{Type: "folder", ID: "2"}}))
@@ -191,7 +191,7 @@ func testConsistency(t *testing.T, loader bool, maxEntries int) {
 		groups = append(groups, fmt.Sprint("g", i))
 		principals = append(principals, iam.Group(fmt.Sprint("g", i)))
 	}
-	refs := []iam.Ref{{}, {Type: "doc"}, {Type: "folder"}}
+	refs := []iam.Ref{iam.GlobalScope(), iam.TypeScope("doc"), iam.TypeScope("folder")}
 	var objs []iam.Ref
 	for i := range 6 {
 		objs = append(objs, iam.Ref{Type: "doc", ID: fmt.Sprint(i)}, iam.Ref{Type: "folder", ID: fmt.Sprint(i)})
@@ -282,7 +282,7 @@ func testConsistency(t *testing.T, loader bool, maxEntries int) {
 		for range 20 {
 			c.InvalidateAll()
 			for range 50 {
-				_, _ = c.Grants(ctx, iam.Ref{})
+				_, _ = c.Grants(ctx, iam.GlobalScope())
 			}
 		}
 	})

@@ -115,10 +115,10 @@ func (s loaderStore) LoadGrants(ctx context.Context, on iam.Ref) (iamcache.Grant
 	var b iamcache.GrantsBundle
 	b.On, _ = s.MemoryStore.Grants(ctx, on)
 	if on.IsObject() {
-		b.Type, _ = s.MemoryStore.Grants(ctx, iam.Ref{Type: on.Type})
+		b.Type, _ = s.MemoryStore.Grants(ctx, iam.TypeScope(on.Type))
 	}
-	if on != (iam.Ref{}) {
-		b.Global, _ = s.MemoryStore.Grants(ctx, iam.Ref{})
+	if on != iam.GlobalScope() {
+		b.Global, _ = s.MemoryStore.Grants(ctx, iam.GlobalScope())
 	}
 	b.Parents, _ = s.MemoryStore.Parents(ctx, on)
 	b.ParentsLoaded = true

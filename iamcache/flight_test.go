@@ -136,12 +136,12 @@ func TestWaiterCancelled(t *testing.T) {
 			errc := make(chan error, 1)
 			other := make(chan error, 1)
 			if leaderCancelled {
-				go func() { _, err := c.Grants(ctx, iam.Ref{}); errc <- err }()
+				go func() { _, err := c.Grants(ctx, iam.GlobalScope()); errc <- err }()
 				<-entered
 			} else {
-				go func() { _, err := c.Grants(context.Background(), iam.Ref{}); other <- err }()
+				go func() { _, err := c.Grants(context.Background(), iam.GlobalScope()); other <- err }()
 				<-entered
-				go func() { _, err := c.Grants(ctx, iam.Ref{}); errc <- err }()
+				go func() { _, err := c.Grants(ctx, iam.GlobalScope()); errc <- err }()
 				waitMisses(c, 2)
 			}
 			cancel()
@@ -199,7 +199,7 @@ func TestErrorsNotCached(t *testing.T) {
 			require.NoError(t, inner.PutProfile(ctx, iam.Profile{Holder: iam.Group("staff"), Role: viewer.Name, Active: true}))
 			require.NoError(t, inner.AddMember(ctx, "u1", "staff"))
 			require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Perm: "doc.view", On: obj}))
-			require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Perm: "doc.view", On: iam.Ref{}}))
+			require.NoError(t, inner.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Perm: "doc.view", On: iam.GlobalScope()}))
 			require.NoError(t, counter.SetParents(ctx, obj, []iam.Ref{{Type: "folder", ID: "2"}}))
 			c := iamcache.New(inner, iamcache.Options{TTL: time.Hour})
 			counter.setHook(func(context.Context, string) error { return errBoom })

@@ -120,15 +120,15 @@ type HoldingLoader interface {
 // per ancestor.
 type GrantsLoader interface {
 	// LoadGrants returns, in one round trip, the grants on `on` and, when on
-	// is an object (on.IsObject()), on its type Ref{Type: on.Type}; when
-	// on != Ref{}, also the global grants (Ref{}); and on's recorded parents
+	// is an object (on.IsObject()), on its type, TypeScope(on.Type); when
+	// on != GlobalScope(), also the global grants GlobalScope(); and on's recorded parents
 	// when the store records parents.
 	LoadGrants(ctx context.Context, on iam.Ref) (GrantsBundle, error)
 }
 
 // GrantsBundle is what GrantsLoader.LoadGrants returns.
 type GrantsBundle struct {
-	On, Type, Global *iam.GrantSet // Type meaningful only when on.IsObject(); Global only when on != iam.Ref{}
+	On, Type, Global *iam.GrantSet // Type meaningful only when on.IsObject(); Global only when on != iam.GlobalScope()
 	Parents          []iam.Ref
 	ParentsLoaded    bool // Parents is meaningful (the store records parents); consulted only for an object ref
 }

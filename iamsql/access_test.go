@@ -211,9 +211,9 @@ func TestListObjectIDsMatchesMemory(t *testing.T) {
 				f.grant(f.ref())
 			}
 			for _, typ := range accTypes {
-				f.grant(iam.Ref{Type: typ})
+				f.grant(iam.TypeScope(typ))
 			}
-			f.grant(iam.Ref{})
+			f.grant(iam.GlobalScope())
 			f.compare("grants, no parents", 100)
 
 			// Chains: doc -> folder -> folder ..., docs under docs, and a
@@ -337,8 +337,8 @@ func TestListObjectIDs(t *testing.T) {
 		{
 			name: "type-level and global grants are not listed",
 			grants: []iam.Grant{
-				{Holder: iam.User("ann"), Perm: "doc.view", On: iam.Ref{Type: "doc"}},
-				{Holder: iam.User("ann"), Perm: "doc.view", On: iam.Ref{}},
+				{Holder: iam.User("ann"), Perm: "doc.view", On: iam.TypeScope("doc")},
+				{Holder: iam.User("ann"), Perm: "doc.view", On: iam.GlobalScope()},
 			},
 			q: view(iam.ObjectQuery{MaxDepth: 5}),
 		},
@@ -659,7 +659,7 @@ func afSetup(t *testing.T, s *iamsql.Store) *iam.Checker {
 		afGrant(iam.Group("staff"), "blog.view_post", afRef("it's")),
 		{Holder: iam.User("bob"), Role: "blog.editor", On: afRef("p5")},
 		{Holder: iam.User("bob"), Role: "blog.editor", On: afSection("s3")},
-		afGrant(iam.User("dave"), "blog.view_post", iam.Ref{Type: "blog.post"}),
+		afGrant(iam.User("dave"), "blog.view_post", iam.TypeScope("blog.post")),
 		afGrant(iam.User("ann"), "blog.read_post", afRef("p4")),
 		afGrant(iam.User("ann"), "shop.view_item", afItem("10")),
 		afGrant(iam.User("ann"), "shop.view_item", afItem("2")),

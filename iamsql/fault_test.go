@@ -104,13 +104,13 @@ func TestQueriesPerCheck(t *testing.T) {
 	}{
 		{"object grant", "ann", "doc.edit", doc("1"), true, 2},
 		{"group role, denied edit", "cy", "doc.edit", doc("1"), false, 2},
-		{"model level", "ann", "doc.view", iam.Ref{}, true, 2},
+		{"model level", "ann", "doc.view", iam.GlobalScope(), true, 2},
 		{"via a stored parent (+1 per level)", "ann", "doc.edit", doc("2"), true, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var obj iam.Object
-			if tt.obj != (iam.Ref{}) {
+			if tt.obj != iam.GlobalScope() {
 				obj = tt.obj
 			}
 			check := func() bool { return c.HasPerm(ctx, user(tt.who), tt.perm, obj) }

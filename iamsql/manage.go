@@ -136,9 +136,11 @@ func (r *raw) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.Gra
 			isRole bool
 			name   string
 		)
-		if err := rows.Scan(&g.On.Type, &g.On.ID, &isRole, &name); err != nil {
+		var typ, id string
+		if err := rows.Scan(&typ, &id, &isRole, &name); err != nil {
 			return nil, fmt.Errorf("iamsql: listing the grants of %s: %w", holder, err)
 		}
+		g.On = iam.StoredRef(typ, id)
 		setName(&g, isRole, name)
 		out = append(out, g)
 	}
@@ -236,7 +238,7 @@ func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, erro
 			return nil, fmt.Errorf("iamsql: reading the audit log: %w", err)
 		}
 		r.Event.Time = time.UnixMicro(at).UTC()
-		r.Event.Change = changeFromRow(action, iam.Principal{Kind: iam.PrincipalKind(tkind), ID: tid}, role, perm, iam.Ref{Type: ot, ID: oid}, grp)
+		r.Event.Change = changeFromRow(action, iam.Principal{Kind: iam.PrincipalKind(tkind), ID: tid}, role, perm, iam.StoredRef(ot, oid), grp)
 		out = append(out, r)
 	}
 	return out, wrap("reading the audit log", rows.Err())

@@ -69,9 +69,9 @@ func TestNotifyInvalidatesOtherReplicas(t *testing.T) {
 		{"join group", func(s *iamsql.Store) error { return s.AddMember(ctx, "ann", "staff") }, "doc.view", true},
 		{"leave group", func(s *iamsql.Store) error { return s.RemoveMember(ctx, "ann", "staff") }, "doc.view", false},
 		{"type grant", func(s *iamsql.Store) error {
-			return s.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "doc.edit", On: iam.Ref{Type: "doc"}})
+			return s.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "doc.edit", On: iam.TypeScope("doc")})
 		}, "doc.edit", true},
-		{"delete grants on type", func(s *iamsql.Store) error { return s.DeleteGrantsOn(ctx, iam.Ref{Type: "doc"}) }, "doc.edit", false},
+		{"delete grants on type", func(s *iamsql.Store) error { return s.DeleteGrantsOn(ctx, iam.TypeScope("doc")) }, "doc.edit", false},
 		{"parent grant", func(s *iamsql.Store) error {
 			if err := s.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Role: "doc.editor", On: doc("folder")}); err != nil {
 				return err

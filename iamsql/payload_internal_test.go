@@ -19,8 +19,8 @@ func TestPayloadRoundTrip(t *testing.T) {
 		{name: "holding", keys: []iamcache.Key{iamcache.HoldingKey(iam.User("ann"))}},
 		{name: "group holding", keys: []iamcache.Key{iamcache.HoldingKey(iam.Group("a:b/$$'\""))}},
 		{name: "grants and parents", keys: []iamcache.Key{
-			iamcache.GrantsKey(iam.Ref{Type: "doc", ID: "渡辺"}), iamcache.GrantsKey(iam.Ref{Type: "doc"}),
-			iamcache.GrantsKey(iam.Ref{}), iamcache.ParentsKey(iam.Ref{Type: "a:b", ID: "c"})}},
+			iamcache.GrantsKey(iam.Ref{Type: "doc", ID: "渡辺"}), iamcache.GrantsKey(iam.TypeScope("doc")),
+			iamcache.GrantsKey(iam.GlobalScope()), iamcache.ParentsKey(iam.Ref{Type: "a:b", ID: "c"})}},
 		{name: "too big", keys: []iamcache.Key{iamcache.GrantsKey(iam.Ref{Type: "doc", ID: strings.Repeat("x", maxPayload)})}, all: true},
 		{name: "invalid UTF-8", keys: []iamcache.Key{iamcache.HoldingKey(iam.User("a\xff"))}, all: true},
 	}

@@ -66,7 +66,7 @@ func newPoolWorld(t *testing.T, ctx context.Context, s iam.Store) poolWorld {
 	t.Helper()
 	c, err := iam.New(poolPolicy, s)
 	require.NoError(t, err)
-	global := iam.Ref{}
+	global := iam.GlobalScope()
 	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(string(poolActor)), Role: "x.admin", Active: true}))
 	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User(string(poolActor)), Perm: "x.read", On: global}))
 	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.Group(poolStaff), Role: "x.reader", Active: true}))
@@ -81,7 +81,7 @@ func newPoolWorld(t *testing.T, ctx context.Context, s iam.Store) poolWorld {
 // failure; it does not call t (it runs in goroutines too).
 func (w poolWorld) changes(ctx context.Context, target string) error {
 	who := iam.User(target)
-	g := iam.Grant{Holder: who, Perm: "x.read", On: iam.Ref{}}
+	g := iam.Grant{Holder: who, Perm: "x.read", On: iam.GlobalScope()}
 	steps := []struct {
 		name   string
 		change func() error
@@ -235,7 +235,7 @@ func TestPoolPostgresOneConnection(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	cb, err := iam.New(poolPolicy, b)
 	require.NoError(t, err)
-	g := iam.Grant{Holder: iam.User("cat"), Perm: "x.read", On: iam.Ref{}}
+	g := iam.Grant{Holder: iam.User("cat"), Perm: "x.read", On: iam.GlobalScope()}
 	require.NoError(t, w.m.Grant(ctx, poolActor, g))
 	poolEventually(t, ctx, func() bool { return cb.HasPerm(ctx, poolUser("cat"), "x.read", nil) }, "the replica sees the grant")
 	notes := b.ListenerStats().Notifications
@@ -246,7 +246,7 @@ func TestPoolPostgresOneConnection(t *testing.T) {
 	// And the other way: the pool-of-one store hears the replica.
 	require.False(t, w.c.HasPerm(ctx, poolUser("dan"), "x.read", nil))
 	notes = s.ListenerStats().Notifications
-	require.NoError(t, b.Grant(ctx, iam.Grant{Holder: iam.User("dan"), Perm: "x.read", On: iam.Ref{}}))
+	require.NoError(t, b.Grant(ctx, iam.Grant{Holder: iam.User("dan"), Perm: "x.read", On: iam.GlobalScope()}))
 	poolEventually(t, ctx, func() bool { return s.ListenerStats().Notifications > notes }, "the pool-of-one store hears the replica's write")
 	require.True(t, w.c.HasPerm(ctx, poolUser("dan"), "x.read", nil))
 	require.NoError(t, ctx.Err())
@@ -301,7 +301,7 @@ func TestPoolPostgresHeartbeatKeepsListening(t *testing.T) {
 	o, err := iamsql.Open(ctx, other, iamsql.Postgres, iamsql.Options{Channel: ch})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = o.Close() })
-	require.NoError(t, o.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "x.read", On: iam.Ref{}}))
+	require.NoError(t, o.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "x.read", On: iam.GlobalScope()}))
 	poolEventually(t, ctx, func() bool { return c.HasPerm(ctx, poolUser("ann"), "x.read", nil) }, "the notification arrives")
 	require.Equal(t, uint64(1), s.ListenerStats().Connects)
 }
@@ -411,7 +411,7 @@ func TestPoolTransactReadsItsOwnWrites(t *testing.T) {
 			defer cancel()
 			s := tt.open(t, ctx)
 			ann, staff := iam.User("ann"), iam.Group("staff")
-			committed := iam.Grant{Holder: staff, Perm: "x.read", On: iam.Ref{}}
+			committed := iam.Grant{Holder: staff, Perm: "x.read", On: iam.GlobalScope()}
 			require.NoError(t, s.Grant(ctx, committed))
 			g := iam.Grant{Holder: ann, Role: "x.reader", On: doc("1")}
 			boom := errors.New("roll back")

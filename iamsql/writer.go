@@ -258,7 +258,7 @@ func decodeKeys(payload string) (keys []iamcache.Key, ok bool) {
 		case iamcache.KeyHolding:
 			keys = append(keys, iamcache.HoldingKey(iam.Principal{Kind: iam.PrincipalKind(k.P), ID: k.A}))
 		case iamcache.KeyGrants:
-			keys = append(keys, iamcache.GrantsKey(iam.Ref{Type: k.A, ID: k.B}))
+			keys = append(keys, iamcache.GrantsKey(iam.StoredRef(k.A, k.B)))
 		case iamcache.KeyParents:
 			keys = append(keys, iamcache.ParentsKey(iam.Ref{Type: k.A, ID: k.B}))
 		default:

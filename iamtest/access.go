@@ -333,16 +333,16 @@ func buildAccessFixture(t *testing.T, ctx context.Context, st iam.Store) *access
 	// Type-level and global grants, global roles through profiles.
 	now := time.Now()
 	for _, g := range []iam.Grant{
-		{Holder: iam.User("u05"), Perm: "view", On: iam.Ref{Type: "doc"}},
-		{Holder: iam.Group("g3"), Role: "reader", On: iam.Ref{Type: "folder"}},
-		{Holder: iam.User("u07"), Perm: "audit", On: iam.Ref{}},
-		{Holder: iam.User("u08"), Role: "sharer", On: iam.Ref{}},
+		{Holder: iam.User("u05"), Perm: "view", On: iam.TypeScope("doc")},
+		{Holder: iam.Group("g3"), Role: "reader", On: iam.TypeScope("folder")},
+		{Holder: iam.User("u07"), Perm: "audit", On: iam.GlobalScope()},
+		{Holder: iam.User("u08"), Role: "sharer", On: iam.GlobalScope()},
 	} {
 		must(c.Grant(ctx, g), "Grant (wide)")
 	}
 	for _, p := range []iam.Profile{
 		{Holder: iam.User("u10"), Role: "auditor", Active: true},
-		{Holder: iam.User("u11"), Role: "writer", Active: false},
+		{Holder: iam.User("u11"), Role: "writer", Active: true}, // switched off below
 		{Holder: iam.User("u12"), Role: "writer", Active: true, ExpiresAt: now.Add(-time.Hour)},
 		{Holder: iam.User("u13"), Role: "owner", Active: true, ExpiresAt: now.Add(time.Hour)},
 		{Holder: iam.Group("g4"), Role: "reader", Active: true},
@@ -351,6 +351,7 @@ func buildAccessFixture(t *testing.T, ctx context.Context, st iam.Store) *access
 	} {
 		must(c.PutProfile(ctx, p), "PutProfile")
 	}
+	must(c.SetRoleActive(ctx, iam.User("u11"), "writer", false), "SetRoleActive")
 
 	// Revocations of every kind.
 	for _, g := range grants {

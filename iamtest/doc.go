@@ -41,7 +41,7 @@
 //   - Grants of an unknown Ref is nil or empty. Grant is idempotent (one
 //     entry however often granted) and Revoke too; a permission grant and a
 //     local-role grant of the same name are two entries; grants on an
-//     object, a whole type (Ref{Type: t}) and globally (Ref{}) are kept
+//     object, a whole type (TypeScope(t)) and globally (GlobalScope()) are kept
 //     apart, and Grants returns those on exactly the Ref asked (not on the
 //     type, a parent or another object). DeleteGrantsOn removes every grant
 //     on exactly one Ref. A returned GrantSet does not change afterwards.
@@ -65,7 +65,7 @@
 //     characters and 1000-byte IDs round-trip in every position, and keys
 //     built from several IDs never collide (Ref{Type: "a:b", ID: "c"} is
 //     not Ref{Type: "a", ID: "b:c"}; Ref{Type: "a", ID: "*"} is not
-//     Ref{Type: "a"}).
+//     TypeScope("a")).
 //   - Contexts: a call with an already cancelled or expired context may
 //     succeed or fail, but a write that returns an error must not have
 //     happened (not even in part), and one that returns nil must have.

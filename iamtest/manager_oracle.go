@@ -761,9 +761,9 @@ func (f *oFixture) principals() []iam.Principal {
 }
 
 func (f *oFixture) refs() []iam.Ref {
-	rs := []iam.Ref{{}}
+	rs := []iam.Ref{iam.GlobalScope()}
 	for _, t := range f.types {
-		rs = append(rs, iam.Ref{Type: t})
+		rs = append(rs, iam.TypeScope(t))
 	}
 	for _, o := range f.objects {
 		rs = append(rs, o.ref)
@@ -813,10 +813,10 @@ func (f *oFixture) randRef(rng *rand.Rand, perm *iam.Perm) iam.Ref {
 			}
 		case x < 0.85:
 			if t := pick(rng, f.types); fits(t) {
-				return iam.Ref{Type: t}
+				return iam.TypeScope(t)
 			}
 		default:
-			return iam.Ref{}
+			return iam.GlobalScope()
 		}
 	}
 }
@@ -890,28 +890,28 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 		switch {
 		case slices.Contains(f.strong, i):
 			for _, p := range f.perms {
-				grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.Ref{}})
+				grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.GlobalScope()})
 			}
 		case slices.Contains(f.medium, i):
 			put(live(f.randProfile(rng, holder, byName["r.mgr"])))
 			put(live(f.randProfile(rng, holder, byName["r.power"])))
 			if chance(rng, 0.8) {
 				// Managers on objects that refuse global roles too.
-				grant(iam.Grant{Holder: holder, Perm: iam.PermManageRoles, On: iam.Ref{}})
-				grant(iam.Grant{Holder: holder, Perm: iam.PermManageGrants, On: iam.Ref{}})
+				grant(iam.Grant{Holder: holder, Perm: iam.PermManageRoles, On: iam.GlobalScope()})
+				grant(iam.Grant{Holder: holder, Perm: iam.PermManageGrants, On: iam.GlobalScope()})
 			}
 			// Some permissions granted globally too, not only by a role.
 			for _, p := range f.perms[:len(f.perms)-2] {
 				if chance(rng, 0.5) {
-					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.Ref{}})
+					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.GlobalScope()})
 				}
 			}
 		case slices.Contains(f.partial, i):
 			if chance(rng, 0.5) {
 				put(live(f.randProfile(rng, holder, byName["r.mgr"])))
 			} else {
-				grant(iam.Grant{Holder: holder, Perm: iam.PermManageRoles, On: iam.Ref{}})
-				grant(iam.Grant{Holder: holder, Perm: iam.PermManageGrants, On: iam.Ref{}})
+				grant(iam.Grant{Holder: holder, Perm: iam.PermManageRoles, On: iam.GlobalScope()})
+				grant(iam.Grant{Holder: holder, Perm: iam.PermManageGrants, On: iam.GlobalScope()})
 			}
 			for range 1 + rng.IntN(2) {
 				put(live(f.randProfile(rng, holder, pick(rng, f.roles[3:]))))
@@ -921,11 +921,11 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 			grant(iam.Grant{Holder: holder, Role: "r.power", On: f.objects[rng.IntN(2)].ref})
 			for range 1 + rng.IntN(3) {
 				p := pick(rng, f.perms)
-				grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.Ref{Type: pick(rng, f.types)}})
+				grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.TypeScope(pick(rng, f.types))})
 			}
 			for _, p := range f.perms[:len(f.perms)-2] {
 				if chance(rng, 0.3) {
-					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.Ref{}})
+					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.GlobalScope()})
 				}
 			}
 		}
@@ -1207,12 +1207,12 @@ func (f *oFixture) canAllOf(actor int, r *iam.Role, obj int) bool {
 // wideRef returns a type-level or global Ref for perm (nil: a role).
 func (f *oFixture) wideRef(rng *rand.Rand, perm *iam.Perm) iam.Ref {
 	if chance(rng, 0.4) {
-		return iam.Ref{}
+		return iam.GlobalScope()
 	}
 	if perm != nil && len(perm.Types) > 0 {
-		return iam.Ref{Type: pick(rng, perm.Types)}
+		return iam.TypeScope(pick(rng, perm.Types))
 	}
-	return iam.Ref{Type: pick(rng, f.types)}
+	return iam.TypeScope(pick(rng, f.types))
 }
 
 // plausibleGrant returns a grant of something the actor can currently do
@@ -1405,7 +1405,7 @@ func changeKind(ch iam.Change) string {
 		}
 		scope := "object"
 		switch {
-		case ch.Grant.On == iam.Ref{}:
+		case ch.Grant.On == iam.GlobalScope():
 			scope = "global"
 		case !ch.Grant.On.IsObject():
 			scope = "type"

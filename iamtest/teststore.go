@@ -73,6 +73,7 @@ var suiteTests = []suiteTest{
 	{"GrantsExactRef", (*suite).testGrantsExactRef},
 	{"DeleteGrantsOn", (*suite).testDeleteGrantsOn},
 	{"GrantSetIsSnapshot", (*suite).testGrantSetIsSnapshot},
+	{"GrantInvalidRefRefused", (*suite).testGrantInvalidRef},
 
 	// ParentStore, when implemented (teststore_parents.go).
 	{"ParentsUnknownRef", (*suite).testParentsUnknownRef},
@@ -293,8 +294,8 @@ const (
 var (
 	doc1    = iam.Ref{Type: typeDoc, ID: "1"}
 	doc2    = iam.Ref{Type: typeDoc, ID: "2"}
-	docType = iam.Ref{Type: typeDoc}
-	global  = iam.Ref{}
+	docType = iam.TypeScope(typeDoc)
+	global  = iam.GlobalScope()
 )
 
 // testPolicy is the policy of the Checker-level tests:
@@ -387,7 +388,7 @@ func requireCheck(t *testing.T, c *iam.Checker, u iam.Subject, perm string, obj 
 // objOf returns ref as an Object, or nil for a model-level check when ref is
 // the zero Ref.
 func objOf(ref iam.Ref) iam.Object {
-	if ref == (iam.Ref{}) {
+	if ref == iam.GlobalScope() {
 		return nil
 	}
 	return ref

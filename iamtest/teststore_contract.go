@@ -288,7 +288,7 @@ func (s *suite) testContract4cDirectGrant(t *testing.T) {
 			subject{id: "bob", groups: []string{"staff"}}, permView, doc1, allowedBy(iam.ReasonGrant, "", staff, doc1)},
 		{"another object", grant(permGrant(alice, permView, doc2)),
 			uAlice, permView, doc1, denied},
-		{"another type", grant(permGrant(alice, permView, iam.Ref{Type: typePage})),
+		{"another type", grant(permGrant(alice, permView, iam.TypeScope(typePage))),
 			uAlice, permView, doc1, denied},
 		{"same ID, another type", grant(permGrant(alice, permView, iam.Ref{Type: typePage, ID: "1"})),
 			uAlice, permView, doc1, denied},
@@ -333,7 +333,7 @@ func (s *suite) testContract5ModelLevel(t *testing.T) {
 			uAlice, permView, global, denied},
 		{"local role on an object", grant(roleGrant(alice, roleEditor, doc1)),
 			uAlice, permView, global, denied},
-		{"grant on another type", grant(permGrant(alice, permView, iam.Ref{Type: typePage})),
+		{"grant on another type", grant(permGrant(alice, permView, iam.TypeScope(typePage))),
 			uAlice, permView, global, denied},
 		{"inactive global role", put(iam.Profile{Holder: alice, Role: roleEditor}),
 			uAlice, permEdit, global, denied},
@@ -383,7 +383,7 @@ func (s *suite) testContract7WrongType(t *testing.T) {
 	require.True(t, errors.Is(err, iam.ErrWrongType), "error %q does not wrap iam.ErrWrongType", err)
 	require.False(t, d.Allowed, "Check of doc.view on a page allowed: %v", d)
 
-	for _, on := range []iam.Ref{{Type: typePage, ID: "2"}, {Type: typePage}} {
+	for _, on := range []iam.Ref{{Type: typePage, ID: "2"}, iam.TypeScope(typePage)} {
 		err := c.Grant(t.Context(), permGrant(bob, permView, on))
 		require.True(t, errors.Is(err, iam.ErrWrongType), "Checker.Grant of doc.view on %v: error %v does not wrap iam.ErrWrongType", on, err)
 		requireGrants(t, st, on)

@@ -1,6 +1,7 @@
 package iamtest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,10 +40,10 @@ func (s *suite) testGrantsUnknownRef(t *testing.T) {
 			if populated {
 				grantAll(t, st,
 					permGrant(alice, permView, doc1),
-					permGrant(alice, permView, iam.Ref{Type: typeFolder}),
+					permGrant(alice, permView, iam.TypeScope(typeFolder)),
 					roleGrant(staff, roleEditor, iam.Ref{Type: typeFolder, ID: "f"}))
 			}
-			for _, on := range []iam.Ref{doc2, docType, global, {Type: typePage}, {Type: typePage, ID: "1"}, {Type: typeDoc, ID: "10"}} {
+			for _, on := range []iam.Ref{doc2, docType, global, iam.TypeScope(typePage), {Type: typePage, ID: "1"}, {Type: typeDoc, ID: "10"}} {
 				set, err := st.Grants(t.Context(), on)
 				require.NoError(t, err, "Grants(%v)", on)
 				require.Zero(t, set.Len(), "Grants(%v).Len()", on)
@@ -123,7 +124,7 @@ func (s *suite) testRevokeIdempotent(t *testing.T) {
 		permGrant(iam.User("staff"), roleViewer, doc1),
 		roleGrant(iam.User("staff"), roleViewer, doc1), // a user of the group's name
 		roleGrant(staff, roleEditor, doc1),             // other role
-		permGrant(alice, permEdit, iam.Ref{Type: typePage}),
+		permGrant(alice, permEdit, iam.TypeScope(typePage)),
 		permGrant(iam.User("nobody"), permView, iam.Ref{Type: "nothing", ID: "here"}),
 	} {
 		must(t, st.Revoke(t.Context(), g), "Revoke(%+v) of a missing grant", g)
@@ -174,7 +175,7 @@ func (s *suite) testGrantsExactRef(t *testing.T) {
 	onDocType := []iam.Grant{permGrant(alice, permEdit, docType)}
 	onGlobal := []iam.Grant{permGrant(bob, permManage, global)}
 	onFolder := []iam.Grant{roleGrant(alice, roleAdmin, folder)}
-	onFolderID1 := []iam.Grant{permGrant(alice, "x", iam.Ref{Type: "1"})} // type "1"
+	onFolderID1 := []iam.Grant{permGrant(alice, "x", iam.TypeScope("1"))} // type "1"
 	for _, gs := range [][]iam.Grant{onDoc1, onDoc2, onDocType, onGlobal, onFolder, onFolderID1} {
 		grantAll(t, st, gs...)
 	}
@@ -186,8 +187,8 @@ func (s *suite) testGrantsExactRef(t *testing.T) {
 	requireGrants(t, st, docType, onDocType...)
 	requireGrants(t, st, global, onGlobal...)
 	requireGrants(t, st, folder, onFolder...)
-	requireGrants(t, st, iam.Ref{Type: "1"}, onFolderID1...)
-	requireGrants(t, st, iam.Ref{Type: typeFolder})
+	requireGrants(t, st, iam.TypeScope("1"), onFolderID1...)
+	requireGrants(t, st, iam.TypeScope(typeFolder))
 	requireGrants(t, st, iam.Ref{Type: typeDoc, ID: "3"})
 }
 
@@ -201,14 +202,14 @@ func (s *suite) testDeleteGrantsOn(t *testing.T) {
 			roleGrant(alice, roleEditor, doc1), permGrant(staff, permView, doc1),
 			roleGrant(staff, roleViewer, doc1), permGrant(bob, permView, doc1),
 		},
-		doc2:               {permGrant(alice, permView, doc2)},
-		docType:            {permGrant(alice, permView, docType), roleGrant(staff, roleViewer, docType)},
-		global:             {permGrant(alice, permView, global), roleGrant(bob, roleAdmin, global)},
-		folder:             {permGrant(alice, permView, folder)},
-		{Type: typeFolder}: {permGrant(alice, permView, iam.Ref{Type: typeFolder})},
+		doc2:                      {permGrant(alice, permView, doc2)},
+		docType:                   {permGrant(alice, permView, docType), roleGrant(staff, roleViewer, docType)},
+		global:                    {permGrant(alice, permView, global), roleGrant(bob, roleAdmin, global)},
+		folder:                    {permGrant(alice, permView, folder)},
+		iam.TypeScope(typeFolder): {permGrant(alice, permView, iam.TypeScope(typeFolder))},
 	}
 
-	for _, del := range []iam.Ref{doc1, doc2, docType, global, folder, {Type: typeFolder}, {Type: typeDoc, ID: "nothing"}, {Type: "nothing"}} {
+	for _, del := range []iam.Ref{doc1, doc2, docType, global, folder, iam.TypeScope(typeFolder), {Type: typeDoc, ID: "nothing"}, iam.TypeScope("nothing")} {
 		t.Run(del.String(), func(t *testing.T) {
 			st := s.store(t)
 			for _, gs := range all {
@@ -250,4 +251,28 @@ func (s *suite) testGrantSetIsSnapshot(t *testing.T) {
 	requireDiff(t, want, viewGrants(t, set, doc1), "GrantSet returned before Grant and Revoke")
 	must(t, st.DeleteGrantsOn(t.Context(), doc1), "DeleteGrantsOn")
 	requireDiff(t, want, viewGrants(t, set, doc1), "GrantSet returned before DeleteGrantsOn")
+}
+
+// testGrantInvalidRef: a grant on a Ref that is neither an object, a
+// TypeScope nor the GlobalScope is refused with iam.ErrInvalid and stores
+// nothing. The case that matters is an object not saved yet (a type with
+// no ID): it must not become a grant on every object of the type, nor an
+// unset On a grant on everything. contract 7
+func (s *suite) testGrantInvalidRef(t *testing.T) {
+	st := s.store(t)
+	for _, on := range []iam.Ref{{Type: typeDoc}, {}, {ID: "1"}} {
+		for _, g := range []iam.Grant{permGrant(alice, permView, on), roleGrant(staff, roleViewer, on)} {
+			err := st.Grant(t.Context(), g)
+			require.Error(t, err, "Grant(%v)", g)
+			require.True(t, errors.Is(err, iam.ErrInvalid), "Grant(%v): %v does not wrap iam.ErrInvalid", g, err)
+		}
+	}
+	requireGrants(t, st, docType)
+	requireGrants(t, st, global)
+	c := newChecker(t, st, nil)
+	for _, on := range []iam.Ref{doc1, doc2} {
+		d, err := c.Check(t.Context(), uAlice, permView, on)
+		require.NoError(t, err)
+		require.False(t, d.Allowed, "alice may view %v after refused grants: %v", on, d)
+	}
 }

@@ -41,12 +41,12 @@ func itemsFor(x string) []item {
 		memberItem(x, fixedGroup),
 		grantItem(permGrant(u, fixedPerm, iam.Ref{Type: x, ID: fixedID})),
 		grantItem(permGrant(u, fixedPerm, iam.Ref{Type: fixedType, ID: x})),
-		grantItem(permGrant(u, fixedPerm, iam.Ref{Type: x})),
+		grantItem(permGrant(u, fixedPerm, iam.TypeScope(x))),
 		grantItem(permGrant(iam.User(x), x, iam.Ref{Type: x, ID: x})),
 		grantItem(permGrant(u, x, iam.Ref{Type: fixedType, ID: fixedID})),
 		grantItem(roleGrant(u, x, iam.Ref{Type: fixedType, ID: fixedID})),
 		grantItem(permGrant(iam.User(x), fixedPerm, iam.Ref{Type: fixedType, ID: fixedID})),
-		grantItem(roleGrant(iam.Group(x), x, iam.Ref{Type: fixedType})),
+		grantItem(roleGrant(iam.Group(x), x, iam.TypeScope(fixedType))),
 		grantItem(permGrant(iam.Group(x), x, global)),
 		parentsItem(iam.Ref{Type: fixedType, ID: x}, iam.Ref{Type: x, ID: x}, iam.Ref{Type: x, ID: fixedID}),
 		parentsItem(iam.Ref{Type: x, ID: fixedID}, iam.Ref{Type: fixedType, ID: x}),
@@ -183,18 +183,18 @@ func (s *suite) testIDsNoCollision(t *testing.T) {
 	addRefs("type and ID split at a slash", iam.Ref{Type: "a/b", ID: "c"}, iam.Ref{Type: "a", ID: "b/c"})
 	addRefs("type and ID concatenated", iam.Ref{Type: "ab", ID: "c"}, iam.Ref{Type: "a", ID: "bc"})
 	addRefs("escaped separator", iam.Ref{Type: `a\:b`, ID: "c"}, iam.Ref{Type: "a", ID: `b\:c`})
-	addRefs("object * and whole type", iam.Ref{Type: "a", ID: "*"}, iam.Ref{Type: "a"})
-	addRefs("object *:* and type *", iam.Ref{Type: "*", ID: "*"}, iam.Ref{Type: "*"})
-	addRefs("type * and global", iam.Ref{Type: "*"}, iam.Ref{})
-	addRefs("blank ID and whole type", iam.Ref{Type: "a", ID: " "}, iam.Ref{Type: "a"})
-	addRefs("blank type and global", iam.Ref{Type: " "}, iam.Ref{})
+	addRefs("object * and whole type", iam.Ref{Type: "a", ID: "*"}, iam.TypeScope("a"))
+	addRefs("object *:* and type *", iam.Ref{Type: "*", ID: "*"}, iam.TypeScope("*"))
+	addRefs("type * and global", iam.TypeScope("*"), iam.GlobalScope())
+	addRefs("blank ID and whole type", iam.Ref{Type: "a", ID: " "}, iam.TypeScope("a"))
+	addRefs("blank type and global", iam.TypeScope(" "), iam.GlobalScope())
 	addRefs("LIKE percent in the type", iam.Ref{Type: "d%", ID: "1"}, iam.Ref{Type: "doc", ID: "1"})
 	addRefs("LIKE percent as the ID", iam.Ref{Type: "doc", ID: "%"}, iam.Ref{Type: "doc", ID: "1"})
 	addRefs("LIKE underscore in the type", iam.Ref{Type: "d_c", ID: "1"}, iam.Ref{Type: "doc", ID: "1"})
 	addRefs("LIKE underscore as the ID", iam.Ref{Type: "doc", ID: "_"}, iam.Ref{Type: "doc", ID: "1"})
 	addRefs("GLOB star in the ID", iam.Ref{Type: "doc", ID: "1*"}, iam.Ref{Type: "doc", ID: "12"})
 	addRefs("ID prefix", iam.Ref{Type: "doc", ID: "1"}, iam.Ref{Type: "doc", ID: "10"})
-	addRefs("type prefix", iam.Ref{Type: "doc"}, iam.Ref{Type: "docs"})
+	addRefs("type prefix", iam.TypeScope("doc"), iam.TypeScope("docs"))
 	addRefs("type and ID swapped", iam.Ref{Type: "a", ID: "b"}, iam.Ref{Type: "b", ID: "a"})
 	addRefs("type case", iam.Ref{Type: "Doc", ID: "1"}, iam.Ref{Type: "doc", ID: "1"})
 

@@ -246,7 +246,7 @@ func (a *App) holders(w http.ResponseWriter, r *http.Request) {
 			if path.Via != h.Principal {
 				s += " via " + path.Via.String()
 			}
-			if path.On != (iam.Ref{}) {
+			if path.On != iam.GlobalScope() {
 				s += " on " + path.On.String()
 			}
 			ho.Paths = append(ho.Paths, s)

@@ -1,0 +1,125 @@
+package iam_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/iamgo/iam"
+)
+
+// scPost is an application object whose ID is set only once it is saved.
+type scPost struct{ id string }
+
+func (p *scPost) ObjectRef() iam.Ref { return iam.Ref{Type: "blog.post", ID: p.id} }
+
+type scUser struct {
+	id    string
+	super bool
+}
+
+func (u scUser) SubjectID() string { return u.id }
+func (u scUser) IsSuperuser() bool { return u.super }
+
+// TestRefScopes: an object Ref has a type and an ID; the type-level and
+// global scopes are spelled by their constructors, and nothing else is
+// valid. contract 7
+func TestRefScopes(t *testing.T) {
+	type view struct {
+		Valid, Object, Type, Global bool
+		String                      string
+	}
+	tests := []struct {
+		name string
+		ref  iam.Ref
+		want view
+	}{
+		{"object", iam.Ref{Type: "blog.post", ID: "1"}, view{Valid: true, Object: true, String: "blog.post:1"}},
+		{"type scope", iam.TypeScope("blog.post"), view{Valid: true, Type: true, String: "blog.post:*"}},
+		{"global scope", iam.GlobalScope(), view{Valid: true, Global: true, String: "*"}},
+		{"object not saved yet", iam.Ref{Type: "blog.post"}, view{String: "invalid(blog.post:)"}},
+		{"zero Ref", iam.Ref{}, view{String: ""}},
+		{"ID without a type", iam.Ref{ID: "1"}, view{String: "invalid(:1)"}},
+		{"type scope with an ID", func() iam.Ref { r := iam.TypeScope("blog.post"); r.ID = "1"; return r }(), view{String: "invalid(blog.post:1)"}},
+		{"type scope without a type", iam.TypeScope(""), view{String: "invalid(:)"}},
+		{"global scope with a type", func() iam.Ref { r := iam.GlobalScope(); r.Type = "blog.post"; return r }(), view{String: "invalid(blog.post:)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := view{tc.ref.Valid(), tc.ref.IsObject(), tc.ref.IsType(), tc.ref.IsGlobal(), tc.ref.String()}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("%#v (-want +got):\n%s", tc.ref, diff)
+			}
+		})
+	}
+	// Scopes are not objects with empty fields, and the zero Ref is not global.
+	require.NotEqual(t, iam.TypeScope("blog.post"), iam.Ref{Type: "blog.post"})
+	require.NotEqual(t, iam.GlobalScope(), iam.Ref{})
+	// StoredRef reads back what a store wrote as two columns.
+	for _, r := range []iam.Ref{{Type: "blog.post", ID: "1"}, iam.TypeScope("blog.post"), iam.GlobalScope()} {
+		require.Equal(t, r, iam.StoredRef(r.Type, r.ID), r.String())
+		require.True(t, r.Equal(iam.StoredRef(r.Type, r.ID)))
+	}
+}
+
+// TestUnsavedObjectIsNotItsType: the Ref of an object with no ID yet (a
+// post not saved) is refused with ErrInvalid by every write path and by
+// checks, and never becomes a grant on every object of the type, as it
+// once did. An unset On is refused as well, not a global grant. contract 7
+func TestUnsavedObjectIsNotItsType(t *testing.T) {
+	ctx := context.Background()
+	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.edit"}}
+	admin := &iam.Role{Name: "blog.admin", Perms: []string{"blog.edit", iam.PermManageGrants}}
+	store := iam.NewMemoryStore()
+	c, err := iam.New(iam.Policy{Roles: []*iam.Role{editor, admin}}, store)
+	require.NoError(t, err)
+	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("boss"), Role: "blog.admin", Active: true}))
+	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
+	draft := &scPost{} // not saved: no ID
+	saved := &scPost{id: "7"}
+
+	for _, on := range []iam.Ref{draft.ObjectRef(), {}} {
+		for _, g := range []iam.Grant{
+			{Holder: iam.User("ann"), Perm: "blog.edit", On: on},
+			{Holder: iam.User("ann"), Role: "blog.editor", On: on},
+		} {
+			writes := map[string]error{
+				"Checker.Grant":         c.Grant(ctx, g),
+				"Checker.Revoke":        c.Revoke(ctx, g),
+				"MemoryStore.Grant":     store.Grant(ctx, g),
+				"Manager.Grant":         m.Grant(ctx, scUser{id: "boss"}, g),
+				"Checker.ValidateGrant": c.ValidateGrant(g),
+			}
+			for name, err := range writes {
+				require.ErrorIs(t, err, iam.ErrInvalid, "%s(%v)", name, g)
+			}
+			require.Contains(t, c.ValidateGrant(g).Error(), "iam.", "the error names the constructor to use")
+		}
+	}
+	for _, obj := range []iam.Object{saved, &scPost{id: "8"}} {
+		d, err := c.Check(ctx, scUser{id: "ann"}, "blog.edit", obj)
+		require.NoError(t, err)
+		require.False(t, d.Allowed, "ann may edit %v after refused grants on a draft: %v", obj.ObjectRef(), d)
+	}
+	// Checking a draft is bad input too, not a check on the type.
+	_, err = c.Check(ctx, scUser{id: "boss"}, "blog.edit", draft)
+	require.ErrorIs(t, err, iam.ErrInvalid)
+	require.False(t, c.HasPerm(ctx, scUser{id: "boss"}, "blog.edit", draft))
+	// A scope is not an object to check on.
+	_, err = c.Check(ctx, scUser{id: "boss"}, "blog.edit", iam.TypeScope("blog.post"))
+	require.ErrorIs(t, err, iam.ErrInvalid)
+
+	// Spelled out, the scopes do what they say.
+	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.edit", On: iam.TypeScope("blog.post")}))
+	require.True(t, c.HasPerm(ctx, scUser{id: "ann"}, "blog.edit", saved))
+	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("bea"), Role: "blog.editor", On: iam.GlobalScope()}))
+	d, err := c.Check(ctx, scUser{id: "bea"}, "blog.edit", saved)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	require.Equal(t, iam.GlobalScope(), d.On)
+	require.True(t, errors.Is(c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.edit", On: iam.Ref{ID: "7"}}), iam.ErrInvalid))
+}
