@@ -259,6 +259,9 @@ func compilePolicy(p Policy) (*policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := distinctLeaves(p.Rules, ruleNames); err != nil {
+		return nil, err
+	}
 	for _, name := range ruleNames {
 		r, err := pol.compileRule(name, p.Rules[name])
 		if err != nil {
@@ -269,6 +272,42 @@ func compilePolicy(p Policy) (*policy, error) {
 	pol.compileStakes()
 	pol.emptyHM = &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
 	return pol, nil
+}
+
+// distinctLeaves refuses two different predicates under one name
+// anywhere in the policy's rules: they would print alike in every
+// explanation, and a check runs each named leaf once, so one would stand
+// in for the other. Reusing one Predicate value in several rules is fine.
+func distinctLeaves(rules map[string]Predicate, names []string) error {
+	seen := map[string]*pnode{}
+	var walk func(rule string, n *pnode) error
+	walk = func(rule string, n *pnode) error {
+		if n == nil {
+			return nil
+		}
+		switch n.op {
+		case opLeaf, opProfile, opHasRole, opInGroup:
+			prev, ok := seen[n.str]
+			switch {
+			case !ok:
+				seen[n.str] = n
+			case prev != n && (n.op == opLeaf || n.op == opProfile || prev.op == opLeaf || prev.op == opProfile):
+				return fmt.Errorf("%w: rule %q: two different predicates are named %q: build each once and reuse the value, or give them different names", ErrInvalidPolicy, rule, n.str)
+			}
+		}
+		for _, k := range n.kids {
+			if err := walk(rule, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, name := range names {
+		if err := walk(name, rules[name].n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Reason says why a Decision was made.
