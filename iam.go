@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -108,7 +110,20 @@ type Options struct {
 	// bytes. Other stores have no answer cache (iamcache caches their
 	// reads).
 	CacheSlots int
+	// Logger receives a record when HasPerm or HasPerms denies because the
+	// check failed (an unknown permission, a store error, a panic, a
+	// predicate's error): a bool cannot carry the error, so it is not
+	// lost. At most one record per permission per ErrorLogInterval (a
+	// minute), with the count of those left out; a cancelled context is
+	// logged at Debug, the rest at Warn. Nil means slog.Default();
+	// slog.New(slog.DiscardHandler) turns it off. Check, Require and
+	// Explain return their errors and log nothing.
+	Logger *slog.Logger
 }
+
+// ErrorLogInterval is the least time between two records Options.Logger
+// receives for failed checks of one permission.
+const ErrorLogInterval = time.Minute
 
 // Checker answers "may this subject do this, on this object?". It is safe
 // for concurrent use; its read path takes no lock of its own, and reads the
@@ -121,6 +136,11 @@ type Checker struct {
 	parents  ParentStore
 	now      func() time.Time
 	maxDepth int
+	log      *slog.Logger
+	// logs[i] rate-limits the error records of permission i; the last
+	// entry is shared by every undeclared name, so made-up names cannot
+	// grow it.
+	logs []logLimit
 
 	permCache [permCacheSize]atomic.Pointer[permSlot]
 }
@@ -165,7 +185,8 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checker{pol: pol, store: store, now: o.Now, maxDepth: o.MaxDepth}
+	c := &Checker{pol: pol, store: store, now: o.Now, maxDepth: o.MaxDepth, log: o.Logger}
+	c.logs = make([]logLimit, len(pol.permList)+1)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -440,15 +461,22 @@ func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Objec
 		var st evalState
 		st.quick = true
 		err := c.check(ctx, &st, s, perm, obj)
+		if err != nil {
+			c.swallowed(ctx, perm, s, obj, err)
+		}
 		return err == nil && st.allowed
 	}
 	defer func() {
-		if recover() != nil {
+		if r := recover(); r != nil {
 			allowed = false
+			c.swallowed(ctx, perm, s, obj, panicErr(perm, r, s, obj))
 		}
 	}()
 	var q query
 	if done, err := c.begin(ctx, &q, s, perm, obj); done || err != nil {
+		if err != nil {
+			c.swallowed(ctx, perm, s, obj, err)
+		}
 		return false
 	}
 	if q.super {
@@ -486,7 +514,77 @@ func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Objec
 	case cacheable:
 		st.fill, st.key = true, key
 	}
-	return c.decide(&st) == nil && st.allowed
+	if err := c.decide(&st); err != nil {
+		c.swallowed(ctx, perm, s, obj, err)
+		return false
+	}
+	return st.allowed
+}
+
+// logLimit is the rate limit of one permission's error records.
+type logLimit struct {
+	mu      sync.Mutex
+	next    time.Time // no record before then
+	dropped int       // records left out since the last one
+}
+
+// swallowed reports err, which made HasPerm deny, to Options.Logger, at
+// most once per ErrorLogInterval per permission.
+func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Object, err error) {
+	l := &c.logs[len(c.logs)-1]
+	if pi := c.pol.perms[perm]; pi != nil {
+		l = &c.logs[pi.idx]
+	}
+	now := c.now()
+	l.mu.Lock()
+	if now.Before(l.next) {
+		l.dropped++
+		l.mu.Unlock()
+		return
+	}
+	dropped := l.dropped
+	l.next, l.dropped = now.Add(ErrorLogInterval), 0
+	l.mu.Unlock()
+
+	log := c.log
+	if log == nil {
+		log = slog.Default()
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, context.Canceled) {
+		level = slog.LevelDebug
+	}
+	attrs := []slog.Attr{slog.String("perm", perm), slog.Any("error", err)}
+	if s != nil && !typedNil(s) {
+		attrs = append(attrs, slog.String("subject", safeSubjectID(s)))
+	}
+	if obj != nil && !typedNil(obj) {
+		attrs = append(attrs, slog.String("object", safeObjectRef(obj)))
+	}
+	if dropped > 0 {
+		attrs = append(attrs, slog.Int("left_out", dropped))
+	}
+	log.LogAttrs(context.WithoutCancel(ctx), level, "iam: check failed: denied", attrs...)
+}
+
+// safeSubjectID and safeObjectRef read the IDs for a log record; they
+// panicked during the check already if they panic, so a panic is caught.
+func safeSubjectID(s Subject) (id string) {
+	defer func() {
+		if recover() != nil {
+			id = "<panicked>"
+		}
+	}()
+	return s.SubjectID()
+}
+
+func safeObjectRef(o Object) (ref string) {
+	defer func() {
+		if recover() != nil {
+			ref = "<panicked>"
+		}
+	}()
+	return o.ObjectRef().String()
 }
 
 // HasPerms reports whether s holds every permission in perms on obj. An
