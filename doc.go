@@ -5,10 +5,11 @@
 // The authorization model is Go code, declared at start-up and reviewed in
 // pull requests: roles ([Role]), permission declarations ([Perm]) and rules
 // ([Predicate]) make up a [Policy]. Only who holds what (profiles, group
-// memberships, grants) lives in a [Store]; [MemoryStore] is the embedded one.
+// memberships, grants) lives in a [Store]; [MemoryStore] is the embedded one
+// and the iamsql subpackage keeps the same data in SQLite or PostgreSQL.
 // [New] validates the policy (duplicate names, unknown or cyclic included
-// roles, invalid rules are errors wrapping [ErrInvalidPolicy]) and returns a
-// [Checker]:
+// roles, two predicates under one name, invalid rules are errors wrapping
+// [ErrInvalidPolicy]) and returns a [Checker]:
 //
 //	checker, err := iam.New(policy, iam.NewMemoryStore())
 //	ok := checker.HasPerm(ctx, user, "blog.change_post", post)
@@ -23,15 +24,18 @@
 // [Checker.Require] returns an error wrapping [ErrDenied]. A nil object makes
 // a model-level check ("may this user publish posts at all?").
 //
-// Check decides in this order:
+// Check decides in this order (docs/contract.md numbers every rule and
+// names the tests that hold it):
 //
 //  1. A permission the policy does not declare is denied with an error
 //     wrapping [ErrUnknownPermission], even for superusers: typos never pass
 //     silently.
-//  2. A nil subject, or one whose IsActive() is false, is denied everything,
-//     superusers included.
+//  2. A nil subject ([ReasonNoSubject]), or one whose IsActive() is false
+//     ([ReasonInactive]), is denied everything, superusers included. A
+//     typed nil (a nil *User in the interface) is bad input: a denial with
+//     [ErrInvalid].
 //  3. An active superuser (IsSuperuser() true) is allowed every declared
-//     permission.
+//     permission. An anonymous subject is never a superuser.
 //  4. Otherwise the subject holds the permission if any of these holds: a
 //     role held globally by the subject or one of its groups grants it
 //     (unless the object refuses global roles); a role held locally on the
@@ -52,47 +56,16 @@
 //
 // A [Predicate] is a rule over the subject and the object of a check. Leaves
 // are typed Go functions: [Pred] and [PredE] (with an error) type-assert the
-// subject to S and the object to O; a nil object reaches the function as O's
-// zero value, and a subject or object of another Go type makes the leaf false
-// with an error wrapping [ErrWrongType]. [PredProfile] reads the data of the
-// subject's profile for a role. Built-in leaves are [HasRole], [InGroup],
-// [IsAuthenticated], [IsSuperuser], [IsActive], [Always] and [Never].
-//
-// Leaves combine with [And], [Or], [Not] and [Xor], and print as an
-// expression:
-//
-//	isOwner := iam.Pred("is_owner", func(ctx context.Context, u *User, p *Post) bool {
-//		return p != nil && p.OwnerID == u.ID
-//	})
-//	rule := iam.Or(iam.HasRole(editor), iam.And(iam.HasRole(author), isOwner))
-//	rule.String() // "(has_role:blog.editor | (has_role:blog.author & is_owner))"
-//
-// A rule in Policy.Rules is one more way to hold its permission; it is
-// evaluated when no role or grant gives it.
-//
-//   - And stops at the first false, Or at the first true; Xor (true when an
-//     odd number of its predicates are) evaluates them all. Not(Not(p)) is p
-//     and prints as p.
-//   - A predicate is true, false or an error; there is no "skip" value. Or
-//     is true if any branch is true, else an error if any branch erred; And
-//     is false if any branch is false, else an error if any branch erred; Not
-//     and Xor pass errors on. An error that reaches the top denies the
-//     check, and Check returns it.
-//   - A panic anywhere in a check, in a predicate or in a subject or object
-//     method, is recovered: the whole check is denied with an error wrapping
-//     [ErrPanic].
-//   - Within one check a leaf that occurs several times runs at most once;
-//     its result is reused. [Decision.Leaves] reports what each leaf of the
-//     rule returned, and which were never run.
-//   - [InGroup] requires membership in every group named. A subject's
-//     groups are its stored memberships plus what SubjectGroups() returns.
-//   - [PredProfile] reads only the subject's own live profile for the role:
-//     a role held through a group or through another role's Includes has no
-//     personal data, so the leaf is false there. Data that does not decode
-//     is an error. Decoded data is cached with the stored profile.
-//
-// Predicates are immutable and safe for concurrent use; the functions given
-// to Pred, PredE and PredProfile must be too.
+// subject to S and the object to O. A nil object reaches the function as
+// O's zero value, and an anonymous subject of another Go type (a visitor,
+// such as iamhttp.Anonymous) as S's zero value, so with pointer types the
+// function must expect nil for both: an owner rule compares IDs only when
+// the user is not nil and the owner is set. A subject or object of another
+// Go type makes the leaf false with an error wrapping [ErrWrongType].
+// [PredProfile] reads the data of the subject's profile for a role.
+// Built-in leaves are [HasRole], [InGroup], [IsAuthenticated],
+// [IsSuperuser], [IsActive], [Always] and [Never]. A leaf runs at most once
+// per check, however often it occurs; a panic in it denies with [ErrPanic].
 //
 // # Roles and profiles
 //
@@ -103,32 +76,40 @@
 // the profile removes every permission that came from the role, at once.
 // A profile carries role-specific data as JSON (an editor's sections, a
 // doctor's department), read with [ProfileData] or used in a rule with
-// [PredProfile].
+// [PredProfile]. Writing a profile whose Active is false through the
+// Checker or the Manager is an error ([ErrInvalid]): the zero value would
+// grant nothing, silently; a stored profile is switched off with
+// SetRoleActive.
 //
-// Roles are held globally (a profile, or, see below, a role granted on a
-// whole type or globally) or locally: a [Grant] with a Role on one object
-// holds on that object and its descendants only. Users hold what their
-// groups hold; group memberships come from the store
-// ([ProfileStore.AddMember]) and from the subject's SubjectGroups().
-// [HasRole] is true when the subject holds the role, or a role that includes
-// it, in any of these ways.
+// Roles are held globally (a profile, or a role granted on a whole type
+// or globally) or locally: a [Grant] with a Role on one object holds on
+// that object and its descendants only. Users hold what their groups hold;
+// group memberships come from the store ([Checker.AddMember]) and from the
+// subject's SubjectGroups(). [HasRole] is true when the subject holds the
+// role, or a role that includes it, in any of these ways.
 //
 // # Object permissions
 //
 // A [Grant] gives a permission, or a local role, to a user or a group, on a
 // [Ref]:
 //
-//   - Ref{Type: "blog.post", ID: "42"}: one object;
-//   - TypeScope("blog.post"): every object of the type;
-//   - GlobalScope(): everything.
+//   - Ref{Type: "blog.post", ID: "42"}, or post.ObjectRef(): one object;
+//   - [TypeScope]("blog.post"): every object of the type;
+//   - [GlobalScope](): everything.
+//
+// The scopes have their own constructors so that none is reached by
+// accident: the Ref of an object whose ID is not set yet (a post not
+// saved) is invalid, not "every post", and a Grant without On is invalid,
+// not global. Grants, checks and the Manager refuse invalid Refs with
+// [ErrInvalid].
 //
 // Grants on an ancestor apply to the object. Ancestors come from the
 // object's own Parents() method and, when the store implements
-// [ParentStore] (MemoryStore does), from the parents it records for each
-// ref, followed transitively: a post names its section, the store records
-// that sections belong to the site. An object whose AcquireGlobalRoles()
-// returns false refuses global roles; grants, and roles granted on it or on
-// its ancestors, still apply.
+// [ParentStore] (MemoryStore and iamsql do), from the parents it records
+// for each object ([Checker.SetParents]), followed transitively: a post
+// names its section, the store records that sections belong to the site.
+// An object whose AcquireGlobalRoles() returns false refuses global roles;
+// grants, and roles granted on it or on its ancestors, still apply.
 //
 // Permissions are declared implicitly or strictly. When Policy.Perms is
 // empty, every permission a role grants or a rule is keyed by is declared,
@@ -138,13 +119,13 @@
 // several types) applies to objects of those types only. The permissions
 // [PermManageRoles] and [PermManageGrants] are always declared.
 //
-// The behaviour the design leaves open is settled as follows:
+// Where the seed systems differ, this package does the following:
 //
 //   - A model-level check of a permission declared for several types counts
 //     a type-level grant on any of them.
-//   - A role granted on a whole type (TypeScope) or globally (GlobalScope()) counts
-//     as a global role ([ReasonGlobalRole]): an object that refuses global
-//     roles refuses those too.
+//   - A role granted on a whole type or globally counts as a global role
+//     ([ReasonGlobalRole]): an object that refuses global roles refuses
+//     those too.
 //   - [Checker.HasPerms] with an empty list is false: asking for nothing
 //     grants nothing.
 //   - Ancestry is followed [DefaultMaxDepth] (25) levels deep, or
@@ -158,11 +139,25 @@
 //     cannot see how wide each object's whole ancestry is), so an object
 //     with more than 4,093 ancestors is denied by Check but can be listed.
 //   - Profiles and grants that name a role or permission the policy does not
-//     know grant nothing.
-//   - [Checker.Grant] and [Checker.PutProfile] are the validated, trusted
-//     write path (seeding, migrations, tests): they reject unknown roles and
-//     permissions and grants on the wrong type, but do not ask who is
-//     writing. Writing to the store directly is not validated.
+//     know grant nothing (a store written directly is not validated).
+//
+// # Writing: trusted and authorized
+//
+// An application writes who holds what in one of two ways:
+//
+//   - Trusted code (seeding, migrations, back-office jobs, tests) uses the
+//     Checker's write methods: [Checker.AssignRole], [Checker.SetRoleActive],
+//     [Checker.RemoveRole], [Checker.Grant], [Checker.Revoke],
+//     [Checker.AddMember], [Checker.RemoveMember], [Checker.DeleteGrantsOn],
+//     [Checker.SetParents], or [Checker.Apply] with a [Change]. Each is
+//     validated against the policy (unknown roles and permissions, the
+//     wrong type, an invalid Ref, an inactive new profile are errors) and
+//     none asks who is writing.
+//   - Changes a user asks for (an admin page) go through a [Manager], which
+//     validates the same way and authorizes the acting subject (below).
+//
+// The store's methods of the same names are the implementer's API, as
+// database/sql/driver is: they store what they are given.
 //
 // # Managing roles and grants
 //
@@ -241,83 +236,59 @@
 // a revocation or deactivation returns). [MemoryStore.Update] applies several
 // writes atomically: checks see all of them or none.
 //
-// The Checker attaches the compiled form of what a store returns to the
-// returned [Holding] and [GrantSet], so a warm check costs a few pointer
-// loads. Stores should therefore return the same pointer for as long as the
-// principal's or the ref's data does not change; returning fresh values on
-// every call is correct, only slower. Store implementations must be safe for
-// concurrent use and make a successful write visible to every later read.
+// Store implementations must be safe for concurrent use and make a
+// successful write visible to every later read. They should return the
+// same [Holding] or [GrantSet] pointer for as long as the principal's or
+// the ref's data does not change: the Checker attaches its compiled form
+// to it, so a warm check costs a few pointer loads. Returning fresh values
+// on every call is correct, only slower. iamtest.TestStore is the
+// conformance suite every store runs, this package's MemoryStore included.
 //
 // # Answer cache
 //
-// On a [MemoryStore], [Checker.HasPerm] keeps the answers of the store's
-// roles and grants in a fixed-size answer cache (Options.CacheSlots,
-// [DefaultCacheSlots] by default, 256 KB), so asking the same
-// question again (the same user, permission and object) costs a hash or
-// two and a few atomic loads instead of the lookups: about 40-50 ns,
-// allocation free. The cache cannot serve a stale answer: every write to the store
-// publishes a new snapshot with a new generation number, answers are kept
-// under the generation they were computed on, and after any write (a
-// revoked grant, a deleted or deactivated profile, a removed membership, new
-// parents) no earlier answer matches. The next check after a write does the
-// lookups again.
+// On a [MemoryStore], [Checker.HasPerm] remembers what the store's roles
+// and grants answered for a (user, permission, object) question in a
+// fixed-size cache (Options.CacheSlots, [DefaultCacheSlots] by default,
+// 256 KB), so the same question asked again costs about 40-50 ns, with no
+// allocation. It cannot serve a stale answer: every write to the store
+// makes every earlier answer unusable. Rules always run; superusers and
+// inactive subjects are decided before the cache; and nothing is kept
+// when the answer depends on more than the store (a profile with an
+// expiry, groups from SubjectGroups, an object with a Parents method, an
+// ancestry cut short, a failure). Check and Explain always do the lookups;
+// so does HasPerm on other stores, whose reads iamcache caches.
+// Options{CacheSlots: -1} turns the cache off.
 //
-// What else a check depends on is never cached: a superuser or inactive
-// subject is decided before the cache; rules always run (a cached "no" from
-// the store is followed by the permission's rule, as on every check; the
-// slot keeps the user's profiles of that snapshot, so the rule's HasRole
-// needs no lookup); and
-// no answer is kept when a profile with an expiry took part (the clock
-// decides it), when the subject's SubjectGroups returned any group, when
-// the object has a Parents method (whatever it returns), when the ancestry
-// was cut short (ErrTooDeep) or when anything failed. A cache slot holds
-// the question and the generation: a short question (user, type and ID of
-// at most 24 bytes together, as with numeric IDs) whole, compared exactly;
-// a longer one as a 128-bit key (the question hashed with two random
-// seeds), where a wrong answer would need two independent 64-bit hashes of
-// two different questions to collide together. Slots are read without a
-// lock; a check that finds its slot being filled by another goroutine does
-// the lookups instead. Check and Explain, which report how a decision was
-// reached, always do the lookups; so does HasPerm on other stores (their
-// reads are cached by iamcache). Options{CacheSlots: -1} turns the cache
-// off.
+// # Errors and logging
 //
-// Other stores live in subpackages, so importing iam compiles no
-// third-party code: iamsql keeps the same data in SQLite or PostgreSQL
-// (with LISTEN/NOTIFY invalidation across processes), iamcache puts an
-// allocation-free read cache in front of any Store, and iamtest.TestStore is
-// the conformance suite every store (this package's MemoryStore included)
-// runs.
+// Checks fail closed: store errors, cancelled or expired contexts, rules
+// that err and panics all deny, and Check returns the error. Errors are
+// sentinels ([ErrUnknownPermission], [ErrWrongType], [ErrInvalid],
+// [ErrPanic], [ErrTooDeep], [ErrDenied], ...) matched with [errors.Is],
+// never by their text. HasPerm and HasPerms cannot return an error, so
+// they log it: [Options].Logger (slog.Default() when nil) receives one
+// record per permission per [ErrorLogInterval], with the count of those
+// left out, so a misspelt permission in a template is seen, not silently
+// denied.
 //
 // # Security
 //
 // Access is denied by default: nothing is allowed unless a role, a grant or
-// a rule allows it. Checks fail closed: store errors, cancelled or expired
-// contexts, rules that err and panics all deny, and Check returns the error.
-// An unknown permission is an error even for a superuser. A nil or inactive
-// subject gets nothing, superuser or not. Anonymous subjects hold no stored
-// roles or grants. Errors are sentinels ([ErrUnknownPermission],
-// [ErrWrongType], [ErrPanic], [ErrTooDeep], [ErrDenied], ...) matched with
-// [errors.Is], never by their text.
+// a rule allows it. An unknown permission is an error even for a
+// superuser. A nil or inactive subject gets nothing, superuser or not.
+// Anonymous subjects hold no stored roles or grants and are never
+// superusers. Nobody changes their own access through a Manager, and
+// nobody gives more than they hold.
 //
 // # Performance
 //
-// A warm check allocates nothing. Roles and grants are compiled into
-// per-holding bitsets (permissions held, roles held, Includes followed)
-// attached to what the store returns, so a check is a few map lookups and
-// bit tests, and its cost does not grow with the number of grants in the
-// store; a repeated HasPerm question is answered by the answer cache.
-// Rules are compiled by New into leaf tests with jumps (the short-circuit
-// code of And, Or and Not; a rule with Xor or more than 64 distinct leaves
-// keeps the tree walk), so a rule
-// check runs its leaves without walking a tree; the leaves and their order
-// are the tree walk's (docs/contract.md lines 8 and 12), and a leaf error hands
-// the rule to the tree walk to decide which error wins (contract 9). The
-// benchmarks are named after docs/contract.md so that results compare across
-// versions: BenchmarkCheck/global_role, BenchmarkCheck/object_grant_1k,
-// BenchmarkCheck/object_grant_1M, BenchmarkCheck/rule and
-// BenchmarkCheck/parallel (each also as _uncached, the answer cache off:
-// the cost of the lookups). Run them with
+// A warm check allocates nothing, and its cost does not grow with the
+// number of grants in the store: roles and grants are compiled into
+// bitsets attached to what the store returns. The benchmarks are named
+// after docs/contract.md (BenchmarkCheck/global_role, object_grant_1k,
+// object_grant_1M, rule, parallel, each also _uncached); benchmarks/README.md
+// has the figures and the side-by-side comparison with casbin and OPA.
+// Run them with
 //
 //	make bench
 //
