@@ -55,7 +55,7 @@ func (elFailing) Holding(context.Context, iam.Principal) (*iam.Holding, error) {
 // TestHasPermReportsSwallowedErrors: HasPerm cannot return the error of a
 // check that failed, so it logs it, at most once per permission per
 // ErrorLogInterval with the count left out; a plain denial logs nothing.
-// contract 1, contract 10, contract 17
+// contract 7c, contract 1, contract 10, contract 17
 func TestHasPermReportsSwallowedErrors(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -27,7 +27,7 @@ func (u scUser) IsSuperuser() bool { return u.super }
 
 // TestRefScopes: an object Ref has a type and an ID; the type-level and
 // global scopes are spelled by their constructors, and nothing else is
-// valid. contract 7
+// valid. contract 7b
 func TestRefScopes(t *testing.T) {
 	type view struct {
 		Valid, Object, Type, Global bool
@@ -69,7 +69,7 @@ func TestRefScopes(t *testing.T) {
 // TestUnsavedObjectIsNotItsType: the Ref of an object with no ID yet (a
 // post not saved) is refused with ErrInvalid by every write path and by
 // checks, and never becomes a grant on every object of the type, as it
-// once did. An unset On is refused as well, not a global grant. contract 7
+// once did. An unset On is refused as well, not a global grant. contract 7b
 func TestUnsavedObjectIsNotItsType(t *testing.T) {
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.edit"}}

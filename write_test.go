@@ -15,7 +15,7 @@ import (
 // write path, and every one of them validates against the policy, so a
 // typo'd role, permission or an empty group is an error instead of a row
 // that grants nothing; the store's methods store what they are given.
-// contract 7
+// contract 7, contract 7b
 func TestCheckerWritesValidate(t *testing.T) {
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.edit"}}

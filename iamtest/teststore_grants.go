@@ -257,7 +257,7 @@ func (s *suite) testGrantSetIsSnapshot(t *testing.T) {
 // TypeScope nor the GlobalScope is refused with iam.ErrInvalid and stores
 // nothing. The case that matters is an object not saved yet (a type with
 // no ID): it must not become a grant on every object of the type, nor an
-// unset On a grant on everything. contract 7
+// unset On a grant on everything. contract 7b
 func (s *suite) testGrantInvalidRef(t *testing.T) {
 	st := s.store(t)
 	for _, on := range []iam.Ref{{Type: typeDoc}, {}, {ID: "1"}} {
