@@ -58,7 +58,7 @@ func Example() {
 	author := &iam.Role{Name: "blog.author", Perms: []string{"blog.view_post", "blog.add_post"}}
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.publish_post"}, Includes: []*iam.Role{author}}
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	policy := iam.Policy{
 		Roles: []*iam.Role{author, editor},
@@ -101,7 +101,7 @@ func ExampleChecker_Check() {
 	author := &iam.Role{Name: "blog.author", Perms: []string{"blog.add_post"}}
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.publish_post"}, Includes: []*iam.Role{author}}
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	checker, err := iam.New(iam.Policy{
 		Roles: []*iam.Role{author, editor},
@@ -143,7 +143,7 @@ func ExampleChecker_Explain() {
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.change_post"}}
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	store := iam.NewMemoryStore()
 	checker, err := iam.New(iam.Policy{
@@ -182,7 +182,7 @@ func ExampleAnd() {
 	ctx := context.Background()
 	author := &iam.Role{Name: "blog.author", Perms: []string{"blog.add_post"}}
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	// Authors may delete their own posts. And stops at the first false leaf.
 	rule := iam.And(iam.HasRole(author), isOwner)
@@ -213,7 +213,7 @@ func ExampleOr() {
 	ctx := context.Background()
 	moderator := &iam.Role{Name: "blog.moderator", Perms: []string{"blog.hide_comment"}}
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	// A post's comments may be locked by its owner or by a moderator. Or
 	// stops at the first true leaf.
@@ -246,7 +246,7 @@ func ExampleOr() {
 func ExampleNot() {
 	ctx := context.Background()
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	// Signed-in users may flag posts, except their own.
 	rule := iam.And(iam.IsAuthenticated(), iam.Not(isOwner))
@@ -272,7 +272,7 @@ func ExampleNot() {
 func ExampleXor() {
 	ctx := context.Background()
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	// A review is requested by the post's owner or by staff, but staff may
 	// not request a review of their own post. Xor evaluates every branch.
@@ -305,7 +305,7 @@ func ExamplePred() {
 	// The subject is type-asserted to *User and the object to *Post. In a
 	// model-level check (nil object) p is a nil *Post.
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && p.OwnerID == u.ID
+		return u != nil && p != nil && p.OwnerID != "" && p.OwnerID == u.ID
 	})
 	fmt.Println(isOwner)
 

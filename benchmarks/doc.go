@@ -6,8 +6,8 @@
 // It is its own Go module, so the iam module never depends on casbin or
 // OPA. `make bench-compare` at the repository root runs compare.sh: the
 // BenchmarkCompare/<scenario>/<allowed|denied>/<library> benchmarks with
-// -count=6, benchstat, and cmd/readme, which regenerates the README table
-// between <!-- compare:start --> and <!-- compare:end -->.
+// -count=6, benchstat, and cmd/readme, which regenerates the table in
+// benchmarks/README.md between <!-- compare:start --> and <!-- compare:end -->.
 //
 // Scenarios (Generate): rbac_small, rbac_medium, rbac_large (casbin's RBAC
 // benchmark at 1×, 10×, 100×), object_grants_1k, _100k, _1M (per-object

@@ -19,7 +19,7 @@ import (
 //
 // Each observation is printed as a "Revocation <lib>: ..." line, which
 // `make bench-compare` puts in the README notes. Only iam is held to an
-// answer here (DESIGN contract 15: no stale allow after a revocation
+// answer here (docs/contract.md line 15: no stale allow after a revocation
 // returns); the others are recorded as they are.
 func TestRevocation(t *testing.T) {
 	s, err := Generate("rbac_small")

@@ -85,7 +85,7 @@ var (
 // read the post and the editor's profile data.
 func Policy() iam.Policy {
 	isOwner := iam.Pred("is_owner", func(_ context.Context, u *User, p *Post) bool {
-		return p != nil && u.ID != "" && p.Owner == u.ID
+		return u != nil && p != nil && u.ID != "" && p.Owner == u.ID
 	})
 	isPublic := iam.Pred("is_public", func(_ context.Context, _ *User, p *Post) bool {
 		return p != nil && p.Status == "public"

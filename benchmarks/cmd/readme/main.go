@@ -1,11 +1,11 @@
-// Command readme regenerates the README's side-by-side table from a
+// Command readme regenerates the side-by-side table of benchmarks/README.md from a
 // `make bench-compare` run: benchstat's CSV summary (medians and 95%
 // confidence intervals), the raw benchmark output (CPU, load and
 // cross-check lines) and the revocation test's output. It rewrites the
 // README between <!-- compare:start --> and <!-- compare:end -->; when
 // the markers are missing it inserts them after <!-- bench:end -->.
 //
-//	readme -bench out/compare.txt -benchstat out/benchstat.csv -revocation out/revocation.txt -readme ../README.md
+//	readme -bench out/compare.txt -benchstat out/benchstat.csv -revocation out/revocation.txt -readme README.md
 package main
 
 import (
@@ -54,7 +54,7 @@ func main() {
 	benchPath := flag.String("bench", "out/compare.txt", "raw `go test -bench` output")
 	csvPath := flag.String("benchstat", "out/benchstat.csv", "benchstat -format csv output")
 	revPath := flag.String("revocation", "out/revocation.txt", "TestRevocation output")
-	readmePath := flag.String("readme", "../README.md", "README to rewrite")
+	readmePath := flag.String("readme", "README.md", "README to rewrite (benchmarks/README.md when run from benchmarks/)")
 	count := flag.String("count", "6", "the -count of the run")
 	benchtime := flag.String("benchtime", "200ms", "the -benchtime of the run")
 	elapsed := flag.String("elapsed", "", "how long the whole run took")
@@ -223,7 +223,7 @@ func render(res map[key]*result, raw, rev []byte, count, benchtime, elapsed stri
 		}
 	}
 
-	p("\nTargets (DESIGN §5 and the issue), from the numbers above:\n\n")
+	p("\nTargets (see the top of this file), from the numbers above:\n\n")
 	for _, t := range targets(res, loads, revs) {
 		p("- %s\n", t)
 	}
