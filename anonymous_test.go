@@ -83,6 +83,10 @@ func TestAnonymousSubjects(t *testing.T) {
 	// A subject of another type that is not anonymous is still wrong.
 	_, err = c.Check(ctx, &tnUser{id: "x"}, "post.edit", private)
 	require.ErrorIs(t, err, iam.ErrWrongType)
+	// A visitor with an object of the wrong type: the error names the object.
+	_, err = c.Check(ctx, anVisitor{}, "post.edit", &tnDoc{id: "1"})
+	require.ErrorIs(t, err, iam.ErrWrongType)
+	require.Contains(t, err.Error(), "wants object")
 	// A nil subject says so.
 	d, err := c.Check(ctx, nil, "post.view", public)
 	require.NoError(t, err)

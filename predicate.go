@@ -162,7 +162,9 @@ func anonArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 
 // wrongArgs is the error of arguments castArgs refused (docs/contract.md line 11).
 func wrongArgs[S, O any](name string, s Subject, o Object) error {
-	if _, ok := any(s).(S); !ok {
+	// An anonymous subject of another type is not wrong (anonArgs): then
+	// the object is.
+	if _, ok := any(s).(S); !ok && (s == nil || s.SubjectID() != "") {
 		return fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
 	}
 	return fmt.Errorf("%w: predicate %s wants object %T, got %T", ErrWrongType, name, *new(O), o)

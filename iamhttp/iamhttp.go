@@ -15,9 +15,11 @@
 // set), an authenticated one 403, an object the loader does not find 404, a
 // method missing from a ByMethod map 405 (with Allow), a store or subject
 // failure 503 (a loader reports its store's failure by wrapping
-// ErrUnavailable), any other loader error or a checker fault 500. A typed
-// nil (an interface holding a nil pointer) from the subject function is
-// the anonymous subject, from a loader a missing object. The body never says
+// ErrUnavailable), any other loader error or a checker fault 500. With
+// Options.HideForbidden, a denial on a route with a loader is a 404 too, so
+// that probing IDs does not tell which objects exist. A typed nil (an
+// interface holding a nil pointer) from the subject function is the
+// anonymous subject, from a loader a missing object. The body never says
 // why (a generic status text, JSON when the client accepts it); the reason
 // goes to the slog logger with the subject, permission, object, decision
 // and request ID. The deny handler is replaceable.
@@ -84,9 +86,13 @@ type Options struct {
 	// anonymous request (the application owns authentication); required.
 	// A typed nil (a nil *User in an iam.Subject) is anonymous too.
 	// An error (the session store is down) is a 503. A nil subject is
-	// checked as Anonymous (SubjectID ""), so public rules written on
-	// iam.Subject can allow it; rules typed on the application's user type
-	// want Subject to return its own anonymous value instead.
+	// checked as Anonymous (SubjectID ""): rules written on iam.Subject see
+	// Anonymous, and a rule typed on the application's user type (iam.Pred
+	// with a *User subject) gets that type's zero value, with a pointer type
+	// nil, so one rule decides for users and visitors alike
+	// (docs/contract.md line 11). Any subject with SubjectID "" is
+	// anonymous: it holds nothing stored, is never a superuser, and its
+	// denials are 401 (404 where HideForbidden hides them).
 	Subject func(r *http.Request) (iam.Subject, error)
 	// Logger receives one record per denial or failure; nil means
 	// slog.Default().
@@ -103,6 +109,21 @@ type Options struct {
 	// whose clients authenticate out of band). New refuses one with a
 	// control character.
 	Challenge string
+	// HideForbidden, when true, answers every denial on a route with a
+	// Loader (RequireObject, ByMethod with a loader, a Rule with one) with
+	// 404, exactly as if the loader had not found the object: same status,
+	// same Deny call, no WWW-Authenticate, for anonymous and authenticated
+	// requests alike. Without it, a caller who may not see an object
+	// learns that it exists (401 or 403 for an existing ID, 404 for a
+	// missing one); with it, "exists but forbidden" and "does not exist"
+	// look the same (GitHub answers private repositories this way, and
+	// django-guardian's return_404). The log still records the real reason
+	// ("denied: ...") with the status the denial would have had as
+	// hidden_status. The price: a visitor is never challenged to sign in on
+	// such a route, and a user who may view an object but not change it
+	// gets 404 for the change. Model-level routes, 405s and failures (503,
+	// 500) are answered as without it. Zero value: denials are 401 and 403.
+	HideForbidden bool
 }
 
 // Guard builds middleware from rules.
@@ -113,6 +134,7 @@ type Guard struct {
 	reqID     func(*http.Request) string
 	deny      func(http.ResponseWriter, *http.Request, int)
 	challenge string
+	hide      bool
 }
 
 // New returns a Guard; it fails if Checker or Subject is missing or
@@ -124,7 +146,7 @@ func New(o Options) (*Guard, error) {
 	if strings.ContainsFunc(o.Challenge, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
 		return nil, fmt.Errorf("iamhttp: Options.Challenge %q has a control character", o.Challenge)
 	}
-	g := &Guard{c: o.Checker, subject: o.Subject, log: o.Logger, reqID: o.RequestID, deny: o.Deny, challenge: o.Challenge}
+	g := &Guard{c: o.Checker, subject: o.Subject, log: o.Logger, reqID: o.RequestID, deny: o.Deny, challenge: o.Challenge, hide: o.HideForbidden}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -242,6 +264,11 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	if isNil(subj) {
 		subj = Anonymous
 	}
+	// Decided once, from the subject that is checked: any subject without
+	// an ID (Anonymous or the application's own visitor value) is someone
+	// who has not authenticated, so a denial asks them to (401) rather
+	// than refusing them (403).
+	anonymous := subj.SubjectID() == ""
 	var obj iam.Object
 	if loader != nil {
 		obj, err = loader(r)
@@ -271,8 +298,16 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	}
 	if !allowed {
 		status := http.StatusForbidden
-		if subj.SubjectID() == "" {
+		if anonymous {
 			status = http.StatusUnauthorized
+		}
+		if g.hide && loader != nil {
+			// Answered like the loader's 404 above, so that the response
+			// does not tell an existing object from a missing one; the log
+			// keeps the real reason and status.
+			g.refuse(w, r, http.StatusNotFound, "denied: "+dec.String(), subj, perm, obj, nil,
+				slog.Int("hidden_status", status))
+			return
 		}
 		g.refuse(w, r, status, "denied: "+dec.String(), subj, perm, obj, nil)
 		return
@@ -312,7 +347,7 @@ func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf
 	return !anyOf, perms[len(perms)-1], last, nil
 }
 
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string, s iam.Subject, perm string, obj iam.Object, err error) {
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string, s iam.Subject, perm string, obj iam.Object, err error, extra ...slog.Attr) {
 	attrs := []slog.Attr{
 		slog.Int("status", status),
 		slog.String("method", r.Method),
@@ -331,6 +366,7 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 	if obj != nil { // serve refuses a typed nil object before passing any
 		attrs = append(attrs, slog.String("object", obj.ObjectRef().String()))
 	}
+	attrs = append(attrs, extra...)
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
