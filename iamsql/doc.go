@@ -5,7 +5,7 @@
 // implements the optional interfaces of the access queries: iam.ObjectLister,
 // iam.MemberLister and iam.RoleLister):
 //
-//	store, err := iamsql.OpenSQLite("iam.db")           // or OpenPostgres(ctx, dsn)
+//	store, err := iamsql.OpenSQLite(ctx, "iam.db")      // or OpenPostgres(ctx, dsn)
 //	checker, err := iam.New(policy, store)
 //
 // # Schema and migrations
@@ -21,6 +21,15 @@
 // check is one lookup on a primary key. Every value is a query parameter.
 // IDs are compared byte for byte ("Admin" and "admin" differ); PostgreSQL
 // rejects IDs with NUL bytes or invalid UTF-8.
+//
+// Opening connects before it migrates, so the error says which went wrong:
+// an unreachable server or a file that cannot be opened is "iamsql:
+// connecting to postgres: ..." (or sqlite; pgx's errors never show the
+// DSN's password), a failed migration names its step ("iamsql: migrating
+// the postgres schema: applying migration 0002_manager.sql (version 2):
+// ..."). OpenSQLite takes a file path or a file: URI; it refuses an empty
+// path and the URL of another database, and ":memory:" is a database on a
+// single connection (see OpenSQLite).
 //
 // # Transactions
 //
@@ -115,8 +124,8 @@
 //
 // A Store is safe for concurrent use. A Writer is as safe as its *sql.Tx.
 //
-// Any pool size works, one connection included (SQLite ":memory:" and ""
-// have one; so may a PostgreSQL *sql.DB with SetMaxOpenConns(1)): nothing
+// Any pool size works, one connection included (SQLite ":memory:" has
+// one; so may a PostgreSQL *sql.DB with SetMaxOpenConns(1)): nothing
 // in the Store holds a connection while waiting for another. A write holds
 // one for its transaction; a Manager change (Store.Transact) reads and
 // writes through its transaction alone, so k concurrent changes hold at

@@ -27,7 +27,7 @@ func ExampleAccessFilter() {
 	}
 	defer os.RemoveAll(dir)
 
-	store, err := iamsql.OpenSQLite(filepath.Join(dir, "app.db"))
+	store, err := iamsql.OpenSQLite(ctx, filepath.Join(dir, "app.db"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-
 	"fmt"
 	"io/fs"
 	"path"
@@ -92,21 +91,24 @@ const createVersionTable = `CREATE TABLE IF NOT EXISTS iam_schema_migrations (
 )`
 
 // migrate applies the missing migrations. On PostgreSQL an advisory lock
-// serialises processes that open the store at the same time.
+// serialises processes that open the store at the same time. Its errors
+// name the step that failed (the version table, or which migration), so a
+// broken migration is told apart from a database that cannot be reached
+// (Open connects first).
 func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	ms, err := Migrations(d)
 	if err != nil {
-		return err
+		return fmt.Errorf("iamsql: migrating the %s schema: %w", d, err)
 	}
 	if err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, createVersionTable)
 		return err
 	}); err != nil {
-		return fmt.Errorf("iamsql: creating iam_schema_migrations: %w", err)
+		return fmt.Errorf("iamsql: migrating the %s schema: creating table iam_schema_migrations: %w", d, err)
 	}
 	for _, m := range ms {
 		if err := applyOne(ctx, db, d, m); err != nil {
-			return fmt.Errorf("iamsql: migration %s: %w", m.Name, err)
+			return fmt.Errorf("iamsql: migrating the %s schema: applying migration %s (version %d): %w", d, m.Name, m.Version, err)
 		}
 	}
 	return nil
@@ -157,7 +159,7 @@ func checkSchema(ctx context.Context, db *sql.DB, d Dialect) error {
 	var v sql.NullInt64
 	err := db.QueryRowContext(ctx, `SELECT max(version) FROM iam_schema_migrations`).Scan(&v)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrSchema, err)
+		return fmt.Errorf("%w: reading iam_schema_migrations: %w", ErrSchema, err)
 	}
 	if want := SchemaVersion(d); int(v.Int64) != want {
 		return fmt.Errorf("%w: database is at version %d, this package needs %d", ErrSchema, v.Int64, want)

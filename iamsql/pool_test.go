@@ -167,7 +167,7 @@ func openPostgresPool(t *testing.T, ctx context.Context, conns int) (s *iamsql.S
 }
 
 // A non-superuser's Manager changes on a SQLite store whose pool has one
-// connection (":memory:" and "" have one; a file opened with
+// connection (":memory:" has one; a file opened with
 // SetMaxOpenConns(1)) or the default pool complete.
 func TestPoolSQLiteManagerChanges(t *testing.T) {
 	tests := []struct {
@@ -175,7 +175,6 @@ func TestPoolSQLiteManagerChanges(t *testing.T) {
 		open func(t *testing.T, ctx context.Context) *iamsql.Store
 	}{
 		{":memory:", func(t *testing.T, ctx context.Context) *iamsql.Store { return openSQLiteAt(t, ctx, ":memory:") }},
-		{"empty path", func(t *testing.T, ctx context.Context) *iamsql.Store { return openSQLiteAt(t, ctx, "") }},
 		{"file", func(t *testing.T, ctx context.Context) *iamsql.Store {
 			return openSQLiteAt(t, ctx, filepath.Join(t.TempDir(), "iam.db"))
 		}},

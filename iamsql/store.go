@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -139,22 +140,37 @@ var (
 // OpenSQLite opens (creating if needed) the SQLite database file at path,
 // migrates it and returns a Store with DefaultOptions. It sets WAL mode, a
 // 5 s busy timeout and immediate write transactions.
-func OpenSQLite(path string) (*Store, error) {
-	return OpenSQLiteWith(context.Background(), path, DefaultOptions())
+//
+// path is a file path or a "file:" URI without query parameters
+// ("file:/var/lib/app/iam.db"); the store sets the connection parameters
+// itself. An empty path is an error (SQLite would open a temporary
+// database, a different one on each connection of the pool), and so is a
+// URL of another scheme (postgres://, mysql://): it is never taken for a
+// file name.
+//
+// ":memory:" (or "file::memory:") asks for an in-memory database on
+// purpose. Each SQLite connection to it is a database of its own, so the
+// pool then has a single connection (see the package documentation: the
+// Store works on one), and the data lives as long as that connection: do
+// not shrink the pool's idle connections or their lifetime through DB().
+// A function given to Store.Update must then read only through its tx, as
+// the Store itself does. For a throwaway store shared by many goroutines,
+// a file in a temporary directory has none of these limits.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	return OpenSQLiteWith(ctx, path, DefaultOptions())
 }
 
 // OpenSQLiteWith is OpenSQLite with options.
 func OpenSQLiteWith(ctx context.Context, path string, opts Options) (*Store, error) {
-	if strings.ContainsAny(path, "?#") {
-		// They would end the file name and drop the pragmas below.
-		return nil, fmt.Errorf("%w: SQLite path %q contains '?' or '#'", iam.ErrInvalid, path)
+	dsn, memory, err := sqliteDSN(path)
+	if err != nil {
+		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
-	if path == ":memory:" || path == "" {
+	if memory {
 		// Every connection to ":memory:" is a different database, so there
 		// is one connection. Transact (the Manager) reads through its
 		// transaction, so this is enough; but a function given to Update
@@ -168,6 +184,50 @@ func OpenSQLiteWith(ctx context.Context, path string, opts Options) (*Store, err
 	}
 	s.ownDB = true
 	return s, nil
+}
+
+// urlScheme matches the scheme of a URL ("postgres://..."). Two letters at
+// least, so that a Windows drive ("C:/data/iam.db") is a path.
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+)://`)
+
+// sqliteDSN checks OpenSQLite's path and returns the driver's DSN for it,
+// with the store's pragmas, and whether it is an in-memory database.
+func sqliteDSN(path string) (dsn string, memory bool, err error) {
+	if m := urlScheme.FindStringSubmatch(path); m != nil && m[1] != "file" {
+		// A DSN meant for another database would otherwise create a file
+		// of that odd name and run on SQLite without a word.
+		shown := m[1] + "://…"
+		if u, err := url.Parse(path); err == nil {
+			shown = u.Redacted()
+		}
+		var hint string
+		switch strings.ToLower(m[1]) {
+		case "postgres", "postgresql":
+			hint = "; use OpenPostgres for PostgreSQL"
+		case "sqlite", "sqlite3":
+		default:
+			hint = ": unsupported database (iamsql supports SQLite and PostgreSQL)"
+		}
+		return "", false, fmt.Errorf("%w: SQLite path %q is a %s:// URL, not a file path or file: URI%s", iam.ErrInvalid, shown, m[1], hint)
+	}
+	if strings.ContainsAny(path, "?#") {
+		// They would end the file name and drop the pragmas below.
+		return "", false, fmt.Errorf("%w: SQLite path %q contains '?' or '#'", iam.ErrInvalid, path)
+	}
+	// SQLite reads a name that starts with "file:" (exactly so) as a URI;
+	// anything else is a file path, which becomes one.
+	name, uri := strings.CutPrefix(path, "file:")
+	if uri && strings.HasPrefix(name, "//") {
+		// The authority, "" or "localhost", comes before the path.
+		name = strings.TrimPrefix(strings.TrimPrefix(name, "//"), "localhost")
+	}
+	if name == "" {
+		return "", false, fmt.Errorf("%w: SQLite path is empty (SQLite would open a temporary database, a different one on each connection); give a file path, or \":memory:\" for an in-memory database on one connection", iam.ErrInvalid)
+	}
+	if !uri {
+		path = "file:" + path
+	}
+	return path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", name == ":memory:", nil
 }
 
 // OpenPostgres connects to PostgreSQL (a pgx connection string or URL),
@@ -194,7 +254,8 @@ func OpenPostgresWith(ctx context.Context, dsn string, opts Options) (*Store, er
 
 // Open returns a Store over db, which must use the driver of d ("sqlite"
 // from modernc.org/sqlite, or "pgx" from github.com/jackc/pgx/v5/stdlib).
-// It migrates (or checks, with SkipMigrations) the schema. On PostgreSQL
+// It connects (an error says "connecting to"), then migrates (or checks,
+// with SkipMigrations) the schema. On PostgreSQL
 // with a cache it starts the LISTEN loop before returning, on a connection
 // of its own: it borrows one of db's connections only to copy its settings,
 // so the listener takes nothing from db's pool (SetMaxOpenConns(1) works).
@@ -218,6 +279,13 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	// Connect before migrating, so that an unreachable server or an
+	// unopenable file is reported as such, not as a failed migration.
+	// pgx's connection errors name the user and database, never the
+	// password.
+	if err := db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("iamsql: connecting to %s: %w", d, err)
 	}
 	if opts.SkipMigrations {
 		if err := checkSchema(ctx, db, d); err != nil {

@@ -73,7 +73,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("blog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (postgres://...) or SQLite file path; default: blog.db in the user cache directory")
+	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL URL (postgres://...) or SQLite file path (other URLs are refused); default: blog.db in the user cache directory")
 	fs.BoolVar(&o.tour, "tour", false, "run the scripted tour on a free port, then exit; on a fresh temporary SQLite file, or with -dsn on that database, which it empties first: -tour -dsn also needs -reset")
 	fs.BoolVar(&o.reset, "reset", false, "empty the database and seed it again (deletes every post and every iam_ row in it); -tour -dsn requires it")
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +98,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, out io.Writer, o options) error {
+	if err := checkDSN(o.dsn); err != nil {
+		return err
+	}
 	if o.tour && o.dsn != "" && !o.reset {
 		return fmt.Errorf("%w: -tour -dsn %s would empty that database (every post and every iam_ row) before the tour; add -reset to confirm, or drop -dsn to tour a fresh temporary SQLite file",
 			errUsage, redact(o.dsn))
@@ -173,6 +176,20 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		defer cancel()
 		return srv.Shutdown(sctx)
 	}
+}
+
+// checkDSN refuses a -dsn URL of a database the blog does not speak
+// (mysql://...): without a check it would be taken for a SQLite file name.
+func checkDSN(dsn string) error {
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok || strings.ContainsAny(scheme, `/\`) {
+		return nil // a file path
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql", "file":
+		return nil
+	}
+	return fmt.Errorf("%w: -dsn %s: unsupported database %q (a postgres:// URL or a SQLite file path)", errUsage, redact(dsn), scheme)
 }
 
 // redact hides a password in a URL DSN.

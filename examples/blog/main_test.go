@@ -408,3 +408,20 @@ func TestBadCredentials(t *testing.T) {
 		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Basic")
 	}
 }
+
+// TestUnsupportedDSN: a -dsn URL of a database the blog does not speak is
+// refused with exit status 2 and no file is created for it, instead of
+// being taken for a SQLite file name; the password is not echoed.
+func TestUnsupportedDSN(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, dsn := range []string{"mysql://root:s3cret@127.0.0.1/blog", "sqlserver://sa:s3cret@db/blog"} {
+		var out, errOut bytes.Buffer
+		code := cli(t.Context(), []string{"-dsn", dsn, "-addr", "127.0.0.1:0"}, &out, &errOut)
+		require.Equal(t, 2, code, "stderr: %s", errOut.String())
+		require.Contains(t, errOut.String(), "unsupported database")
+		require.NotContains(t, errOut.String(), "s3cret")
+		entries, err := os.ReadDir(".")
+		require.NoError(t, err)
+		require.Empty(t, entries, "nothing created for %s", dsn)
+	}
+}
