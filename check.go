@@ -22,6 +22,36 @@ type holdingMemo struct {
 	from  int64
 	until int64
 	data  []atomic.Pointer[profileDatum]
+	// next is the Holding's memo for another Checker's policy (see
+	// maxMemos).
+	next *holdingMemo
+}
+
+// maxMemos bounds how many Checkers' compiled forms one Holding or
+// GrantSet keeps, most recently compiled first. Several Checkers over one
+// store (one per tenant, or a test's and the application's) each find
+// their own instead of evicting each other's on every check; one Checker
+// finds its own first.
+const maxMemos = 4
+
+// chainCopy returns copies of up to maxMemos-1 memos of head's chain
+// that are not for pol, to follow a new memo for pol. A chain is immutable
+// once published (readers walk it without a lock), so the survivors are
+// copied rather than relinked.
+func chainCopy[T any](head *T, pol *policy, polOf func(*T) *policy, next func(*T) **T) *T {
+	var first *T
+	tail := &first
+	for m, n := head, 0; m != nil && n < maxMemos-1; m = *next(m) {
+		if polOf(m) == pol {
+			continue
+		}
+		cp := *m
+		*next(&cp) = nil
+		*tail = &cp
+		tail = next(&cp)
+		n++
+	}
+	return first
 }
 
 type profileDatum struct {
@@ -44,11 +74,17 @@ func (c *Checker) memoOf(st *evalState, h *Holding) *holdingMemo {
 	if h == nil {
 		return c.pol.emptyHM
 	}
-	m := h.memo.Load()
-	if m != nil && m.pol == c.pol && (!m.timed || m.valid(st.nowNanos())) {
-		return m
+	head := h.memo.Load()
+	for m := head; m != nil; m = m.next {
+		if m.pol == c.pol {
+			if !m.timed || m.valid(st.nowNanos()) {
+				return m
+			}
+			break
+		}
 	}
-	m = c.compileHolding(h, st.nowNanos())
+	m := c.compileHolding(h, st.nowNanos())
+	m.next = chainCopy(head, c.pol, func(m *holdingMemo) *policy { return m.pol }, func(m *holdingMemo) **holdingMemo { return &m.next })
 	h.memo.Store(m)
 	return m
 }
@@ -102,6 +138,7 @@ type grantMemo struct {
 	pol     *policy
 	holders []memoHolder
 	index   map[Principal]int32 // for large sets
+	next    *grantMemo          // for another Checker's policy (see maxMemos)
 }
 
 type memoHolder struct {
@@ -142,10 +179,14 @@ func (c *Checker) grantMemoOf(s *GrantSet) *grantMemo {
 	if s == nil || len(s.entries) == 0 {
 		return nil
 	}
-	if m := s.memo.Load(); m != nil && m.pol == c.pol {
-		return m
+	head := s.memo.Load()
+	for m := head; m != nil; m = m.next {
+		if m.pol == c.pol {
+			return m
+		}
 	}
 	m := c.compileGrants(s)
+	m.next = chainCopy(head, c.pol, func(m *grantMemo) *policy { return m.pol }, func(m *grantMemo) **grantMemo { return &m.next })
 	s.memo.Store(m)
 	return m
 }
