@@ -3,7 +3,6 @@ package iam
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -30,29 +29,6 @@ type ObjectQuery struct {
 	After    string   // only IDs greater than After, in byte order ("" = from the start)
 	Limit    int      // at most Limit IDs; 0 = no limit
 }
-
-// ObjectLister is an optional interface of a store that can answer
-// ObjectQuery, which Checker.ListObjects needs.
-//
-// ListObjectIDs returns the IDs of the matching objects of q.Type, each
-// once, in ascending byte order (Go's string order, SQL's COLLATE "C"),
-// greater than q.After and at most q.Limit of them. It must honour ctx's
-// deadline and return an error rather than a partial answer.
-type ObjectLister interface {
-	ListObjectIDs(ctx context.Context, q ObjectQuery) ([]string, error)
-}
-
-// MemberLister is an optional interface of a store that lists the stored
-// members of a group; Checker.Holders needs it to expand groups to users.
-// GroupMembers returns the user IDs in ascending byte order.
-type MemberLister interface {
-	GroupMembers(ctx context.Context, group string) ([]string, error)
-}
-
-// ErrNotListable is wrapped by ListObjects, AccessPlan and Holders when the
-// store does not implement the optional interface the query needs
-// (ObjectLister, RoleLister, MemberLister). It also wraps errors.ErrUnsupported.
-var ErrNotListable = fmt.Errorf("iam: the store cannot answer this query: %w", errors.ErrUnsupported)
 
 // ListOptions pages through ListObjects. The zero value lists every ID.
 type ListOptions struct {

@@ -14,31 +14,6 @@ import (
 	"time"
 )
 
-// Sentinel errors, matched with errors.Is.
-var (
-	// ErrUnknownPermission: the permission is not declared by the policy
-	// (docs/contract.md line 1). Typos never pass silently.
-	ErrUnknownPermission = errors.New("iam: unknown permission")
-	// ErrWrongType: an object of a type the permission is not declared for,
-	// or a predicate given a subject or object of the wrong Go type.
-	ErrWrongType = errors.New("iam: wrong type")
-	// ErrPanic: a predicate (or a subject or object method) panicked during
-	// a check; the check is denied.
-	ErrPanic = errors.New("iam: panic during check")
-	// ErrDenied: returned (wrapped) by Checker.Require when access is denied.
-	ErrDenied = errors.New("iam: permission denied")
-	// ErrInvalidPolicy: New rejected the policy.
-	ErrInvalidPolicy = errors.New("iam: invalid policy")
-	// ErrInvalid: a malformed argument (empty ID, a Ref with an ID and no
-	// type, a grant with both or neither of Perm and Role, an unknown role).
-	ErrInvalid = errors.New("iam: invalid argument")
-	// ErrNotFound: a store write addressed a profile that does not exist.
-	ErrNotFound = errors.New("iam: not found")
-	// ErrTooDeep: the object's ancestry is deeper (or wider) than the
-	// Checker follows; the check is denied rather than decided on part of it.
-	ErrTooDeep = errors.New("iam: ancestry too deep")
-)
-
 // Permissions the library declares in every policy; roles can grant them
 // like any other (used by role management).
 const (

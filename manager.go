@@ -10,28 +10,6 @@ import (
 	"time"
 )
 
-// Errors of the Manager's rules (docs/contract.md line 19), matched with errors.Is.
-var (
-	// ErrNotManager: the actor is nil, anonymous or inactive, or lacks
-	// iam.manage_roles (roles, memberships) or iam.manage_grants
-	// (permission grants).
-	ErrNotManager = errors.New("iam: actor may not manage this")
-	// ErrEscalation: the change would hand out a permission the actor does
-	// not hold itself (where it would apply).
-	ErrEscalation = errors.New("iam: change would grant more than the actor holds")
-	// ErrSelfChange: actors never change their own roles, profiles,
-	// memberships or grants, nor those of a group they belong to; and a
-	// requester never approves its own request.
-	ErrSelfChange = errors.New("iam: actors cannot change their own access")
-	// ErrProtected: only an active superuser changes who holds a Protected
-	// role (or a role that includes one).
-	ErrProtected = errors.New("iam: only a superuser can change a protected role")
-	// ErrLastHolder: the change would leave a Protected role with no user
-	// holding a live profile for it (groups do not count: they may have no
-	// members).
-	ErrLastHolder = errors.New("iam: the last holder of a protected role cannot be removed")
-)
-
 // ChangeKind names what a Change does.
 type ChangeKind uint8
 
@@ -150,32 +128,6 @@ func (e AuditEvent) Attrs() []slog.Attr {
 		a = append(a, slog.String("error", e.Err.Error()))
 	}
 	return a
-}
-
-// Transactor is an optional interface of a store in which the Manager
-// checks and writes a change atomically: fn runs while no other Transact
-// on the same data runs (across processes, for a shared database), its
-// reads see every change committed before it started, and its writes
-// through tx commit together, or not at all if fn returns an error. The
-// Manager reads only through tx, so tx should also implement RoleLister and
-// HolderGrantLister when the store does.
-type Transactor interface {
-	Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
-}
-
-// RoleLister is an optional interface of a store that lists the profiles of
-// a role, live or not. The Manager's last-holder rule needs it; without it,
-// removing a holder of a Protected role is refused.
-type RoleLister interface {
-	RoleProfiles(ctx context.Context, role string) ([]Profile, error)
-}
-
-// HolderGrantLister is an optional interface of a store that lists every
-// grant a principal holds directly. The Manager needs it to treat a
-// membership change as granting the group's grants; without it, a
-// non-superuser cannot add members to a group that holds any.
-type HolderGrantLister interface {
-	GrantsHeldBy(ctx context.Context, holder Principal) ([]Grant, error)
 }
 
 // ManagerOptions configure a Manager; the zero value is valid.

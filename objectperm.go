@@ -1,10 +1,7 @@
 package iam
 
 import (
-	"context"
 	"strconv"
-	"sync/atomic"
-	"unique"
 )
 
 // Ref names what permissions are granted on and checked against: one
@@ -178,116 +175,4 @@ func refProblem(field string, r Ref) string {
 		return field + " is a " + r.Type + " with no ID, such as an object not saved yet (use iam.TypeScope(" + strconv.Quote(r.Type) + ") for every " + r.Type + ")"
 	}
 	return field + " " + r.String() + " is not an object, a TypeScope or the GlobalScope"
-}
-
-// GrantSet is every grant on one Ref, as returned by a store. It is immutable
-// once built and safe for concurrent use.
-//
-// Stores build one with NewGrantSet and should return the same *GrantSet for
-// as long as the grants on the Ref do not change: the Checker attaches its
-// compiled form to it. Returning a fresh set on every call is correct, only
-// slower.
-type GrantSet struct {
-	entries []grantEntry
-	memo    atomic.Pointer[grantMemo]
-}
-
-// grantEntry is one grant of a GrantSet, without the Ref it is on. Names are
-// interned handles: 24 bytes an entry, and equal names share their bytes.
-type grantEntry struct {
-	holder unique.Handle[string]
-	name   unique.Handle[string] // permission or role name
-	kind   PrincipalKind
-	role   bool
-}
-
-func (e grantEntry) principal() Principal { return Principal{Kind: e.kind, ID: e.holder.Value()} }
-
-// grant returns the entry as a Grant on on.
-func (e grantEntry) grant(on Ref) Grant {
-	g := Grant{Holder: e.principal(), On: on}
-	if e.role {
-		g.Role = e.name.Value()
-	} else {
-		g.Perm = e.name.Value()
-	}
-	return g
-}
-
-// NewGrantSet returns a GrantSet over the holder and permission or role of
-// each grant; Grant.On is ignored (the set is on one Ref). Invalid grants are
-// dropped: a set never grants more than its valid entries.
-func NewGrantSet(grants []Grant) *GrantSet {
-	s := &GrantSet{entries: make([]grantEntry, 0, len(grants))}
-	for _, g := range grants {
-		g.On = GlobalScope()
-		if !g.Valid() {
-			continue
-		}
-		s.entries = append(s.entries, entryOf(g))
-	}
-	return s
-}
-
-func entryOf(g Grant) grantEntry {
-	if g.Role != "" {
-		return grantEntry{holder: unique.Make(g.Holder.ID), name: unique.Make(g.Role), kind: g.Holder.Kind, role: true}
-	}
-	return grantEntry{holder: unique.Make(g.Holder.ID), name: unique.Make(g.Perm), kind: g.Holder.Kind}
-}
-
-// Len returns the number of grants in the set. A nil set is empty.
-func (s *GrantSet) Len() int {
-	if s == nil {
-		return 0
-	}
-	return len(s.entries)
-}
-
-// Grants returns the set's grants, each with On set to on.
-func (s *GrantSet) Grants(on Ref) []Grant {
-	if s == nil {
-		return nil
-	}
-	out := make([]Grant, len(s.entries))
-	for i, e := range s.entries {
-		out[i] = e.grant(on)
-	}
-	return out
-}
-
-// ObjectPermStore keeps per-object, per-type and global grants of
-// permissions and local roles.
-//
-// Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Grants call (docs/contract.md line 15). Grants
-// returns (nil, nil) for a Ref with no grants.
-type ObjectPermStore interface {
-	// Grants returns every grant on exactly on (not on its parents).
-	Grants(ctx context.Context, on Ref) (*GrantSet, error)
-	// Grant adds g; granting twice is the same as once.
-	Grant(ctx context.Context, g Grant) error
-	// Revoke removes g; revoking a missing grant is not an error.
-	Revoke(ctx context.Context, g Grant) error
-	// DeleteGrantsOn removes every grant on exactly on, in one call (for an
-	// object being deleted).
-	DeleteGrantsOn(ctx context.Context, on Ref) error
-}
-
-// ParentStore is an optional interface of a store that records object
-// parents. The Checker follows them, after the object's own Parents(), to
-// walk the ancestry transitively.
-type ParentStore interface {
-	// Parents returns the recorded parents of ref; the slice is shared and
-	// must not be modified (by the caller, nor by the store while a check
-	// that read it may still run: the Checker keeps pointers into it).
-	Parents(ctx context.Context, ref Ref) ([]Ref, error)
-	// SetParents replaces the recorded parents of ref (none: forget them).
-	SetParents(ctx context.Context, ref Ref, parents []Ref) error
-}
-
-// Store is what the Checker reads: profiles, memberships and grants.
-type Store interface {
-	ProfileStore
-	ObjectPermStore
 }

@@ -1,10 +1,8 @@
 package iam
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
@@ -84,79 +82,4 @@ func ProfileData[T any](p Profile) (T, error) {
 		return v, fmt.Errorf("iam: profile data of %s for role %q: %w", p.Holder, p.Role, err)
 	}
 	return v, nil
-}
-
-// Holding is what a store holds for one principal: its profiles (active or
-// not) and, for a user, the groups it is a stored member of.
-//
-// A Holding is immutable once built and safe for concurrent use. Stores
-// build one with NewHolding and should return the same *Holding for as long
-// as the principal's data does not change: the Checker attaches its compiled
-// form (a permission bitset) to it, so a warm check costs one pointer load.
-// Returning a fresh Holding on every call is correct, only slower.
-type Holding struct {
-	profiles []Profile
-	groups   []string
-	memo     atomic.Pointer[holdingMemo]
-}
-
-// NewHolding returns a Holding over copies of profiles and groups.
-func NewHolding(profiles []Profile, groups []string) *Holding {
-	h := &Holding{}
-	if len(profiles) > 0 {
-		h.profiles = append([]Profile(nil), profiles...)
-	}
-	if len(groups) > 0 {
-		h.groups = append([]string(nil), groups...)
-	}
-	return h
-}
-
-// Profiles returns the principal's profiles. The slice is shared: do not
-// modify it. A nil Holding has none.
-func (h *Holding) Profiles() []Profile {
-	if h == nil {
-		return nil
-	}
-	return h.profiles
-}
-
-// Groups returns the groups a user is a stored member of. The slice is
-// shared: do not modify it. A nil Holding has none.
-func (h *Holding) Groups() []string {
-	if h == nil {
-		return nil
-	}
-	return h.groups
-}
-
-// Profile returns the principal's profile for role, if any (live or not).
-func (h *Holding) Profile(role string) (Profile, bool) {
-	for _, p := range h.Profiles() {
-		if p.Role == role {
-			return p, true
-		}
-	}
-	return Profile{}, false
-}
-
-// ProfileStore keeps profiles (global roles) and group memberships.
-//
-// Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Holding call (docs/contract.md line 15). Holding
-// returns (nil, nil) for a principal the store knows nothing about.
-type ProfileStore interface {
-	// Holding returns the principal's profiles and, for a user, its groups.
-	Holding(ctx context.Context, p Principal) (*Holding, error)
-	// PutProfile creates or replaces the profile for (p.Holder, p.Role).
-	PutProfile(ctx context.Context, p Profile) error
-	// SetProfileActive activates or deactivates an existing profile; a
-	// missing profile is an error wrapping ErrNotFound.
-	SetProfileActive(ctx context.Context, holder Principal, role string, active bool) error
-	// DeleteProfile removes the profile; removing a missing one is not an error.
-	DeleteProfile(ctx context.Context, holder Principal, role string) error
-	// AddMember makes user a member of group; it is idempotent.
-	AddMember(ctx context.Context, user, group string) error
-	// RemoveMember ends the membership; it is idempotent.
-	RemoveMember(ctx context.Context, user, group string) error
 }

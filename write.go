@@ -2,7 +2,6 @@ package iam
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -152,11 +151,6 @@ func (c *Checker) DeleteGrantsOn(ctx context.Context, obj Object) error {
 	}
 	return c.store.DeleteGrantsOn(ctx, ref)
 }
-
-// ErrNoParents is returned by SetParents when the store records no
-// parents (it does not implement ParentStore); objects then declare their
-// parents themselves, with a Parents() []Ref method.
-var ErrNoParents = fmt.Errorf("iam: the store does not record parents: %w", errors.ErrUnsupported)
 
 // SetParents records obj's parents (none: forget them) in a store that
 // implements ParentStore. Every ref must be a saved object.
