@@ -97,14 +97,18 @@ func TestProfileLifecycle(t *testing.T) {
 		do   func() error
 		want bool
 	}{
-		{"assigned", func() error { return c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "reader", Active: true}) }, true},
+		{"assigned", func() error {
+			return c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "reader", Active: true})
+		}, true},
 		{"switched off", func() error { return c.SetRoleActive(ctx, iam.User("ann"), "reader", false) }, false},
 		{"switched on", func() error { return c.SetRoleActive(ctx, iam.User("ann"), "reader", true) }, true},
 		{"given an expiry", func() error {
 			return c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "reader", Active: true, ExpiresAt: now.Add(time.Hour)})
 		}, true},
 		{"an hour later", func() error { now = now.Add(time.Hour); return nil }, false},
-		{"renewed", func() error { return c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "reader", Active: true}) }, true},
+		{"renewed", func() error {
+			return c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "reader", Active: true})
+		}, true},
 		{"removed", func() error { return c.RemoveRole(ctx, iam.User("ann"), "reader") }, false},
 	}
 	for _, st := range steps {
