@@ -1,6 +1,8 @@
 package iam
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 )
 
@@ -56,6 +58,49 @@ func StoredRef(typ, id string) Ref {
 		return TypeScope(typ)
 	}
 	return Ref{Type: typ, ID: id}
+}
+
+// refJSON is a Ref's JSON form: {"Type", "ID"} for an object, as a plain
+// struct would encode, plus "Scope": "type" or "global" for the scopes, so
+// that a Ref stored as JSON (in a Manager Request, say) reads back as the
+// same scope and never as an object with a missing ID.
+type refJSON struct {
+	Type  string
+	ID    string
+	Scope string `json:",omitempty"`
+}
+
+// MarshalJSON encodes r as described at refJSON.
+func (r Ref) MarshalJSON() ([]byte, error) {
+	j := refJSON{Type: r.Type, ID: r.ID}
+	switch r.scope {
+	case scopeType:
+		j.Scope = "type"
+	case scopeGlobal:
+		j.Scope = "global"
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes; an unknown Scope is an
+// error wrapping ErrInvalid.
+func (r *Ref) UnmarshalJSON(b []byte) error {
+	var j refJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := Ref{Type: j.Type, ID: j.ID}
+	switch j.Scope {
+	case "":
+	case "type":
+		out.scope = scopeType
+	case "global":
+		out.scope = scopeGlobal
+	default:
+		return fmt.Errorf("%w: Ref scope %q (want \"type\", \"global\" or none)", ErrInvalid, j.Scope)
+	}
+	*r = out
+	return nil
 }
 
 // ObjectRef makes a Ref an Object, so a bare Ref can be checked.

@@ -2,6 +2,7 @@ package iam_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"testing"
@@ -122,4 +123,37 @@ func TestUnsavedObjectIsNotItsType(t *testing.T) {
 	require.True(t, d.Allowed)
 	require.Equal(t, iam.GlobalScope(), d.On)
 	require.True(t, errors.Is(c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.edit", On: iam.Ref{ID: "7"}}), iam.ErrInvalid))
+}
+
+// TestRefJSON: a Ref written as JSON (in a stored Request, say) reads back
+// as the same Ref: an object keeps the plain {"Type","ID"} form, the scopes
+// carry their Scope, and an object with a missing ID stays invalid rather
+// than becoming its type. contract 7b
+func TestRefJSON(t *testing.T) {
+	tests := []struct {
+		ref  iam.Ref
+		json string
+	}{
+		{iam.Ref{Type: "doc", ID: "1"}, `{"Type":"doc","ID":"1"}`},
+		{iam.TypeScope("doc"), `{"Type":"doc","ID":"","Scope":"type"}`},
+		{iam.GlobalScope(), `{"Type":"","ID":"","Scope":"global"}`},
+		{iam.Ref{Type: "doc"}, `{"Type":"doc","ID":""}`},
+	}
+	for _, tc := range tests {
+		b, err := json.Marshal(tc.ref)
+		require.NoError(t, err)
+		require.JSONEq(t, tc.json, string(b))
+		var back iam.Ref
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, tc.ref, back, tc.json)
+	}
+	var r iam.Ref
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"Type":"doc","Scope":"everything"}`), &r), iam.ErrInvalid)
+	// Inside a Change, as a Request stores it.
+	req := iam.Request{Change: iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("ann"), Perm: "doc.read", On: iam.TypeScope("doc")}}}
+	b, err := json.Marshal(req)
+	require.NoError(t, err)
+	var back iam.Request
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, iam.TypeScope("doc"), back.Change.Grant.On)
 }
