@@ -29,8 +29,8 @@ race:
 
 ## bench: the docs/contract.md benchmarks (compare runs with benchstat).
 bench:
-	$(GO) test -run '^$$' -bench 'BenchmarkCheck|BenchmarkListObjects' -benchmem -count=6 . | tee bench.out
-	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck' -benchmem -count=6 ./iamsql | tee -a bench.out
+	$(GO) test -run '^$$' -bench 'BenchmarkCheck|BenchmarkListObjects|BenchmarkWorkload' -benchmem -count=6 . | tee bench.out
+	./scripts/with-postgres $(GO) test -run '^$$' -bench 'BenchmarkSQLCheck|BenchmarkSQLWorkload' -benchmem -count=6 ./iamsql | tee -a bench.out
 
 ## bench-compare: iam side by side with casbin and OPA (the benchmarks/
 ## module), -count=6, summarised by benchstat; regenerates the README table
