@@ -142,14 +142,24 @@ func (c *Checker) RemoveMember(ctx context.Context, user, group string) error {
 // being deleted, so that a new object that reuses its ID starts with none.
 // obj must be a saved object (a type and an ID).
 func (c *Checker) DeleteGrantsOn(ctx context.Context, obj Object) error {
+	ref, err := savedRef("DeleteGrantsOn", obj)
+	if err != nil {
+		return err
+	}
+	return c.store.DeleteGrantsOn(ctx, ref)
+}
+
+// savedRef returns the Ref of obj, which the write op needs to be a saved
+// object (a type and an ID).
+func savedRef(op string, obj Object) (Ref, error) {
 	if obj == nil || typedNil(obj) {
-		return fmt.Errorf("%w: DeleteGrantsOn needs an object", ErrInvalid)
+		return Ref{}, fmt.Errorf("%w: %s needs an object", ErrInvalid, op)
 	}
 	ref := obj.ObjectRef()
 	if !ref.IsObject() {
-		return fmt.Errorf("%w: DeleteGrantsOn: %s", ErrInvalid, refProblem("the object's ref", ref))
+		return Ref{}, fmt.Errorf("%w: %s: %s", ErrInvalid, op, refProblem("the object's ref", ref))
 	}
-	return c.store.DeleteGrantsOn(ctx, ref)
+	return ref, nil
 }
 
 // SetParents records obj's parents (none: forget them) in a store that
@@ -159,12 +169,9 @@ func (c *Checker) SetParents(ctx context.Context, obj Object, parents []Ref) err
 	if !ok {
 		return ErrNoParents
 	}
-	if obj == nil || typedNil(obj) {
-		return fmt.Errorf("%w: SetParents needs an object", ErrInvalid)
-	}
-	ref := obj.ObjectRef()
-	if !ref.IsObject() {
-		return fmt.Errorf("%w: SetParents: %s", ErrInvalid, refProblem("the object's ref", ref))
+	ref, err := savedRef("SetParents", obj)
+	if err != nil {
+		return err
 	}
 	for _, p := range parents {
 		if !p.IsObject() {
