@@ -153,7 +153,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 		}
 	}
 	for _, on := range []Ref{TypeScope(objType), GlobalScope()} {
-		gs, err := c.store.Grants(ctx, on)
+		gs, err := st.grants(on)
 		if err != nil {
 			return AccessPlan{}, fmt.Errorf("iam: reading grants on %s: %w", on.String(), err)
 		}

@@ -295,11 +295,13 @@ type evalState struct {
 	// (key is a copy of HasPerm's: a pointer to it would make it escape.)
 	fill       bool
 	skipStored bool
+	cached     bool // the cache decided
 	key        question
 
-	// snap is the memory store's snapshot every read of this check uses
-	// (nil until the first read, and for other stores).
-	snap    *memState
+	// view is the snapshot every read of this check uses (nil until the
+	// first read), and facts what it knows of itself.
+	view    Snapshot
+	facts   SnapshotFacts
 	hold    *Holding
 	timed   bool // a profile with an expiry took part
 	hm      *holdingMemo
@@ -488,40 +490,46 @@ func (st *evalState) inGroup(g string) bool {
 	return false
 }
 
-// The store reads of a check. On the memory store they read one snapshot,
-// directly; other stores are called through their interfaces.
+// The store reads of a check, all through one Snapshot: the store's own,
+// or the store itself when it offers none.
 
-func (st *evalState) snapshot() *memState {
-	if st.snap == nil {
-		st.snap = st.c.mem.cur.Load()
+// open takes the check's snapshot, once.
+func (st *evalState) open() error {
+	if st.view != nil {
+		return nil
 	}
-	return st.snap
+	v, f, err := st.c.snapshot(st.ctx)
+	if err != nil {
+		return fmt.Errorf("iam: reading the store: %w", err)
+	}
+	st.view, st.facts = v, f
+	return nil
 }
 
 func (st *evalState) holding(p Principal) (*Holding, error) {
-	if m := st.c.mem; m != nil {
-		return m.holdingIn(st.snapshot(), p), nil
+	if err := st.open(); err != nil {
+		return nil, err
 	}
-	return st.c.store.Holding(st.ctx, p)
+	return st.view.Holding(st.ctx, p)
 }
 
 func (st *evalState) grants(on Ref) (*GrantSet, error) {
-	if m := st.c.mem; m != nil {
-		return m.grantsIn(st.snapshot(), on), nil
+	if err := st.open(); err != nil {
+		return nil, err
 	}
-	return st.c.store.Grants(st.ctx, on)
+	return st.view.Grants(st.ctx, on)
 }
 
 // parents returns the stored parents of ref (none when the store records
 // none).
 func (st *evalState) parents(ref Ref) ([]Ref, error) {
-	if m := st.c.mem; m != nil {
-		return m.parentsIn(st.snapshot(), ref), nil
+	if err := st.open(); err != nil {
+		return nil, err
 	}
-	if st.c.parents == nil {
+	if st.facts.NoParents {
 		return nil, nil
 	}
-	return st.c.parents.Parents(st.ctx, ref)
+	return st.view.Parents(st.ctx, ref)
 }
 
 // inChain reports whether ref is in the chain already.
@@ -625,10 +633,13 @@ func (st *evalState) buildChain() error {
 			}
 		}
 	}
-	// The type and global links, unless the memory store holds no type or
-	// global grant at all (their room is kept all the same, so a chain is
-	// cut short at the same place on every store).
-	if c.mem == nil || len(st.snapshot().wide) != 0 {
+	// The type and global links, unless the store holds no type or global
+	// grant at all (their room is kept all the same, so a chain is cut
+	// short at the same place on every store).
+	if err := st.open(); err != nil {
+		return err
+	}
+	if !st.facts.NoWideGrants {
 		if st.hasObj {
 			st.add(nil, linkType, 0)
 		} else {
@@ -695,12 +706,11 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 			}
 		}
 	}
-	if st.c.mem != nil && !st.chainDone && !st.snapshot().localRoles &&
-		(!st.hasObj || !st.ownParents && (st.snap.parents.Len() == 0 || st.c.mem.parentsIn(st.snap, st.ref) == nil)) {
+	if !st.chainDone && st.facts.NoRoleGrants && st.noAncestry() {
 		// No role was ever granted on anything, and the object has no
 		// ancestry that could be cut short (which is ErrTooDeep on every
-		// store): the chain holds no role. Building it anyway costs a rule
-		// after a cached "no" 26% (A/B: Check/rule 127 → 160 ns).
+		// store): the chain holds no role, and building it is work a rule
+		// after a cached "no" would pay on every check.
 		return false, nil
 	}
 	if err := st.ensureChain(); err != nil {
@@ -723,6 +733,19 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 		return false, st.tooDeep()
 	}
 	return false, nil
+}
+
+// noAncestry reports that the check's object has no parents to follow:
+// none of its own, none recorded (the snapshot is open: userMemo read it).
+func (st *evalState) noAncestry() bool {
+	if !st.hasObj {
+		return true
+	}
+	if st.ownParents {
+		return false
+	}
+	ps, err := st.parents(st.ref)
+	return err == nil && len(ps) == 0
 }
 
 // tooDeep is the error of a check whose ancestry was cut short.

@@ -110,9 +110,9 @@ const ErrorLogInterval = time.Minute
 type Checker struct {
 	pol      *policy
 	store    Store
-	mem      *MemoryStore // store, when it is the memory store: read directly
-	cache    *answerCache // HasPerm's answers, on a MemoryStore
-	parents  ParentStore
+	snaps    Snapshotter  // the store, when it is one
+	view     *storeView   // the Snapshot of a store that is not
+	cache    *answerCache // HasPerm's answers (nil: off)
 	now      func() time.Time
 	maxDepth int
 	log      *slog.Logger
@@ -164,7 +164,7 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checker{pol: pol, store: store, now: o.Now, maxDepth: o.MaxDepth, log: o.Logger}
+	c := &Checker{pol: pol, now: o.Now, maxDepth: o.MaxDepth, log: o.Logger}
 	c.logs = make([]logLimit, len(pol.permList)+1)
 	if c.now == nil {
 		c.now = time.Now
@@ -174,14 +174,41 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	}
 	// The clamp keeps depths within the links' uint8.
 	c.maxDepth = min(c.maxDepth, maxDepthCap)
-	if ps, ok := store.(ParentStore); ok {
-		c.parents = ps
-	}
-	c.mem, _ = store.(*MemoryStore)
-	if c.mem != nil && o.CacheSlots >= 0 {
+	c.setStore(store)
+	if o.CacheSlots >= 0 {
 		c.cache = newAnswerCache(cmp.Or(o.CacheSlots, DefaultCacheSlots))
 	}
 	return c, nil
+}
+
+// setStore makes c read store.
+func (c *Checker) setStore(store Store) {
+	c.store = store
+	c.view = &storeView{Store: store}
+	c.view.parents, _ = store.(ParentStore)
+	// A store's views are used only when they name the store itself, which
+	// the check compares with ==: a store of a type == cannot compare is
+	// read through its methods.
+	if snaps, ok := store.(Snapshotter); ok && reflect.TypeOf(store).Comparable() {
+		c.snaps = snaps
+	}
+}
+
+// snapshot returns the view a check reads: the store's own snapshot when
+// the view is of the Checker's store, else the store itself.
+func (c *Checker) snapshot(ctx context.Context) (Snapshot, SnapshotFacts, error) {
+	if c.snaps != nil {
+		v, err := c.snaps.Snapshot(ctx)
+		if err != nil {
+			return nil, SnapshotFacts{}, err
+		}
+		if v != nil {
+			if f := v.Facts(); f.Store == c.store {
+				return v, f, nil
+			}
+		}
+	}
+	return c.view, SnapshotFacts{}, nil
 }
 
 func compilePolicy(p Policy) (*policy, error) {
@@ -431,73 +458,17 @@ func (e Explanation) String() string {
 }
 
 // HasPerm reports whether s may do perm on obj (nil: model level). Errors
-// deny; use Check to see them. On a MemoryStore a repeated question is
-// answered from the answer cache (see the package documentation).
-func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) (allowed bool) {
-	if c.cache == nil {
-		// No answer cache: the check's state is made at once (begin reads
-		// into it directly; copying a query in costs 5-17%, measured).
-		var st evalState
-		st.quick = true
-		err := c.check(ctx, &st, s, perm, obj)
-		if err != nil {
-			c.swallowed(ctx, perm, s, obj, err)
-		}
-		return err == nil && st.allowed
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			allowed = false
-			c.swallowed(ctx, perm, s, obj, panicErr(perm, r, s, obj))
-		}
-	}()
-	var q query
-	if done, err := c.begin(ctx, &q, s, perm, obj); done || err != nil {
-		if err != nil {
-			c.swallowed(ctx, perm, s, obj, err)
-		}
-		return false
-	}
-	if q.super {
-		return true
-	}
-	// Ask the answer cache before making the check's state: a hit costs
-	// no more than this.
-	cacheable := q.uid != "" && len(q.extra) == 0 && !q.ownParents
-	var (
-		snap      *memState
-		key       question
-		a, hit    bool
-		cacheHold *Holding
-	)
-	if cacheable {
-		snap = c.mem.cur.Load()
-		c.cache.key(&key, q.uid, q.pi.idx, q.ref, q.refuse)
-		a, cacheHold, hit = c.cache.get(&key, snap.gen)
-		if hit && (a || q.pi.rule == nil) {
-			return a
-		}
-	}
-	// Field by field: a composite literal of evalState is built in a
-	// temporary and copied, three passes over ~500 bytes (13% of a rule
-	// check after a cached "no", measured).
+// deny; use Check to see them. A repeated question is answered from the
+// answer cache when the store numbers its snapshots (see the package
+// documentation).
+func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Object) bool {
 	var st evalState
-	st.query = q
-	st.quick, st.c, st.ctx, st.s, st.obj, st.snap = true, c, ctx, s, obj, snap
-	switch {
-	case hit:
-		// The store gave nothing: only the rule is left, with the user's
-		// profiles as the cached answer read them.
-		st.skipStored = true
-		st.hold, st.hm, st.hmDone = cacheHold, c.memoOf(&st, cacheHold), true
-	case cacheable:
-		st.fill, st.key = true, key
-	}
-	if err := c.decide(&st); err != nil {
+	st.quick = true
+	err := c.check(ctx, &st, s, perm, obj)
+	if err != nil {
 		c.swallowed(ctx, perm, s, obj, err)
-		return false
 	}
-	return st.allowed
+	return err == nil && st.allowed
 }
 
 // logLimit is the rate limit of one permission's error records.
@@ -644,7 +615,40 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	if st.super && (st.quickAllow() || st.record(ground{reason: ReasonSuperuser})) {
 		return nil
 	}
+	if err := st.open(); err != nil {
+		return st.fail(err)
+	}
+	if st.quick && c.cache != nil {
+		c.askCache(st)
+		if st.cached {
+			return nil
+		}
+	}
 	return c.decide(st)
+}
+
+// askCache looks for HasPerm's question in the answer cache. A kept "yes",
+// or a kept "no" when no rule could change it, decides (st.cached); a kept
+// "no" before a rule leaves only the rule to run (st.skipStored); a miss
+// asks decide to keep what the stored roles and grants answer (st.fill).
+// Questions whose answer depends on more than the store and the question
+// are never kept: the subject's own groups, the object's own parents.
+func (c *Checker) askCache(st *evalState) {
+	gen := st.facts.Generation
+	if gen == 0 || st.uid == "" || len(st.extra) != 0 || st.ownParents {
+		return
+	}
+	c.cache.key(&st.key, st.uid, st.pi.idx, st.ref, st.refuse)
+	a, hold, hit := c.cache.get(&st.key, gen)
+	switch {
+	case !hit:
+		st.fill = true
+	case a || st.pi.rule == nil:
+		st.allowed, st.cached = a, true
+	default:
+		st.skipStored = true
+		st.hold, st.hm, st.hmDone = hold, c.memoOf(st, hold), true
+	}
 }
 
 // panicErr is the error of a check that panicked: ErrInvalid when the
@@ -726,7 +730,7 @@ func (c *Checker) decide(st *evalState) error {
 	if st.uid != "" && !st.skipStored {
 		stop, err := c.stored(st, pi)
 		if st.fill && err == nil && !st.truncated && !st.timed {
-			c.cache.put(&st.key, st.snap.gen, st.allowed, st.hold)
+			c.cache.put(&st.key, st.facts.Generation, st.allowed, st.hold)
 		}
 		if stop {
 			if err != nil {

@@ -932,10 +932,8 @@ func (c *Checker) holds(ctx context.Context, s Subject, perm string, obj Object)
 
 // withStore returns a checker with the same policy reading s.
 func (c *Checker) withStore(s Store) *Checker {
-	n := &Checker{pol: c.pol, store: s, now: c.now, maxDepth: c.maxDepth}
-	if ps, ok := s.(ParentStore); ok {
-		n.parents = ps
-	}
+	n := &Checker{pol: c.pol, now: c.now, maxDepth: c.maxDepth}
+	n.setStore(s)
 	return n
 }
 

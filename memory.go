@@ -35,7 +35,9 @@ type MemoryStore struct {
 }
 
 type memState struct {
-	gen uint64 // the snapshot's number: each Update publishes the next one
+	gen  uint64 // the snapshot's number: each Update publishes the next one
+	of   *MemoryStore
+	seed maphash.Seed
 	// localRoles: a local role (a grant of a role on an object, a type or
 	// globally) was stored at some time. While it is false no role is held
 	// through grants, and HasRole looks at profiles only.
@@ -69,6 +71,7 @@ var (
 	_ HolderGrantLister = (*MemoryStore)(nil)
 	_ ObjectLister      = (*MemoryStore)(nil)
 	_ MemberLister      = (*MemoryStore)(nil)
+	_ Snapshotter       = (*MemoryStore)(nil)
 )
 
 // Transact implements Transactor: Transact calls run one at a time, so a
@@ -125,7 +128,7 @@ func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
 	m := &MemoryStore{seed: maphash.MakeSeed()}
-	m.cur.Store(&memState{})
+	m.cur.Store(&memState{of: m, seed: m.seed})
 	return m
 }
 
@@ -140,58 +143,71 @@ func (m *MemoryStore) hashRef(r Ref) uint64 {
 func compareRefs(a, b Ref) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID)) }
 
 // Holding implements ProfileStore.
-func (m *MemoryStore) Holding(_ context.Context, p Principal) (*Holding, error) {
-	return m.holdingIn(m.cur.Load(), p), nil
+func (m *MemoryStore) Holding(ctx context.Context, p Principal) (*Holding, error) {
+	return m.cur.Load().Holding(ctx, p)
 }
 
 // Grants implements ObjectPermStore.
-func (m *MemoryStore) Grants(_ context.Context, on Ref) (*GrantSet, error) {
-	if !on.Valid() {
-		return nil, nil // nothing is ever stored on an invalid Ref
-	}
-	return m.grantsIn(m.cur.Load(), on), nil
+func (m *MemoryStore) Grants(ctx context.Context, on Ref) (*GrantSet, error) {
+	return m.cur.Load().Grants(ctx, on)
 }
 
 // Parents implements ParentStore.
-func (m *MemoryStore) Parents(_ context.Context, ref Ref) ([]Ref, error) {
-	return m.parentsIn(m.cur.Load(), ref), nil
+func (m *MemoryStore) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
+	return m.cur.Load().Parents(ctx, ref)
 }
 
-// holdingIn, grantsIn and parentsIn read snapshot st. A Checker over a
-// MemoryStore calls them directly, with one snapshot per check.
+// Snapshot implements Snapshotter: the store's current snapshot, which no
+// later write changes. It never fails.
+func (m *MemoryStore) Snapshot(context.Context) (Snapshot, error) { return m.cur.Load(), nil }
 
-func (m *MemoryStore) holdingIn(st *memState, p Principal) *Holding {
+// A memState is its own Snapshot. Its reads never fail and ignore the
+// context: they are map lookups in immutable data.
+
+func (st *memState) Holding(_ context.Context, p Principal) (*Holding, error) {
 	var h *Holding
 	switch p.Kind {
 	case KindUser:
-		h, _ = st.users.Get(maphash.String(m.seed, p.ID), p.ID)
+		h, _ = st.users.Get(maphash.String(st.seed, p.ID), p.ID)
 	case KindGroup:
 		if st.groups.Len() == 0 { // no group holds a profile: no hashing
-			return nil
+			return nil, nil
 		}
-		h, _ = st.groups.Get(maphash.String(m.seed, p.ID), p.ID)
+		h, _ = st.groups.Get(maphash.String(st.seed, p.ID), p.ID)
 	}
-	return h
+	return h, nil
 }
 
-func (m *MemoryStore) grantsIn(st *memState, on Ref) *GrantSet {
-	if on.ID == "" {
-		return st.wide[on.Type]
+func (st *memState) Grants(_ context.Context, on Ref) (*GrantSet, error) {
+	switch {
+	case !on.Valid():
+		return nil, nil // nothing is ever stored on an invalid Ref
+	case on.ID == "":
+		return st.wide[on.Type], nil
 	}
-	// st.grants.Get, with one call less: this is every object check.
 	if in := st.grants.Of(on.Type); in != nil {
-		s, _ := in.Get(maphash.String(m.seed, on.ID), on.ID)
-		return s
+		s, _ := in.Get(maphash.String(st.seed, on.ID), on.ID)
+		return s, nil
 	}
-	return nil
+	return nil, nil
 }
 
-func (m *MemoryStore) parentsIn(st *memState, ref Ref) []Ref {
+func (st *memState) Parents(_ context.Context, ref Ref) ([]Ref, error) {
 	if in := st.parents.Of(ref.Type); in != nil {
-		ps, _ := in.Get(maphash.String(m.seed, ref.ID), ref.ID)
-		return ps
+		ps, _ := in.Get(maphash.String(st.seed, ref.ID), ref.ID)
+		return ps, nil
 	}
-	return nil
+	return nil, nil
+}
+
+func (st *memState) Facts() SnapshotFacts {
+	return SnapshotFacts{
+		Store:        st.of,
+		Generation:   st.gen + 1, // the empty store's is 0, which means none
+		NoRoleGrants: !st.localRoles,
+		NoWideGrants: len(st.wide) == 0,
+		NoParents:    st.parents.Len() == 0,
+	}
 }
 
 // MemoryStats counts what a MemoryStore holds.
@@ -246,7 +262,7 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	if err := fn(tx); err != nil {
 		return err
 	}
-	m.cur.Store(&memState{gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
+	m.cur.Store(&memState{of: m, seed: m.seed, gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
 		held: tx.held.Commit(), children: tx.children.Commit()})
 	return nil

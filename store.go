@@ -64,6 +64,75 @@ type ParentStore interface {
 	SetParents(ctx context.Context, ref Ref, parents []Ref) error
 }
 
+// Snapshotter is an optional interface of a store that gives each check
+// one consistent view of everything the check reads. A Checker over a
+// Snapshotter takes one Snapshot per check and reads only through it: a
+// write that lands during a check is seen entirely or not at all, and the
+// view's Facts let the Checker skip reads that cannot matter and keep
+// answers across checks.
+//
+// The Checker uses a view only when its Facts name the Checker's own store
+// (SnapshotFacts.Store). A type that embeds a Snapshotter, such as a test
+// double that overrides Holding to fail, inherits Snapshot, but the views
+// name the embedded store, not the wrapper: the Checker then reads through
+// the wrapper's own methods, overrides included.
+type Snapshotter interface {
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// Snapshot is a consistent, read-only view of a store at one moment. Its
+// methods mean what the Store's and ParentStore's methods of the same names
+// mean, on the data as it was when the view was taken. It must be safe
+// for concurrent use; the values it returns are shared and must not be
+// modified.
+type Snapshot interface {
+	Holding(ctx context.Context, p Principal) (*Holding, error)
+	Grants(ctx context.Context, on Ref) (*GrantSet, error)
+	Parents(ctx context.Context, ref Ref) ([]Ref, error)
+	// Facts reports what holds for the whole view. It is called on every
+	// check, so it must be cheap.
+	Facts() SnapshotFacts
+}
+
+// SnapshotFacts is what a Snapshot knows about all of its data. The zero
+// value claims nothing and is always correct; every field set must be true
+// of the whole view.
+type SnapshotFacts struct {
+	// Store is the store the view is of: the value a Checker was given.
+	// A view that names another store (or none) is not used; the Checker
+	// reads through its store's methods instead.
+	Store Store
+	// Generation numbers the view: two views with the same nonzero
+	// Generation hold the same data, and every write makes a new one. A
+	// Checker keeps HasPerm's answers under it (the answer cache); zero
+	// keeps none.
+	Generation uint64
+	// NoRoleGrants: no role is granted on any object, type or globally,
+	// so HasRole need look at profiles only.
+	NoRoleGrants bool
+	// NoWideGrants: nothing is granted on a type (TypeScope) or globally
+	// (GlobalScope).
+	NoWideGrants bool
+	// NoParents: no object has recorded parents.
+	NoParents bool
+}
+
+// storeView is the Snapshot of a store that is not a Snapshotter: each
+// read asks the store itself, and its Facts claim nothing.
+type storeView struct {
+	Store
+	parents ParentStore // nil: the store records no parents
+}
+
+func (v *storeView) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
+	if v.parents == nil {
+		return nil, nil
+	}
+	return v.parents.Parents(ctx, ref)
+}
+
+func (v *storeView) Facts() SnapshotFacts { return SnapshotFacts{} }
+
 // Store is what the Checker reads: profiles, memberships and grants.
 type Store interface {
 	ProfileStore

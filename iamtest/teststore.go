@@ -80,6 +80,9 @@ var suiteTests = []suiteTest{
 	{"SetParents", (*suite).testSetParents},
 	{"ParentsExactRef", (*suite).testParentsExactRef},
 
+	// Snapshotter, when implemented (teststore_snapshot.go).
+	{"Snapshot", (*suite).testSnapshot},
+
 	// docs/contract.md through a Checker (teststore_contract.go).
 	{"Contract4a_GlobalRole", (*suite).testContract4aGlobalRole},
 	{"Contract4a_ProfileExpiry", (*suite).testContract4aProfileExpiry},
