@@ -332,11 +332,11 @@ type evalState struct {
 type evalRare struct {
 	more []link           // the chain past chainBuf
 	seen map[Ref]struct{} // the chain's refs, once it is long
-	big  []uint8          // leaf memo beyond 64 leaves: 0 unknown, 1 false, 2 true, 3 error
-	errs []leafErr
+	big  []uint8          // leaf memo past the first 64 leaves: 0 unknown, or leafFalse, leafTrue, leafErr
+	errs []failedLeaf
 
 	moreBuf [4]link
-	errsBuf [1]leafErr
+	errsBuf [1]failedLeaf
 }
 
 func (st *evalState) rareOf() *evalRare {
@@ -348,7 +348,7 @@ func (st *evalState) rareOf() *evalRare {
 	return st.rare
 }
 
-type leafErr struct {
+type failedLeaf struct {
 	i   int
 	err error
 }
@@ -677,13 +677,6 @@ func (st *evalState) addParents(ps []Ref, d uint8, reserve int) bool {
 	return true
 }
 
-// heldGlobally reports that the user's profiles, once read, hold ri as a
-// global role that applies: hasRole's first answer. Small enough to
-// inline, so the rule's jumps ask it before calling hasRole.
-func (st *evalState) heldGlobally(ri *roleInfo) bool {
-	return st.hmDone && !st.refuse && st.hm.roles.has(ri.idx)
-}
-
 // hasRole implements HasRole (docs/contract.md line 14b).
 func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	if st.uid == "" {
@@ -692,7 +685,7 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	if _, err := st.userMemo(); err != nil {
 		return false, err
 	}
-	if st.heldGlobally(ri) {
+	if !st.refuse && st.hm.roles.has(ri.idx) {
 		return true, nil
 	}
 	if !st.refuse {
@@ -753,60 +746,6 @@ func (st *evalState) tooDeep() error {
 	return fmt.Errorf("%w: more than %d levels or %d refs above %s", ErrTooDeep, st.c.maxDepth, maxChain, st.ref.String())
 }
 
-// evalRule evaluates a rule: its jumps when it has them, else the tree.
-func (st *evalState) evalRule(r *rule) (bool, error) {
-	if r.jumps == nil {
-		return st.eval(r.root)
-	}
-	pc := int32(0)
-	for {
-		// The leaf memo of leafValue, inline: a call less per leaf (A/B,
-		// 14 rounds: Check/rule 89.7 → 83.6 ns, p=0.001), with the two
-		// common leaves called directly. Every leaf of a rule with jumps
-		// is one of the first 64.
-		j := &r.jumps[pc]
-		n := j.n
-		bit := uint64(1) << n.leaf
-		var v bool
-		if st.done&bit != 0 {
-			if st.errm&bit != 0 {
-				return st.eval(r.root)
-			}
-			v = st.val&bit != 0
-		} else {
-			var err error
-			switch n.op {
-			case opLeaf:
-				v, err = n.src.fn(st.ctx, st.s, st.obj)
-			case opHasRole:
-				if v = st.heldGlobally(n.role); !v {
-					v, err = st.hasRole(n.role)
-				}
-			default:
-				v, err = st.runLeaf(n)
-			}
-			st.done |= bit
-			if err != nil {
-				// An error decides only when no branch did (contract 9):
-				// the tree walk works that out, from the leaves' memo (no
-				// leaf runs twice).
-				st.leafFailed(n.leaf, err)
-				return st.eval(r.root)
-			}
-			if v {
-				st.val |= bit
-			}
-		}
-		pc = j.onFalse
-		if v {
-			pc = j.onTrue
-		}
-		if pc < 0 {
-			return pc == ruleTrue, nil
-		}
-	}
-}
-
 func (st *evalState) eval(n *cnode) (bool, error) {
 	switch n.op {
 	case opAnd, opOr:
@@ -854,66 +793,76 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 	return st.leafValue(n)
 }
 
-// leafValue runs a leaf, at most once per check (docs/contract.md line 12). The
-// first 64 leaves are remembered in three bit masks.
+// leafValue runs a leaf, at most once per check (docs/contract.md line
+// 12): later occurrences recall its value or its error.
 func (st *evalState) leafValue(n *cnode) (bool, error) {
-	i := n.leaf
-	if i >= 64 {
-		return st.bigLeaf(n)
+	if known, v, err := st.recall(n.leaf); known {
+		return v, err
 	}
-	bit := uint64(1) << i
-	if st.done&bit != 0 {
-		if st.errm&bit != 0 {
-			return false, st.leafError(i)
+	v, err := st.runLeaf(n)
+	st.remember(n.leaf, v, err)
+	return v, err
+}
+
+// The leaf memo: the first 64 leaves of the rule in three bit masks (which
+// a Decision keeps for Leaves), the rest one byte each, in evalRare.
+const (
+	leafFalse = 1 + iota
+	leafTrue
+	leafErr
+)
+
+func (st *evalState) recall(i int) (known, v bool, err error) {
+	var m uint8
+	if i < 64 {
+		bit := uint64(1) << i
+		switch {
+		case st.done&bit == 0:
+		case st.errm&bit != 0:
+			m = leafErr
+		case st.val&bit != 0:
+			m = leafTrue
+		default:
+			m = leafFalse
 		}
-		return st.val&bit != 0, nil
+	} else if st.rare != nil && i-64 < len(st.rare.big) {
+		m = st.rare.big[i-64]
 	}
-	v, err := st.runLeaf(n)
-	st.done |= bit
-	if err != nil {
-		st.leafFailed(i, err)
-		return false, err
+	switch m {
+	case 0:
+		return false, false, nil
+	case leafErr:
+		return true, false, st.leafError(i)
 	}
-	if v {
-		st.val |= bit
-	}
-	return v, nil
+	return true, m == leafTrue, nil
 }
 
-// leafFailed notes that leaf i (one of the first 64, already marked done)
-// failed with err.
-func (st *evalState) leafFailed(i int, err error) {
-	st.errm |= uint64(1) << i
-	r := st.rareOf()
-	r.errs = append(r.errs, leafErr{i, err})
-}
-
-// bigLeaf is the leaf memo of rules with more than 64 leaves.
-func (st *evalState) bigLeaf(n *cnode) (bool, error) {
-	i := n.leaf
-	r := st.rareOf()
-	if r.big == nil {
-		r.big = make([]uint8, len(st.pi.rule.leaves))
-	}
-	switch r.big[i] {
-	case 1:
-		return false, nil
-	case 2:
-		return true, nil
-	case 3:
-		return false, st.leafError(i)
-	}
-	v, err := st.runLeaf(n)
+func (st *evalState) remember(i int, v bool, err error) {
+	m := uint8(leafFalse)
 	switch {
 	case err != nil:
-		r.big[i] = 3
-		r.errs = append(r.errs, leafErr{i, err})
+		m = leafErr
+		r := st.rareOf()
+		r.errs = append(r.errs, failedLeaf{i, err})
 	case v:
-		r.big[i] = 2
-	default:
-		r.big[i] = 1
+		m = leafTrue
 	}
-	return v, err
+	if i >= 64 {
+		r := st.rareOf()
+		if r.big == nil {
+			r.big = make([]uint8, len(st.pi.rule.leaves)-64)
+		}
+		r.big[i-64] = m
+		return
+	}
+	bit := uint64(1) << i
+	st.done |= bit
+	switch m {
+	case leafErr:
+		st.errm |= bit
+	case leafTrue:
+		st.val |= bit
+	}
 }
 
 func (st *evalState) leafError(i int) error {

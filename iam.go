@@ -740,7 +740,7 @@ func (c *Checker) decide(st *evalState) error {
 		}
 	}
 	if pi.rule != nil {
-		ok, err := st.evalRule(pi.rule)
+		ok, err := st.eval(pi.rule.root)
 		if err := st.ruleDecides(ok, err); err != nil || st.allowed && st.all == nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -323,83 +322,6 @@ type rule struct {
 	expr   string
 	root   *cnode
 	leaves []*pnode
-	// jumps is the rule compiled to leaf tests with jumps (see
-	// compileJumps); nil when the rule has Xor or more than 64 leaves.
-	jumps []jump
-}
-
-// jump is one leaf test of a rule compiled to jumps: after the leaf, go to
-// onTrue or onFalse, an index in the rule's jumps or ruleTrue/ruleFalse
-// (the rule's value).
-type jump struct {
-	n               *cnode
-	onTrue, onFalse int32
-}
-
-const (
-	ruleTrue  = -1
-	ruleFalse = -2
-)
-
-// compileJumps compiles a rule of And, Or, Not and leaves into leaf tests
-// with jumps, the usual short-circuit code: an And goes on to its next
-// child after a true child and out as false after a false one, an Or the
-// other way round, a Not swaps where its child goes. It runs the same
-// leaves in the same order as the tree walk, without its calls (when no
-// leaf errs; see evalRule). nil for a rule with Xor (every child counts)
-// or more than 64 leaves (the leaf memo of jumps is the three bit masks).
-func compileJumps(root *cnode, leaves int) []jump {
-	if leaves > 64 {
-		return nil
-	}
-	var size func(n *cnode) int
-	size = func(n *cnode) int {
-		switch n.op {
-		case opXor:
-			return -1
-		case opAnd, opOr, opNot:
-			t := 0
-			for _, k := range n.kids {
-				sk := size(k)
-				if sk < 0 {
-					return -1
-				}
-				t += sk
-			}
-			return t
-		}
-		return 1
-	}
-	total := size(root)
-	if total < 0 || total > math.MaxInt32 {
-		return nil
-	}
-	prog := make([]jump, 0, total)
-	var gen func(n *cnode, t, f int32)
-	gen = func(n *cnode, t, f int32) {
-		switch n.op {
-		case opNot:
-			gen(n.kids[0], f, t)
-		case opAnd, opOr:
-			last := len(n.kids) - 1
-			for i, k := range n.kids {
-				if i == last {
-					gen(k, t, f)
-					break
-				}
-				next := int32(len(prog) + size(k))
-				if n.op == opAnd {
-					gen(k, next, f)
-				} else {
-					gen(k, t, next)
-				}
-			}
-		default:
-			prog = append(prog, jump{n: n, onTrue: t, onFalse: f})
-		}
-	}
-	gen(root, ruleTrue, ruleFalse)
-	return prog
 }
 
 func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
@@ -454,7 +376,6 @@ func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
 		return nil, err
 	}
 	r.root = root
-	r.jumps = compileJumps(root, len(r.leaves))
 	return r, nil
 }
 

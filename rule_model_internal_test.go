@@ -1,15 +1,17 @@
 package iam
 
-// The rules compiled to jumps (compileJumps, evalRule) against the tree
-// walk (eval) and against a model of docs/contract.md lines 8, 9 and 12 written
-// here: the same answer, the same error, the same leaves run in the same
-// order, over random rules.
+// The rule evaluator (eval, with its leaf memo) against a model of
+// docs/contract.md lines 8, 9 and 12 written here: the same answer, the
+// same error, the same leaves run in the same order, over random rules,
+// some with more than 64 leaves (past the memo's bit masks).
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,31 +19,31 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-type jumpsUser struct{ id string }
+type ruleUser struct{ id string }
 
-func (u *jumpsUser) SubjectID() string { return u.id }
+func (u *ruleUser) SubjectID() string { return u.id }
 
-// jumpsLeaves are the predicates of a random rule: leaf i answers
+// ruleLeaves are the predicates of a random rule: leaf i answers
 // outcome[i] (0 false, 1 true, 2 an error) and logs its name when it runs.
-type jumpsLeaves struct {
+type ruleLeaves struct {
 	outcome []int
 	log     []string
 	preds   []Predicate
 }
 
-var errJumpLeaf = errors.New("leaf failed")
+var errRuleLeaf = errors.New("leaf failed")
 
-func newJumpsLeaves(n int) *jumpsLeaves {
-	l := &jumpsLeaves{outcome: make([]int, n)}
+func newRuleLeaves(n int) *ruleLeaves {
+	l := &ruleLeaves{outcome: make([]int, n)}
 	for i := range n {
 		name := fmt.Sprint("p", i)
-		l.preds = append(l.preds, PredE(name, func(_ context.Context, _ *jumpsUser, _ Object) (bool, error) {
+		l.preds = append(l.preds, PredE(name, func(_ context.Context, _ *ruleUser, _ Object) (bool, error) {
 			l.log = append(l.log, name)
 			switch l.outcome[i] {
 			case 1:
 				return true, nil
 			case 2:
-				return false, fmt.Errorf("%s: %w", name, errJumpLeaf)
+				return false, fmt.Errorf("%s: %w", name, errRuleLeaf)
 			}
 			return false, nil
 		}))
@@ -49,33 +51,33 @@ func newJumpsLeaves(n int) *jumpsLeaves {
 	return l
 }
 
-// jumpsExpr is a random rule over the leaves, with its model.
-type jumpsExpr struct {
+// ruleExpr is a random rule over the leaves, with its model.
+type ruleExpr struct {
 	op   op // opLeaf, opAnd, opOr, opNot, opXor
 	leaf int
-	kids []*jumpsExpr
+	kids []*ruleExpr
 }
 
-func randJumpsExpr(rng *rand.Rand, leaves, depth int, xor bool) *jumpsExpr {
+func randRuleExpr(rng *rand.Rand, leaves, depth int, xor bool) *ruleExpr {
 	if depth == 0 || rng.IntN(4) == 0 {
-		return &jumpsExpr{op: opLeaf, leaf: rng.IntN(leaves)}
+		return &ruleExpr{op: opLeaf, leaf: rng.IntN(leaves)}
 	}
 	ops := []op{opAnd, opOr, opNot}
 	if xor {
 		ops = append(ops, opXor)
 	}
-	e := &jumpsExpr{op: ops[rng.IntN(len(ops))]}
+	e := &ruleExpr{op: ops[rng.IntN(len(ops))]}
 	n := 1
 	if e.op != opNot {
 		n = 2 + rng.IntN(3)
 	}
 	for range n {
-		e.kids = append(e.kids, randJumpsExpr(rng, leaves, depth-1, xor))
+		e.kids = append(e.kids, randRuleExpr(rng, leaves, depth-1, xor))
 	}
 	return e
 }
 
-func (e *jumpsExpr) pred(l *jumpsLeaves) Predicate {
+func (e *ruleExpr) pred(l *ruleLeaves) Predicate {
 	if e.op == opLeaf {
 		return l.preds[e.leaf]
 	}
@@ -94,7 +96,7 @@ func (e *jumpsExpr) pred(l *jumpsLeaves) Predicate {
 	return Not(ps[0])
 }
 
-func (e *jumpsExpr) String() string {
+func (e *ruleExpr) String() string {
 	if e.op == opLeaf {
 		return fmt.Sprint("p", e.leaf)
 	}
@@ -110,7 +112,7 @@ func (e *jumpsExpr) String() string {
 // and then the first error is the answer (contract 9); a leaf runs at most
 // once (contract 12). It returns the value, whether it is an error, and
 // appends the leaves run to log.
-func (e *jumpsExpr) model(outcome []int, ran map[int]bool, log *[]string) (bool, bool) {
+func (e *ruleExpr) model(outcome []int, ran map[int]bool, log *[]string) (bool, bool) {
 	switch e.op {
 	case opLeaf:
 		if !ran[e.leaf] {
@@ -148,28 +150,31 @@ func (e *jumpsExpr) model(outcome []int, ran map[int]bool, log *[]string) (bool,
 	return !decisive, false
 }
 
-// TestRuleJumps: contracts 8, 9 and 12 on random rules, with the rule's
-// jumps and with the tree walk: the same decision, error, leaves and run
-// order, and both as the model says.
-func TestRuleJumps(t *testing.T) {
+// TestRuleModel: contracts 8, 9 and 12 on random rules: Check gives the
+// model's decision, error, leaves and run order, and HasPerm agrees.
+func TestRuleModel(t *testing.T) { // contract 8, contract 9, contract 12
 	rng := rand.New(rand.NewPCG(1, 2))
 	ctx := context.Background()
-	u := &jumpsUser{id: "u"}
-	rules, withJumps, errs := 0, 0, 0
+	u := &ruleUser{id: "u"}
+	rules, big, errs := 0, 0, 0
 	for round := range 400 {
 		nleaves := 1 + rng.IntN(6)
-		l := newJumpsLeaves(nleaves)
-		e := randJumpsExpr(rng, nleaves, 1+rng.IntN(4), round%4 == 0)
+		depth := 1 + rng.IntN(4)
+		if round%10 == 0 {
+			// Past the first 64 leaves, the memo is one byte a leaf.
+			nleaves = 70 + rng.IntN(30)
+		}
+		l := newRuleLeaves(nleaves)
+		e := randRuleExpr(rng, nleaves, depth, round%4 == 0)
+		if round%10 == 0 {
+			e = bigRuleExpr(rng, nleaves)
+		}
 		c, err := New(Policy{Rules: map[string]Predicate{"app.do": e.pred(l)}}, NewMemoryStore())
 		require.NoError(t, err, e.String())
-		r := c.pol.perms["app.do"].rule
-		hasXor := strings.Contains(e.String(), "Xor")
-		require.Equal(t, !hasXor, r.jumps != nil, "jumps for %s", e)
-		if r.jumps != nil {
-			withJumps++
-		}
-		jumps := r.jumps
 		rules++
+		if len(c.pol.perms["app.do"].rule.leaves) > 64 {
+			big++
+		}
 		for range 8 {
 			for i := range l.outcome {
 				l.outcome[i] = rng.IntN(3)
@@ -179,67 +184,35 @@ func TestRuleJumps(t *testing.T) {
 			if wantBad {
 				errs++
 			}
+			l.log = nil
+			d, err := c.Check(ctx, u, "app.do", nil)
+			if err != nil {
+				require.ErrorIs(t, err, errRuleLeaf, e.String())
+			}
 			type run struct {
 				Allowed bool
 				Err     bool
 				Log     []string
-				Leaves  []Leaf
 			}
-			var got [2]run
-			for k, js := range [][]jump{jumps, nil} {
-				r.jumps = js
-				l.log = nil
-				d, err := c.Check(ctx, u, "app.do", nil)
-				if err != nil {
-					require.ErrorIs(t, err, errJumpLeaf, e.String())
-				}
-				got[k] = run{d.Allowed, err != nil, l.log, d.Leaves()}
-				require.Equal(t, d.Allowed, c.HasPerm(ctx, u, "app.do", nil), "HasPerm vs Check, %s", e)
-			}
-			r.jumps = jumps
-			if diff := cmp.Diff(got[1], got[0]); diff != "" {
-				t.Fatalf("%s with %v: jumps vs tree (-tree +jumps):\n%s", e, l.outcome, diff)
-			}
-			want := run{Allowed: wantV && !wantBad, Err: wantBad, Log: wantLog, Leaves: got[0].Leaves}
-			if diff := cmp.Diff(want, got[0]); diff != "" {
+			want := run{Allowed: wantV && !wantBad, Err: wantBad, Log: wantLog}
+			if diff := cmp.Diff(want, run{d.Allowed, err != nil, l.log}); diff != "" {
 				t.Fatalf("%s with %v: (-model +got):\n%s", e, l.outcome, diff)
 			}
+			// Leaves reports the first 64 leaves as they ran.
+			for _, lf := range d.Leaves() {
+				i := leafIndex(t, lf.Name)
+				ran := slices.Contains(l.log, lf.Name)
+				require.Equal(t, ran, lf.Evaluated, "%s: leaf %s evaluated", e, lf.Name)
+				if ran {
+					require.Equal(t, l.outcome[i] == 2, lf.Err, "%s: leaf %s error", e, lf.Name)
+					require.Equal(t, l.outcome[i] == 1, lf.Value, "%s: leaf %s value", e, lf.Name)
+				}
+			}
+			require.Equal(t, d.Allowed, c.HasPerm(ctx, u, "app.do", nil), "HasPerm vs Check, %s", e)
 		}
 	}
-	t.Logf("%d rules (%d with jumps), %d checks, %d of them errors", rules, withJumps, rules*8, errs)
-}
-
-// TestRuleJumpsShape: the jumps of a few rules, as compiled.
-func TestRuleJumpsShape(t *testing.T) {
-	l := newJumpsLeaves(3)
-	a, b, c := l.preds[0], l.preds[1], l.preds[2]
-	type j struct{ Leaf, T, F int32 }
-	for _, tc := range []struct {
-		name string
-		p    Predicate
-		want []j
-	}{
-		{"a", a, []j{{0, ruleTrue, ruleFalse}}},
-		{"Not a", Not(a), []j{{0, ruleFalse, ruleTrue}}},
-		{"a & b", And(a, b), []j{{0, 1, ruleFalse}, {1, ruleTrue, ruleFalse}}},
-		{"a | b", Or(a, b), []j{{0, ruleTrue, 1}, {1, ruleTrue, ruleFalse}}},
-		{"a | (b & c)", Or(a, And(b, c)), []j{{0, ruleTrue, 1}, {1, 2, ruleFalse}, {2, ruleTrue, ruleFalse}}},
-		{"~(a & b) | c", Or(Not(And(a, b)), c), []j{{0, 1, ruleTrue}, {1, 2, ruleTrue}, {2, ruleTrue, ruleFalse}}},
-		{"a & a", And(a, a), []j{{0, 1, ruleFalse}, {0, ruleTrue, ruleFalse}}},
-		{"Xor: none", Xor(a, b), nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ch, err := New(Policy{Rules: map[string]Predicate{"app.do": tc.p}}, NewMemoryStore())
-			require.NoError(t, err)
-			var got []j
-			for _, x := range ch.pol.perms["app.do"].rule.jumps {
-				got = append(got, j{int32(x.n.leaf), x.onTrue, x.onFalse})
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
+	t.Logf("%d rules (%d over 64 leaves), %d checks, %d of them errors", rules, big, rules*8, errs)
+	require.Positive(t, big, "no rule had more than 64 leaves")
 }
 
 type rvUser struct{ id string }
@@ -254,13 +227,12 @@ type rvObj struct {
 func (o rvObj) ObjectRef() Ref           { return Ref{Type: "doc", ID: o.id} }
 func (o rvObj) AcquireGlobalRoles() bool { return !o.refuse }
 
-// TestRuleJumpsRoles: rules mixing predicates with HasRole (a plain role,
-// one reached through Includes, one granted on an object), Always, Never
-// and IsAuthenticated, for anonymous and known users, objects that refuse
-// global roles or not: the jumps and the tree walk give the same Check
-// (decision, error text, leaves run and their order), Explain and HasPerm,
-// the second HasPerm from the answer cache. Contracts 8, 9, 12, 14b.
-func TestRuleJumpsRoles(t *testing.T) {
+// TestRuleRoles: rules mixing predicates with HasRole (a plain role, one
+// reached through Includes, one granted on an object), Always, Never and
+// IsAuthenticated, for anonymous and known users, objects that refuse
+// global roles or not: Check, Explain and HasPerm (the second from the
+// answer cache) agree. Contracts 8, 9, 12, 14b.
+func TestRuleRoles(t *testing.T) { // contract 14b
 	rng := rand.New(rand.NewPCG(3, 4))
 	ctx := context.Background()
 	rA := &Role{Name: "app.a"}
@@ -269,7 +241,7 @@ func TestRuleJumpsRoles(t *testing.T) {
 	roles := []*Role{rA, rB, rC}
 	for round := range 600 {
 		nl := 1 + rng.IntN(5)
-		l := newJumpsLeaves(nl)
+		l := newRuleLeaves(nl)
 		// extra leaves: HasRole a/b/c, Always, Never, IsAuthenticated
 		extra := []Predicate{HasRole(rA), HasRole(rB), HasRole(rC), Always(), Never(), IsAuthenticated()}
 		all := append(append([]Predicate{}, l.preds...), extra...)
@@ -305,8 +277,6 @@ func TestRuleJumpsRoles(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			require.NoError(t, c.Grant(ctx, Grant{Holder: User("u1"), Role: "app.b", On: Ref{Type: "doc", ID: "1"}}))
 		}
-		r := c.pol.perms["app.do"].rule
-		jumps := r.jumps
 		for range 6 {
 			for i := range l.outcome {
 				l.outcome[i] = rng.IntN(3)
@@ -323,9 +293,7 @@ func TestRuleJumpsRoles(t *testing.T) {
 				Leaves       []Leaf
 				Grounds      []string
 			}
-			var got [2]res
-			for k, js := range [][]jump{jumps, nil} {
-				r.jumps = js
+			{
 				var x res
 				l.log = nil
 				d, err := c.Check(ctx, u, "app.do", obj)
@@ -343,14 +311,50 @@ func TestRuleJumpsRoles(t *testing.T) {
 				}
 				x.H1 = c.HasPerm(ctx, u, "app.do", obj)
 				x.H2 = c.HasPerm(ctx, u, "app.do", obj) // cached path
-				got[k] = x
+				require.Equal(t, x.A, x.E, "round %d %s: Check vs Explain", round, p)
+				require.Equal(t, x.Err, x.ExErr, "round %d %s: Check vs Explain error", round, p)
+				require.Equal(t, x.A, x.H1, "round %d %s: Check vs HasPerm", round, p)
+				require.Equal(t, x.A, x.H2, "round %d %s: Check vs cached HasPerm", round, p)
+				require.Equal(t, x.A && x.Err == "", len(x.Grounds) > 0, "round %d %s: grounds %v", round, p, x.Grounds)
 			}
-			r.jumps = jumps
-			if diff := cmp.Diff(got[1], got[0]); diff != "" {
-				t.Fatalf("round %d %s outcome %v user %q obj %v: (-tree +jumps)\n%s", round, p, l.outcome, u.id, obj, diff)
-			}
-			require.Equal(t, got[0].A, got[0].H1)
-			require.Equal(t, got[0].A, got[0].H2)
 		}
 	}
+}
+
+// bigRuleExpr is a random rule in which every one of n leaves occurs
+// twice, in groups of a few under random operators, so that the memo of
+// leaves past the first 64 is both written and read.
+func bigRuleExpr(rng *rand.Rand, n int) *ruleExpr {
+	ops := []op{opAnd, opOr, opXor}
+	var halves []*ruleExpr
+	for range 2 {
+		h := &ruleExpr{op: ops[rng.IntN(len(ops))]}
+		perm := rng.Perm(n)
+		for len(perm) > 0 {
+			k := min(len(perm), 2+rng.IntN(4))
+			if len(perm)-k == 1 {
+				k++ // no group of one: Xor needs two
+			}
+			g := &ruleExpr{op: ops[rng.IntN(len(ops))]}
+			for _, i := range perm[:k] {
+				leaf := &ruleExpr{op: opLeaf, leaf: i}
+				if rng.IntN(4) == 0 {
+					leaf = &ruleExpr{op: opNot, kids: []*ruleExpr{leaf}}
+				}
+				g.kids = append(g.kids, leaf)
+			}
+			perm = perm[k:]
+			h.kids = append(h.kids, g)
+		}
+		halves = append(halves, h)
+	}
+	return &ruleExpr{op: ops[rng.IntN(2)], kids: halves}
+}
+
+// leafIndex is the index of leaf "p<i>" among the random rule's leaves.
+func leafIndex(t *testing.T, name string) int {
+	t.Helper()
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "p"))
+	require.NoError(t, err, "leaf name %q", name)
+	return i
 }
