@@ -639,6 +639,9 @@ func (c *Checker) askCache(st *evalState) {
 		return
 	}
 	c.cache.key(&st.key, st.uid, st.pi.idx, st.ref, st.refuse)
+	if !st.key.ok {
+		return
+	}
 	a, hold, hit := c.cache.get(&st.key, gen)
 	switch {
 	case !hit:
