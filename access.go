@@ -124,7 +124,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	if isSuperuser(s) {
 		return all(Decision{Reason: ReasonSuperuser})
 	}
-	st := evalState{c: c, ctx: ctx, s: s, query: query{pi: pi, uid: s.SubjectID()}}
+	st := evalState{env: env{c: c, ctx: ctx, s: s}, query: query{pi: pi, uid: s.SubjectID()}}
 	if st.uid == "" {
 		return plan, nil
 	}
@@ -364,7 +364,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 	slices.Sort(rules)
 	b := holderBuilder{c: c, applies: applies, byP: map[Principal]*holderAcc{}}
 
-	st := evalState{c: c, ctx: ctx, obj: obj, query: query{ref: ref, hasObj: true}}
+	st := evalState{env: env{c: c, ctx: ctx, obj: obj}, query: query{ref: ref, hasObj: true}}
 	if g, ok := obj.(globalRoleAcquirer); ok && !g.AcquireGlobalRoles() {
 		st.refuse = true
 	}

@@ -278,28 +278,32 @@ type query struct {
 	ownParents bool
 }
 
-// evalState is the per-check state. It lives on the caller's stack, and
-// every check zeroes it: keep it small (the rare parts live in evalRare).
+// evalState is the per-check state, in named parts. It lives on the
+// caller's stack, and every check zeroes it: keep it small (the rare parts
+// live in evalRare).
 type evalState struct {
-	query
-	c   *Checker
-	ctx context.Context
-	s   Subject
-	obj Object
+	query    // the question, as begin read it
+	env      // who asks, and where
+	reads    // the store's view and what was read from it
+	chain    // the refs whose grants apply
+	leafMemo // the rule's leaves run so far
+	caching  // HasPerm's answer cache
+	outcome  // the answer so far and why
+}
 
+// env is what a check runs with.
+type env struct {
+	c       *Checker
+	ctx     context.Context
+	s       Subject
+	obj     Object
 	now     int64
 	haveNow bool
+}
 
-	// The answer cache: fill asks decide to keep the stored part's answer
-	// under key; skipStored says the cache answered "no" for it already.
-	// (key is a copy of HasPerm's: a pointer to it would make it escape.)
-	fill       bool
-	skipStored bool
-	cached     bool // the cache decided
-	key        question
-
-	// view is the snapshot every read of this check uses (nil until the
-	// first read), and facts what it knows of itself.
+// reads is the check's view of the store (nil until the first read) and
+// the subject's holdings read through it.
+type reads struct {
 	view    Snapshot
 	facts   SnapshotFacts
 	hold    *Holding
@@ -308,16 +312,36 @@ type evalState struct {
 	hmDone  bool
 	gms     [maxGroupMemos]*holdingMemo
 	gmsDone uint32 // bit i: gms[i] loaded
+}
 
+// chain lists the object, its ancestors, its type and the global scope,
+// with their grants.
+type chain struct {
 	chainBuf  [inlineChain]link // the first links of the chain
 	n         int               // links in the chain
 	chainDone bool
 	chainErr  error
-	truncated bool
+	truncated bool // the ancestry was cut short
+	rare      *evalRare
+}
 
+// leafMemo remembers the first 64 leaves of the rule (see recall).
+type leafMemo struct {
 	done, val, errm uint64
-	rare            *evalRare
+}
 
+// caching is HasPerm's use of the answer cache: fill asks decide to keep
+// the stored part's answer under key; skipStored says the cache answered
+// "no" for it already; cached that the cache decided.
+type caching struct {
+	fill       bool
+	skipStored bool
+	cached     bool
+	key        question
+}
+
+// outcome is the answer so far.
+type outcome struct {
 	allowed bool   // the answer so far
 	why     ground // how it was reached (not in quick mode)
 	all     *[]Decision

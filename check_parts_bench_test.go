@@ -90,7 +90,7 @@ func BenchmarkCheckParts(b *testing.B) {
 	}
 	run("object_2_groups_cache_hit", func(k int) { cached.HasPerm(ctx, users[k], "doc.view", docs[k]) })
 	// The parts.
-	st := evalState{c: c}
+	st := evalState{env: env{c: c}}
 	run("user_holding_and_memo", func(k int) {
 		h, _ := store.Holding(ctx, User(uids[k]))
 		if c.memoOf(&st, h) == nil {

@@ -583,7 +583,7 @@ func (c *Checker) Check(ctx context.Context, s Subject, perm string, obj Object)
 // reports every one of them.
 func (c *Checker) Explain(ctx context.Context, s Subject, perm string, obj Object) (Explanation, error) {
 	var all []Decision
-	st := evalState{all: &all}
+	st := evalState{outcome: outcome{all: &all}}
 	err := c.check(ctx, &st, s, perm, obj)
 	return Explanation{Decision: st.decision(perm, st.allowed, st.why), Grounds: all}, err
 }
