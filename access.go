@@ -376,12 +376,16 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 	}
 	for i := range st.n {
 		l := st.link(i)
-		if l.gm == nil {
+		gm := l.gm
+		if gm == nil {
+			gm = c.grantMemoOf(l.gs)
+		}
+		if gm == nil {
 			continue
 		}
 		rolesOK := !st.refuse || l.kind <= linkAncestor
-		for j := range l.gm.holders {
-			h := &l.gm.holders[j]
+		for j := range gm.holders {
+			h := &gm.holders[j]
 			if h.direct.any(applies) {
 				b.add(h.p, Path{Reason: ReasonGrant, Via: h.p, On: st.refOf(l)}, h.direct)
 			}

@@ -158,6 +158,10 @@ func (h *memoHolder) roleFor(perm int) string {
 	return ""
 }
 
+// linearHolders is the size of a GrantSet a check reads as it is, entry by
+// entry; larger sets are compiled once (grantMemo) and looked up. Most
+// objects carry a grant or a few, and a compiled form for each of them
+// would cost more memory than the grants themselves.
 const linearHolders = 8
 
 func (m *grantMemo) find(p Principal) *memoHolder {
@@ -175,9 +179,60 @@ func (m *grantMemo) find(p Principal) *memoHolder {
 	return nil
 }
 
+// holdsOn reports what p holds on link l: perm granted directly, and the
+// first of its local roles there that grants perm ("" if none).
+func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role string) {
+	if l.gm != nil {
+		h := l.gm.find(p)
+		if h == nil {
+			return false, ""
+		}
+		if h.viaRole.has(pi.idx) {
+			role = h.roleFor(pi.idx)
+		}
+		return h.direct.has(pi.idx), role
+	}
+	for i := range l.gs.entries {
+		e := &l.gs.entries[i]
+		if e.kind != p.Kind || e.holder.Value() != p.ID {
+			continue
+		}
+		if !e.role {
+			direct = direct || e.name == pi.handle
+		} else if ri := c.pol.roleHandles[e.name]; role == "" && ri != nil && ri.perms.has(pi.idx) {
+			role = ri.name
+		}
+	}
+	return direct, role
+}
+
+// holdsRoleOn reports whether p holds ri on link l, through a local role
+// that is or includes it.
+func (c *Checker) holdsRoleOn(l *link, p Principal, ri *roleInfo) bool {
+	if l.gm != nil {
+		h := l.gm.find(p)
+		return h != nil && h.roles.has(ri.idx)
+	}
+	for i := range l.gs.entries {
+		e := &l.gs.entries[i]
+		if e.role && e.kind == p.Kind && e.holder.Value() == p.ID {
+			if held := c.pol.roleHandles[e.name]; held != nil && held.roles.has(ri.idx) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// grantMemoOf returns s compiled for c's policy: attached to s when s is
+// large, so later checks find it, and made afresh for a small set (the
+// administrative queries that want every holder).
 func (c *Checker) grantMemoOf(s *GrantSet) *grantMemo {
 	if s == nil || len(s.entries) == 0 {
 		return nil
+	}
+	if len(s.entries) <= linearHolders {
+		return c.compileGrants(s)
 	}
 	head := s.memo.Load()
 	for m := head; m != nil; m = m.next {
@@ -240,7 +295,8 @@ const (
 // type refs, globalRef).
 type link struct {
 	p     *Ref
-	gm    *grantMemo
+	gs    *GrantSet  // nil: no grant on the ref
+	gm    *grantMemo // gs compiled, when it is large
 	kind  linkKind
 	depth uint8
 }
@@ -679,7 +735,12 @@ func (st *evalState) buildChain() error {
 		if err != nil {
 			return fmt.Errorf("iam: reading grants on %s: %w", st.refOf(l).String(), err)
 		}
-		l.gm = c.grantMemoOf(gs)
+		if gs.Len() > 0 {
+			l.gs = gs
+		}
+		if gs.Len() > linearHolders {
+			l.gm = c.grantMemoOf(gs)
+		}
 	}
 	return nil
 }
@@ -735,11 +796,11 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 	}
 	for i := range st.n {
 		l := st.link(i)
-		if l.gm == nil || (l.kind > linkAncestor && st.refuse) {
+		if l.gs == nil || (l.kind > linkAncestor && st.refuse) {
 			continue
 		}
 		for j := -1; j < st.ngroups(); j++ {
-			if h := l.gm.find(st.principal(j)); h != nil && h.roles.has(ri.idx) {
+			if st.c.holdsRoleOn(l, st.principal(j), ri) {
 				return true, nil
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 )
 
 // Permissions the library declares in every policy; roles can grant them
@@ -129,6 +130,7 @@ type permInfo struct {
 	idx      int
 	types    []string
 	typeRefs []Ref // TypeScope(t) for each of types
+	handle   unique.Handle[string]
 	rule     *rule
 }
 
@@ -137,6 +139,8 @@ type policy struct {
 	permList  []*permInfo
 	roles     map[string]*roleInfo
 	roleList  []*roleInfo
+	// roleHandles finds a grant entry's role without hashing its name.
+	roleHandles map[unique.Handle[string]]*roleInfo
 	dataSlots int
 	emptyHM   *holdingMemo
 	// The Manager's stakes from rules (see compileStakes): by role index,
@@ -295,6 +299,13 @@ func compilePolicy(p Policy) (*policy, error) {
 			return nil, err
 		}
 		pol.perms[name].rule = r
+	}
+	pol.roleHandles = make(map[unique.Handle[string]]*roleInfo, len(pol.roleList))
+	for _, ri := range pol.roleList {
+		pol.roleHandles[unique.Make(ri.name)] = ri
+	}
+	for _, pi := range pol.permList {
+		pi.handle = unique.Make(pi.name)
 	}
 	pol.compileStakes()
 	pol.emptyHM = &holdingMemo{pol: pol, roles: newBitset(len(pol.roleList)), perms: newBitset(len(pol.permList))}
@@ -810,27 +821,23 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 	}
 	for i := range st.n {
 		l := st.link(i)
-		if l.gm == nil {
+		if l.gs == nil {
 			continue
 		}
 		rolesOK := !st.refuse || l.kind <= linkAncestor
 		for j := -1; j < st.ngroups(); j++ {
-			who := st.principal(j)
-			h := l.gm.find(who)
-			if h == nil {
-				continue
-			}
-			if h.direct.has(pi.idx) {
+			direct, role := c.holdsOn(l, st.principal(j), pi)
+			if direct {
 				if st.quickAllow() || st.record(ground{reason: ReasonGrant, who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
 					return true, nil
 				}
 			}
-			if rolesOK && h.viaRole.has(pi.idx) {
+			if rolesOK && role != "" {
 				r := ReasonLocalRole
 				if l.kind > linkAncestor {
 					r = ReasonGlobalRole
 				}
-				if st.quickAllow() || st.record(ground{reason: r, role: h.roleFor(pi.idx), who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
+				if st.quickAllow() || st.record(ground{reason: r, role: role, who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
 					return true, nil
 				}
 			}
