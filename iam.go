@@ -135,14 +135,14 @@ type permInfo struct {
 }
 
 type policy struct {
-	perms     map[string]*permInfo
-	permList  []*permInfo
-	roles     map[string]*roleInfo
-	roleList  []*roleInfo
+	perms    map[string]*permInfo
+	permList []*permInfo
+	roles    map[string]*roleInfo
+	roleList []*roleInfo
 	// roleHandles finds a grant entry's role without hashing its name.
 	roleHandles map[unique.Handle[string]]*roleInfo
-	dataSlots int
-	emptyHM   *holdingMemo
+	dataSlots   int
+	emptyHM     *holdingMemo
 	// The Manager's stakes from rules (see compileStakes): by role index,
 	// and by group name.
 	ruleByRole  []bitset
