@@ -206,6 +206,32 @@ func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role
 	return direct, role
 }
 
+// grantedIn reports whether the subject or one of its groups holds perm in
+// gs, directly or (rolesOK) through a local role.
+func (st *evalState) grantedIn(gs *GrantSet, pi *permInfo, rolesOK bool) bool {
+	for i := range gs.entries {
+		e := &gs.entries[i]
+		if !e.role {
+			if e.name != pi.handle {
+				continue
+			}
+		} else if ri := st.c.pol.roleHandles[e.name]; !rolesOK || ri == nil || !ri.perms.has(pi.idx) {
+			continue
+		}
+		switch e.kind {
+		case KindUser:
+			if e.holder.Value() == st.uid {
+				return true
+			}
+		case KindGroup:
+			if st.inGroup(e.holder.Value()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // holdsRoleOn reports whether p holds ri on link l, through a local role
 // that is or includes it.
 func (c *Checker) holdsRoleOn(l *link, p Principal, ri *roleInfo) bool {

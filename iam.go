@@ -825,6 +825,15 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 			continue
 		}
 		rolesOK := !st.refuse || l.kind <= linkAncestor
+		if st.quick && l.gm == nil {
+			// Only the answer is wanted: one pass over the entries, the
+			// holder looked at only for those that would grant perm.
+			if st.grantedIn(l.gs, pi, rolesOK) {
+				st.allowed = true
+				return true, nil
+			}
+			continue
+		}
 		for j := -1; j < st.ngroups(); j++ {
 			direct, role := c.holdsOn(l, st.principal(j), pi)
 			if direct {
