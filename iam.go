@@ -482,6 +482,22 @@ func (c *Checker) HasPerm(ctx context.Context, s Subject, perm string, obj Objec
 	return err == nil && st.allowed
 }
 
+// Decide is HasPerm that returns its error, and Check for a denial: one
+// check, answered from the answer cache when it can be. An allowed
+// Decision carries only Allowed and Perm (how it was allowed is not
+// looked for: use Check or Explain for that); a denial is as complete as
+// Check's, with the rule and its leaves. Middleware that logs refusals
+// uses it to ask each request once.
+func (c *Checker) Decide(ctx context.Context, s Subject, perm string, obj Object) (Decision, error) {
+	var st evalState
+	st.quick = true
+	err := c.check(ctx, &st, s, perm, obj)
+	if err == nil && st.allowed {
+		return Decision{Allowed: true, Perm: perm}, nil
+	}
+	return st.decision(perm, false, st.why), err
+}
+
 // logLimit is the rate limit of one permission's error records.
 type logLimit struct {
 	mu      sync.Mutex
@@ -771,11 +787,16 @@ func (st *evalState) ruleDecides(ok bool, err error) error {
 	pi := st.pi
 	if st.quick {
 		// Nothing allowed before the rule (quick stops at the first
-		// allow), so the rule's answer, or its error, decides.
+		// allow), so the rule's answer, or its error, decides; a denial
+		// keeps the rule for Decide's Decision.
 		if err != nil {
+			st.why = ground{reason: ReasonError, rule: true}
 			return fmt.Errorf("iam: rule for %s: %w", pi.name, err)
 		}
 		st.allowed = ok
+		if !ok {
+			st.why = ground{reason: ReasonNone, rule: true}
+		}
 		return nil
 	}
 	switch {

@@ -311,6 +311,14 @@ func TestRuleRoles(t *testing.T) { // contract 14b
 				}
 				x.H1 = c.HasPerm(ctx, u, "app.do", obj)
 				x.H2 = c.HasPerm(ctx, u, "app.do", obj) // cached path
+				dd, derr := c.Decide(ctx, u, "app.do", obj)
+				require.Equal(t, x.A, dd.Allowed, "round %d %s: Check vs Decide", round, p)
+				if !x.A {
+					// A denial is Check's, leaves and all.
+					cd, _ := c.Check(ctx, u, "app.do", obj)
+					require.Equal(t, cd.String(), dd.String(), "round %d %s: Decide's denial", round, p)
+					require.Equal(t, x.Err != "", derr != nil, "round %d %s: Decide's error", round, p)
+				}
 				require.Equal(t, x.A, x.E, "round %d %s: Check vs Explain", round, p)
 				require.Equal(t, x.Err, x.ExErr, "round %d %s: Check vs Explain error", round, p)
 				require.Equal(t, x.A, x.H1, "round %d %s: Check vs HasPerm", round, p)

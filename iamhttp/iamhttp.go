@@ -28,10 +28,9 @@
 // router chose, so unclean paths (//posts/1, /posts/../admin, %2e%2e) are
 // resolved, redirected or rejected by the router before any rule runs.
 //
-// An allowed request costs one Checker.HasPerm per permission (answered by
-// the checker's answer cache on a MemoryStore, once warm); a refusal is
-// asked again with Checker.Check, whose Decision or error goes to the log
-// (so a permission's rule runs twice for a refusal).
+// Each permission of a request is asked once, with Checker.Decide:
+// answered by the checker's answer cache once warm, and for a refusal the
+// Decision or the error that goes to the log.
 //
 // A Guard is safe for concurrent use.
 package iamhttp
@@ -320,19 +319,11 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 }
 
 // decide checks perms (all, or any); it returns the deciding permission and,
-// for a refusal, its decision for the log. An allowed permission is asked
-// with HasPerm (answered by the checker's answer cache when it is warm);
-// only a "no" is asked again with Check, for its reason or its error.
+// for a refusal, its decision for the log. Each permission is asked once.
 func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf bool, obj iam.Object) (bool, string, iam.Decision, error) {
 	var last iam.Decision
 	for _, p := range perms {
-		if g.c.HasPerm(ctx, s, p, obj) {
-			if anyOf {
-				return true, p, iam.Decision{Allowed: true, Perm: p}, nil
-			}
-			continue
-		}
-		d, err := g.c.Check(ctx, s, p, obj)
+		d, err := g.c.Decide(ctx, s, p, obj)
 		if err != nil {
 			return false, p, d, err
 		}
