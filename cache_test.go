@@ -620,11 +620,11 @@ func TestCacheDifferential(t *testing.T) {
 	model := acNewModel(f.policy)
 	rng := rand.New(rand.NewPCG(0x1a2b3c4d, 42))
 
-	// Short user IDs make questions the cache keeps whole; the two UUIDs
-	// make questions it keeps as two hashes.
+	// Short IDs and UUIDs; a group with a user's ID ("u1"), so a grant
+	// to the group must never be taken for the user's, nor the other way.
 	users := []string{"u0", "u1", "u2", "u3", "u4", "u5",
 		"6f1c2a9e-3b7d-4c21-9a8e-5d0f7b3c2e11", "0b8d4e2f-91a6-4f3c-b7d5-2c6e8a1f9d04"}
-	groups := []string{"g0", "g1", "g2"}
+	groups := []string{"g0", "g1", "g2", "u1"}
 	roles := []string{"doc.viewer", "doc.editor", "doc.admin", "doc.banned"}
 	grantable := []string{acView, acEdit, acDelete, acShare, acFlag, acComment, acAppeal}
 	refs := []iam.Ref{acRef("doc", "1"), acRef("doc", "2"), acRef("doc", "3"), acRef("doc", "4"),

@@ -206,6 +206,35 @@ func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role
 	return direct, role
 }
 
+// ownGrant reports that the user holds perm on the object itself, directly
+// or through a local role there: HasPerm's first look, which needs neither
+// the user's profiles nor the object's ancestry. The grants it reads are
+// kept for the chain.
+func (st *evalState) ownGrant(pi *permInfo) (bool, error) {
+	gs, err := st.grants(st.ref)
+	if err != nil {
+		return false, fmt.Errorf("iam: reading grants on %s: %w", st.ref.String(), err)
+	}
+	st.objGrants, st.objRead = gs, true
+	if gs.Len() == 0 || gs.Len() > linearHolders {
+		return false, nil
+	}
+	for i := range gs.entries {
+		e := &gs.entries[i]
+		if e.kind != KindUser || e.holder.Value() != st.uid {
+			continue
+		}
+		if !e.role {
+			if e.name == pi.handle {
+				return true, nil
+			}
+		} else if ri := st.c.pol.roleHandles[e.name]; ri != nil && ri.perms.has(pi.idx) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // grantedIn reports whether the subject or one of its groups holds perm in
 // gs, directly or (rolesOK) through a local role.
 func (st *evalState) grantedIn(gs *GrantSet, pi *permInfo, rolesOK bool) bool {
@@ -404,6 +433,9 @@ type chain struct {
 	chainDone bool
 	chainErr  error
 	truncated bool // the ancestry was cut short
+	// objGrants are the object's own grants, once read (objRead).
+	objGrants *GrantSet
+	objRead   bool
 	rare      *evalRare
 }
 
@@ -758,6 +790,9 @@ func (st *evalState) buildChain() error {
 	for i := range st.n {
 		l := st.link(i)
 		gs, err := st.grants(st.refOf(l))
+		if i == 0 && st.objRead {
+			gs, err = st.objGrants, nil // read by ownGrant already
+		}
 		if err != nil {
 			return fmt.Errorf("iam: reading grants on %s: %w", st.refOf(l).String(), err)
 		}

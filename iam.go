@@ -815,6 +815,15 @@ func (st *evalState) ruleDecides(ok bool, err error) error {
 // groups, then local roles and grants along the chain of refs. stop reports
 // that the check is decided.
 func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
+	if st.quick && st.hasObj {
+		// The user's own grants on the object first: when they allow,
+		// neither its profiles nor the ancestry need be read.
+		ok, err := st.ownGrant(pi)
+		if ok || err != nil {
+			st.allowed = ok
+			return true, err
+		}
+	}
 	hm, err := st.userMemo()
 	if err != nil {
 		return true, err
