@@ -50,8 +50,8 @@ type answerCache struct {
 	mask  uint64
 }
 
-// DefaultCacheSlots is the number of answers a Checker over a MemoryStore
-// keeps when Options.CacheSlots is zero (48 bytes each: 192 KB).
+// DefaultCacheSlots is the number of answers a Checker keeps when
+// Options.CacheSlots is zero (48 bytes each: 192 KB).
 const DefaultCacheSlots = 4096
 
 // maxCacheSlots caps Options.CacheSlots (48 MB of slots).

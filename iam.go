@@ -83,12 +83,13 @@ type Options struct {
 	// MaxDepth caps how many levels of ancestors are followed. Zero means
 	// DefaultMaxDepth; values above 64 act as 64.
 	MaxDepth int
-	// CacheSlots sizes HasPerm's answer cache on a MemoryStore (see
+	// CacheSlots sizes the answer cache of HasPerm and Decide (see
 	// "Answer cache" in the package documentation): zero means
 	// DefaultCacheSlots, a negative value turns the cache off. It is
-	// rounded up to a power of two, at most 1<<20; each slot takes 64
-	// bytes. Other stores have no answer cache (iamcache caches their
-	// reads).
+	// rounded up to a power of two, at most 1<<20; each slot takes 48
+	// bytes. It serves stores whose snapshots carry a generation, as
+	// MemoryStore's do; others are read on every check (iamcache caches
+	// their reads).
 	CacheSlots int
 	// Logger receives a record when HasPerm or HasPerms denies because the
 	// check failed (an unknown permission, a store error, a panic, a
