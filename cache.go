@@ -75,8 +75,9 @@ type question struct {
 
 // keyBuf bounds a kept question: its header word and fields.
 const (
-	keyBuf    = 128
-	keyHeader = 8
+	keyBuf      = 128
+	smallKeyBuf = 48
+	keyHeader   = 8
 )
 
 // key makes the question (user, permission, object ref, refusal of global
@@ -90,9 +91,19 @@ func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse boo
 	if refuse {
 		tag |= 1
 	}
+	// The same bytes either way; most questions fit the small buffer,
+	// which costs less to clear.
+	if keyHeader+len(uid)+len(ref.Type)+len(ref.ID) <= smallKeyBuf {
+		var buf [smallKeyBuf]byte
+		c.hashQuestion(q, buf[:writeQuestion(buf[:], tag, uid, ref)])
+		return
+	}
 	var buf [keyBuf]byte
-	n := writeQuestion(buf[:], tag, uid, ref)
-	q.k[0], q.k[1], q.ok = maphash.Bytes(c.seed1, buf[:n]), maphash.Bytes(c.seed2, buf[:n]), true
+	c.hashQuestion(q, buf[:writeQuestion(buf[:], tag, uid, ref)])
+}
+
+func (c *answerCache) hashQuestion(q *question, b []byte) {
+	q.k[0], q.k[1], q.ok = maphash.Bytes(c.seed1, b), maphash.Bytes(c.seed2, b), true
 }
 
 // writeQuestion writes a question into buf, unambiguously, and returns its

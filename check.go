@@ -636,11 +636,24 @@ func (st *evalState) open() error {
 	if st.view != nil {
 		return nil
 	}
-	v, f, err := st.c.snapshot(st.ctx)
-	if err != nil {
-		return fmt.Errorf("iam: reading the store: %w", err)
+	c := st.c
+	if c.snaps != nil {
+		v, err := c.snaps.Snapshot(st.ctx)
+		if err != nil {
+			return fmt.Errorf("iam: reading the store: %w", err)
+		}
+		if v != nil {
+			st.facts = v.Facts()
+			if c.trusts(st.facts.Store) {
+				st.view = v
+				return nil
+			}
+			st.facts = SnapshotFacts{}
+		}
 	}
-	st.view, st.facts = v, f
+	// Not a Snapshotter, or its view is of another store (or nil): the
+	// store's own methods.
+	st.view = c.view
 	return nil
 }
 

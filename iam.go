@@ -113,6 +113,7 @@ type Checker struct {
 	pol      *policy
 	store    Store
 	snaps    Snapshotter  // the store, when it is one
+	trusted  atomic.Bool  // a view of snaps has named the store (see trusts)
 	view     *storeView   // the Snapshot of a store that is not
 	cache    *answerCache // HasPerm's answers (nil: off)
 	now      func() time.Time
@@ -199,21 +200,18 @@ func (c *Checker) setStore(store Store) {
 	}
 }
 
-// snapshot returns the view a check reads: the store's own snapshot when
-// the view is of the Checker's store, else the store itself.
-func (c *Checker) snapshot(ctx context.Context) (Snapshot, SnapshotFacts, error) {
-	if c.snaps != nil {
-		v, err := c.snaps.Snapshot(ctx)
-		if err != nil {
-			return nil, SnapshotFacts{}, err
-		}
-		if v != nil {
-			if f := v.Facts(); f.Store == c.store {
-				return v, f, nil
-			}
-		}
+// trusts reports whether a view whose facts name s may be read: s is the
+// Checker's store. Once one view has named it, the store's views are
+// trusted without comparing again.
+func (c *Checker) trusts(s Store) bool {
+	if c.trusted.Load() {
+		return true
 	}
-	return c.view, SnapshotFacts{}, nil
+	if s != c.store {
+		return false
+	}
+	c.trusted.Store(true)
+	return true
 }
 
 func compilePolicy(p Policy) (*policy, error) {
