@@ -416,7 +416,7 @@ type env struct {
 // the subject's holdings read through it.
 type reads struct {
 	view    Snapshot
-	facts   SnapshotFacts
+	facts   *SnapshotFacts
 	hold    *Holding
 	timed   bool // a profile with an expiry took part
 	hm      *holdingMemo
@@ -643,17 +643,15 @@ func (st *evalState) open() error {
 			return fmt.Errorf("iam: reading the store: %w", err)
 		}
 		if v != nil {
-			st.facts = v.Facts()
-			if c.trusts(st.facts.Store) {
-				st.view = v
+			if f := v.Facts(); f != nil && c.trusts(f.Store) {
+				st.view, st.facts = v, f
 				return nil
 			}
-			st.facts = SnapshotFacts{}
 		}
 	}
 	// Not a Snapshotter, or its view is of another store (or nil): the
 	// store's own methods.
-	st.view = c.view
+	st.view, st.facts = c.view, &noFacts
 	return nil
 }
 

@@ -36,8 +36,9 @@ type MemoryStore struct {
 
 type memState struct {
 	gen  uint64 // the snapshot's number: each Update publishes the next one
-	of   *MemoryStore
-	seed maphash.Seed
+	of    *MemoryStore
+	seed  maphash.Seed
+	facts SnapshotFacts
 	// localRoles: a local role (a grant of a role on an object, a type or
 	// globally) was stored at some time. While it is false no role is held
 	// through grants, and HasRole looks at profiles only.
@@ -128,7 +129,7 @@ func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
 	m := &MemoryStore{seed: maphash.MakeSeed()}
-	m.cur.Store(&memState{of: m, seed: m.seed})
+	m.publish(&memState{})
 	return m
 }
 
@@ -200,14 +201,19 @@ func (st *memState) Parents(_ context.Context, ref Ref) ([]Ref, error) {
 	return nil, nil
 }
 
-func (st *memState) Facts() SnapshotFacts {
-	return SnapshotFacts{
-		Store:        st.of,
+func (st *memState) Facts() *SnapshotFacts { return &st.facts }
+
+// publish makes st the store's current snapshot, with its facts.
+func (m *MemoryStore) publish(st *memState) {
+	st.of, st.seed = m, m.seed
+	st.facts = SnapshotFacts{
+		Store:        m,
 		Generation:   st.gen + 1, // the empty store's is 0, which means none
 		NoRoleGrants: !st.localRoles,
 		NoWideGrants: len(st.wide) == 0,
 		NoParents:    st.parents.Len() == 0,
 	}
+	m.cur.Store(st)
 }
 
 // MemoryStats counts what a MemoryStore holds.
@@ -262,7 +268,7 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 	if err := fn(tx); err != nil {
 		return err
 	}
-	m.cur.Store(&memState{of: m, seed: m.seed, gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
+	m.publish(&memState{gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
 		held: tx.held.Commit(), children: tx.children.Commit()})
 	return nil

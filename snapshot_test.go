@@ -47,13 +47,13 @@ func (v *countingView) Grants(ctx context.Context, on iam.Ref) (*iam.GrantSet, e
 	return v.Snapshot.Grants(ctx, on)
 }
 
-func (v *countingView) Facts() iam.SnapshotFacts {
-	f := v.Snapshot.Facts()
+func (v *countingView) Facts() *iam.SnapshotFacts {
+	f := *v.Snapshot.Facts()
 	f.Store = v.s
 	if v.s.noGen {
 		f.Generation = 0
 	}
-	return f
+	return &f
 }
 
 // grantOverride embeds the memory store, inheriting its Snapshot, and

@@ -90,8 +90,9 @@ type Snapshot interface {
 	Grants(ctx context.Context, on Ref) (*GrantSet, error)
 	Parents(ctx context.Context, ref Ref) ([]Ref, error)
 	// Facts reports what holds for the whole view. It is called on every
-	// check, so it must be cheap.
-	Facts() SnapshotFacts
+	// check, so it must be cheap: a view keeps its facts and returns a
+	// pointer to them, which neither side may modify.
+	Facts() *SnapshotFacts
 }
 
 // SnapshotFacts is what a Snapshot knows about all of its data. The zero
@@ -131,7 +132,10 @@ func (v *storeView) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
 	return v.parents.Parents(ctx, ref)
 }
 
-func (v *storeView) Facts() SnapshotFacts { return SnapshotFacts{} }
+func (v *storeView) Facts() *SnapshotFacts { return &noFacts }
+
+// noFacts claims nothing.
+var noFacts SnapshotFacts
 
 // Store is what the Checker reads: profiles, memberships and grants.
 type Store interface {

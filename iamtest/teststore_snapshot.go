@@ -50,6 +50,7 @@ func readSnap(t *testing.T, v iam.Snapshot) snapView {
 func requireTrueFacts(t *testing.T, st iam.Store, v iam.Snapshot, what string) {
 	t.Helper()
 	f := v.Facts()
+	require.NotNil(t, f, "%s: Facts() is nil", what)
 	require.Equal(t, st, f.Store, "%s: Facts().Store is not the store the view was taken of", what)
 	d := readSnap(t, v)
 	role := func(gs []iam.Grant) bool {
