@@ -35,7 +35,7 @@ type MemoryStore struct {
 }
 
 type memState struct {
-	gen  uint64 // the snapshot's number: each Update publishes the next one
+	gen   uint64 // the snapshot's number: each Update publishes the next one
 	of    *MemoryStore
 	seed  maphash.Seed
 	facts SnapshotFacts
