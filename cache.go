@@ -24,10 +24,12 @@ import (
 // before the cache.
 //
 // A slot holds the question as a 128-bit key and the generation. The key
-// is two independently seeded maphash hashes of the question written out
-// unambiguously (a header of lengths, then the fields): a wrong answer
-// needs two unrelated random 64-bit hashes to collide at once. A question
-// longer than keyBuf bytes is not kept.
+// is the question's header word (its permission, its refusal of global
+// roles and the lengths of its user, type and ID), kept exactly, and a
+// seeded maphash hash of the question written out unambiguously (the
+// header, then the fields): a wrong answer needs a question of the same
+// permission and field lengths whose random 64-bit hash collides. A
+// question longer than keyBuf bytes is not kept.
 //
 // Slots are seqlocks over atomic words: readers take no lock and never
 // allocate, a writer that finds a slot busy simply does not cache.
@@ -45,8 +47,7 @@ type cacheSlot struct {
 
 type answerCache struct {
 	slots []cacheSlot // len is a power of two
-	seed1 maphash.Seed
-	seed2 maphash.Seed
+	seed  maphash.Seed
 	mask  uint64
 }
 
@@ -63,11 +64,12 @@ func newAnswerCache(n int) *answerCache {
 	for size < n {
 		size <<= 1
 	}
-	return &answerCache{slots: make([]cacheSlot, size), seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), mask: uint64(size - 1)}
+	return &answerCache{slots: make([]cacheSlot, size), seed: maphash.MakeSeed(), mask: uint64(size - 1)}
 }
 
-// question is the cache key of a check: two hashes of it (k[0] also
-// picks the slot). ok is false for a question too long to keep.
+// question is the cache key of a check: its header word (k[0]) and the
+// hash of its bytes (k[1], which also picks the slot). ok is false for a
+// question too long to keep.
 type question struct {
 	k  [2]uint64
 	ok bool
@@ -93,25 +95,27 @@ func (c *answerCache) key(q *question, uid string, perm int, ref Ref, refuse boo
 	}
 	// The same bytes either way; most questions fit the small buffer,
 	// which costs less to clear.
+	q.k[0], q.ok = questionHeader(tag, uid, ref), true
 	if keyHeader+len(uid)+len(ref.Type)+len(ref.ID) <= smallKeyBuf {
 		var buf [smallKeyBuf]byte
-		c.hashQuestion(q, buf[:writeQuestion(buf[:], tag, uid, ref)])
+		q.k[1] = maphash.Bytes(c.seed, buf[:writeQuestion(buf[:], q.k[0], uid, ref)])
 		return
 	}
 	var buf [keyBuf]byte
-	c.hashQuestion(q, buf[:writeQuestion(buf[:], tag, uid, ref)])
+	q.k[1] = maphash.Bytes(c.seed, buf[:writeQuestion(buf[:], q.k[0], uid, ref)])
 }
 
-func (c *answerCache) hashQuestion(q *question, b []byte) {
-	q.k[0], q.k[1], q.ok = maphash.Bytes(c.seed1, b), maphash.Bytes(c.seed2, b), true
+// questionHeader is a question's header word: the tag, then the three
+// fields' lengths (each below keyBuf, so 8 bits hold it).
+func questionHeader(tag uint64, uid string, ref Ref) uint64 {
+	return tag | uint64(len(uid))<<32 | uint64(len(ref.Type))<<40 | uint64(len(ref.ID))<<48
 }
 
 // writeQuestion writes a question into buf, unambiguously, and returns its
-// length: a header word (the tag, then the three fields' lengths, each
-// below keyBuf so 8 bits hold it), then the user, type and ID. buf is at
-// least keyHeader plus the fields long.
-func writeQuestion(buf []byte, tag uint64, uid string, ref Ref) int {
-	binary.LittleEndian.PutUint64(buf, tag|uint64(len(uid))<<32|uint64(len(ref.Type))<<40|uint64(len(ref.ID))<<48)
+// length: its header word, then the user, type and ID. buf is at least
+// keyHeader plus the fields long.
+func writeQuestion(buf []byte, header uint64, uid string, ref Ref) int {
+	binary.LittleEndian.PutUint64(buf, header)
 	k := keyHeader + copy(buf[keyHeader:], uid)
 	k += copy(buf[k:], ref.Type)
 	return k + copy(buf[k:], ref.ID)
@@ -120,7 +124,7 @@ func writeQuestion(buf []byte, tag uint64, uid string, ref Ref) int {
 // get returns the answer kept for q at generation gen, and the user's
 // Holding it was computed with.
 func (c *answerCache) get(q *question, gen uint64) (allowed bool, hold *Holding, ok bool) {
-	s := &c.slots[q.k[0]&c.mask]
+	s := &c.slots[q.k[1]&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 {
 		return false, nil, false
@@ -136,7 +140,7 @@ func (c *answerCache) get(q *question, gen uint64) (allowed bool, hold *Holding,
 // put keeps the answer for q at generation gen, unless another writer is
 // filling the slot.
 func (c *answerCache) put(q *question, gen uint64, allowed bool, hold *Holding) {
-	s := &c.slots[q.k[0]&c.mask]
+	s := &c.slots[q.k[1]&c.mask]
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
 		return

@@ -34,15 +34,14 @@ func (a acKeyArgs) key(c *answerCache) question {
 func (a acKeyArgs) kept() bool { return keyHeader+len(a.uid)+len(a.ref.Type)+len(a.ref.ID) <= keyBuf }
 
 // requireDistinct fails unless get could never take one question for the
-// other: both hashes differ (a question too long to keep is never looked
-// up).
+// other: their hashes differ (and so, then, may their headers; a question
+// too long to keep is never looked up).
 func requireDistinct(t *testing.T, a, b question, msg string) {
 	t.Helper()
 	if !a.ok || !b.ok {
 		return
 	}
-	require.NotEqual(t, a.k[0], b.k[0], "%s: k1", msg)
-	require.NotEqual(t, a.k[1], b.k[1], "%s: k2", msg)
+	require.NotEqual(t, a.k[1], b.k[1], "%s: hash", msg)
 }
 
 // ackey is acKeyArgs{...}.key(c), for short literals.
@@ -70,7 +69,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 	q := ackey(c, "u1", 3, Ref{Type: "doc", ID: "1"}, false)
 	require.True(t, q.ok)
 	other := q // the same slot, another question
-	other.k[1] ^= 1
+	other.k[0] ^= 1
 
 	t.Run("empty cache misses", func(t *testing.T) {
 		for _, gen := range []uint64{0, 1, 7} {
@@ -97,12 +96,12 @@ func TestAnswerCacheGetPut(t *testing.T) {
 			require.False(t, ok, "gen %d", gen)
 		}
 	})
-	t.Run("same slot, either hash different, misses", func(t *testing.T) {
+	t.Run("same slot, header or hash different, misses", func(t *testing.T) {
 		c.put(&q, 5, true, nil)
 		for i, flip := range []func(*question){
-			func(x *question) { x.k[0] ^= 1 << 40 }, // above the mask: the same slot
-			func(x *question) { x.k[1] ^= 1 << 63 },
-			func(x *question) { x.k[1] ^= 1 },
+			func(x *question) { x.k[0] ^= 1 << 40 }, // another length
+			func(x *question) { x.k[0] ^= 1 },       // refusal
+			func(x *question) { x.k[1] ^= 1 << 63 }, // above the mask: the same slot
 		} {
 			x := q
 			flip(&x)
@@ -121,7 +120,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 	})
 	t.Run("questions in different slots coexist", func(t *testing.T) {
 		next := other
-		next.k[0] = q.k[0] + 1
+		next.k[1] = q.k[1] + 1
 		c.put(&q, 9, true, nil)
 		c.put(&next, 9, false, nil)
 		a, _, ok := c.get(&q, 9)
@@ -145,7 +144,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 		require.False(t, a)
 	})
 	t.Run("put leaves the sequence even, two further on", func(t *testing.T) {
-		s := &c.slots[q.k[0]&c.mask]
+		s := &c.slots[q.k[1]&c.mask]
 		before := s.seq.Load()
 		require.Zero(t, before&1)
 		c.put(&q, 11, true, nil)
@@ -160,7 +159,7 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 	c := newAnswerCache(4)
 	q := ackey(c, "u1", 2, Ref{Type: "doc", ID: "7"}, true)
 	c.put(&q, 3, true, nil)
-	s := &c.slots[q.k[0]&c.mask]
+	s := &c.slots[q.k[1]&c.mask]
 	words := func() [5]uint64 {
 		return [5]uint64{s.seq.Load(), s.k[0].Load(), s.k[1].Load(), s.gen.Load(), s.val.Load()}
 	}
@@ -173,7 +172,7 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 	c.put(&q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
 	other := q // the same slot, another question
-	other.k[1] ^= 5
+	other.k[0] ^= 5
 	c.put(&other, 4, false, nil)
 	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
 	_, _, ok = c.get(&other, 4)
@@ -373,14 +372,12 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 }
 
 // TestAnswerCacheKeysSpread: many distinct questions, short and long, get
-// distinct keys (distinct in both hashes, and the two hashes independent:
-// k1 != k2), spread over the slots.
+// distinct hashes, spread over the slots.
 // contract 15.
 func TestAnswerCacheKeysSpread(t *testing.T) {
 	c := newAnswerCache(DefaultCacheSlots)
 	rng := rand.New(rand.NewPCG(7, 11))
-	seen1 := map[uint64]acKeyArgs{}
-	seen2 := map[uint64]acKeyArgs{}
+	seen := map[uint64]acKeyArgs{}
 	slots := map[uint64]int{}
 	questions := map[acKeyArgs]bool{}
 	for i := range 20000 {
@@ -399,15 +396,11 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 		questions[a] = true
 		q := a.key(c)
 		require.True(t, q.ok, "%+v", a)
-		require.NotEqual(t, q.k[0], q.k[1], "%+v", a)
-		if prev, ok := seen1[q.k[0]]; ok {
-			t.Fatalf("k1 collision: %+v and %+v", prev, a)
+		if prev, ok := seen[q.k[1]]; ok {
+			t.Fatalf("hash collision: %+v and %+v", prev, a)
 		}
-		if prev, ok := seen2[q.k[1]]; ok {
-			t.Fatalf("k2 collision: %+v and %+v", prev, a)
-		}
-		seen1[q.k[0]], seen2[q.k[1]] = a, a
-		slots[q.k[0]&c.mask]++
+		seen[q.k[1]] = a
+		slots[q.k[1]&c.mask]++
 	}
 	// The slot index spreads the questions: no slot takes a large share.
 	most := 0
@@ -548,7 +541,8 @@ func TestAnswerCacheEncodingInjective(t *testing.T) {
 			tag |= 1
 		}
 		var buf [keyBuf]byte
-		k := string(buf[:writeQuestion(buf[:], tag, x.u, Ref{Type: x.ty, ID: x.id})])
+		ref := Ref{Type: x.ty, ID: x.id}
+		k := string(buf[:writeQuestion(buf[:], questionHeader(tag, x.u, ref), x.u, ref)])
 		if prev, ok := seen[k]; ok && prev != x {
 			t.Fatalf("collision %+v vs %+v", prev, x)
 		}
