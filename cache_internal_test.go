@@ -25,7 +25,7 @@ type acKeyArgs struct {
 
 func (a acKeyArgs) key(c *answerCache) question {
 	var q question
-	c.key(&q, a.uid, a.perm, a.ref, a.refuse)
+	c.key(&q, a.uid, a.perm, &a.ref, a.refuse)
 	return q
 }
 
@@ -542,7 +542,7 @@ func TestAnswerCacheEncodingInjective(t *testing.T) {
 		}
 		var buf [keyBuf]byte
 		ref := Ref{Type: x.ty, ID: x.id}
-		k := string(buf[:writeQuestion(buf[:], questionHeader(tag, x.u, ref), x.u, ref)])
+		k := string(buf[:writeQuestion(buf[:], questionHeader(tag, x.u, ref.Type, ref.ID), x.u, &ref)])
 		if prev, ok := seen[k]; ok && prev != x {
 			t.Fatalf("collision %+v vs %+v", prev, x)
 		}

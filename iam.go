@@ -664,7 +664,7 @@ func (c *Checker) askCache(st *evalState) {
 	if gen == 0 || st.uid == "" || len(st.extra) != 0 || st.ownParents {
 		return
 	}
-	c.cache.key(&st.key, st.uid, st.pi.idx, st.ref, st.refuse)
+	c.cache.key(&st.key, st.uid, st.pi.idx, &st.ref, st.refuse)
 	if !st.key.ok {
 		return
 	}
