@@ -953,6 +953,11 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 // leafValue runs a leaf, at most once per check (docs/contract.md line
 // 12): later occurrences recall its value or its error.
 func (st *evalState) leafValue(n *cnode) (bool, error) {
+	// The first 64 leaves' memo, read here rather than through recall:
+	// this is every leaf of nearly every rule.
+	if bit := uint64(1) << n.leaf; n.leaf < 64 && st.done&bit != 0 && st.errm&bit == 0 {
+		return st.val&bit != 0, nil
+	}
 	if known, v, err := st.recall(n.leaf); known {
 		return v, err
 	}
@@ -1060,6 +1065,9 @@ func (st *evalState) runLeaf(n *cnode) (bool, error) {
 		}
 		return true, nil
 	case opHasRole:
+		if st.hmDone && !st.refuse && st.hm.roles.has(n.role.idx) {
+			return true, nil // held globally: hasRole's first answer, without the call
+		}
 		return st.hasRole(n.role)
 	}
 	return false, fmt.Errorf("%w: invalid predicate node", ErrInvalidPolicy)
