@@ -15,4 +15,12 @@
 // and parallel (rbac_small under b.RunParallel). Engines built by Build
 // are safe for concurrent use of their prepared checks, except casbin's
 // plain Enforcer, which Options.Concurrent replaces by a SyncedEnforcer.
+//
+// BenchmarkWorkload/<library>/<zipf|uniform|writes> runs the root
+// package's realistic mixes through the same libraries (BuildMix), over
+// the data of the root BenchmarkWorkload's flat fixture (internal/workload:
+// 1,000,000 grants, 100,000 users, 131,072 distinct questions). compare.sh
+// runs it one library per process and regenerates its table between
+// <!-- workload:start --> and <!-- workload:end -->; the ordinary tests
+// (TestWorkloadEngines) load a hundredth of it.
 package benchmarks

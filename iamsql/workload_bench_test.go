@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamgo/iam"
 	"github.com/iamgo/iam/iamsql"
+	"github.com/iamgo/iam/internal/workload"
 )
 
 // BenchmarkSQLWorkload is the root package's BenchmarkWorkload (zipf,
@@ -29,13 +28,13 @@ import (
 // The scale is a tenth of the root benchmark's: 100,000 grants (25,000
 // documents with 4 grants each) and 10,000 users, for all three stores
 // alike, because loading 1,000,000 grants through the Writer takes too long
-// for a benchmark run. The generator is the root benchmark's, by formulas,
-// so every expected answer is known without asking a store. The questions
-// (65,536 distinct) and their sequences are built once per process; each
-// store is loaded once, in one Update transaction (SQLite into a file under
-// the group's temporary directory, PostgreSQL into a schema of its own),
-// when its group first runs, never by the ordinary tests, and the load time
-// is logged.
+// for a benchmark run. The generator is the root benchmark's
+// (internal/workload, by formulas), so every expected answer is known
+// without asking a store. The questions (65,536 distinct) and their
+// sequences are built once per process; each store is loaded once, in one
+// Update transaction (SQLite into a file under the group's temporary
+// directory, PostgreSQL into a schema of its own), when its group first
+// runs, never by the ordinary tests, and the load time is logged.
 //
 // Each sub-benchmark first empties the SQL cache and checks 4,096
 // questions against the generator's answers (Check and HasPerm), so they
@@ -59,7 +58,10 @@ func BenchmarkSQLWorkload(b *testing.B) {
 			if grp.name == "postgres" && os.Getenv(pgDSNEnv) == "" {
 				b.Skip(pgDSNEnv + " is not set: the PostgreSQL workload is not run (scripts/with-postgres starts a server)")
 			}
-			g := swGenOnce()
+			g, err := swGenOnce()
+			if err != nil {
+				b.Fatal(err)
+			}
 			st := grp.once.get(b, g, grp.open)
 			b.Run("zipf", func(b *testing.B) { swChecks(b, g, st, g.zipf) })
 			b.Run("uniform", func(b *testing.B) { swChecks(b, g, st, g.uniform) })
@@ -69,30 +71,16 @@ func BenchmarkSQLWorkload(b *testing.B) {
 }
 
 const (
-	swUsers  = 10_000
-	swDocs   = 25_000
-	swSlots  = 4
-	swGrants = swDocs * swSlots
+	// swDiv scales the root benchmark's workload down: a tenth of it.
+	swDiv = 10
 	// swPool distinct questions; the sequences index into them.
-	swPool = 1 << 16
-	// swSeqLen questions are drawn in advance, so the generator is not timed.
-	swSeqLen  = 1 << 20
-	swSeqMask = swSeqLen - 1
+	swPool    = 1 << 16
+	swSeqMask = workload.SeqLen - 1
 	// swSampleLen questions of each sequence are checked before the timing.
 	swSampleLen = 4096
-	// swStride spaces the users holding grants on one document: the holder
-	// of slot j is base+j*swStride, distinct for every slot, so who holds
-	// which slot is arithmetic rather than a lookup.
-	swStride = 997
-	// swZipfS is the Zipf exponent: a few hot questions, a long tail.
-	swZipfS = 1.1
 	// swWriteEvery checks per validated write in the writes mix.
 	swWriteEvery = 100
-	swSeed       = 1
 )
-
-// swPerms are the permissions the fixture grants and asks about.
-var swPerms = [...]string{"doc.view", "doc.edit", "doc.comment"}
 
 type swUser struct{ id string }
 
@@ -110,112 +98,48 @@ type swQuestion struct {
 
 // swGen is the generated data: the same for every store.
 type swGen struct {
+	w       *workload.Workload
 	policy  iam.Policy
-	users   []string
-	docs    []string
-	pool    []swQuestion
-	uniform []uint32 // indexes into pool
+	pool    []swQuestion // w.Pool in iam's terms
+	uniform []uint32     // indexes into pool
 	zipf    []uint32
-	allowed [2]float64 // share of allowed answers in uniform and zipf
 	built   time.Duration
 	logged  sync.Once
 }
 
-// swMix is the splitmix64 finaliser: a deterministic hash of x.
-func swMix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+// swGrant is g in iam's terms.
+func swGrant(g workload.Grant) iam.Grant {
+	return iam.Grant{Holder: iam.User(g.User), Perm: g.Perm, On: iam.Ref{Type: g.ObjectType, ID: g.ObjectID}}
 }
 
-func swBase(d int) int { return int(swMix(swSeed<<56^1<<48^uint64(d)) % swUsers) }
-
-func swPerm(d, j int) int { return (d + j) % len(swPerms) }
-
-// swHolder returns the user holding slot j of document d.
-func swHolder(d, j int) int { return (swBase(d) + j*swStride) % swUsers }
-
-// swHolds is the expected answer: user u holds permission p on document d.
-func swHolds(u, p, d int) bool {
-	diff := (u - swBase(d) + swUsers) % swUsers
-	j := diff / swStride
-	return diff%swStride == 0 && j < swSlots && swPerm(d, j) == p
-}
-
-func (g *swGen) grant(d, j int) iam.Grant {
-	return iam.Grant{Holder: iam.User(g.users[swHolder(d, j)]), Perm: swPerms[swPerm(d, j)], On: iam.Ref{Type: "doc", ID: g.docs[d]}}
-}
-
-var swGenOnce = sync.OnceValue(func() *swGen {
+// swGenOnce generates the root benchmark's flat workload at a tenth of its
+// size, with 65,536 questions.
+var swGenOnce = sync.OnceValues(func() (*swGen, error) {
 	start := time.Now()
-	g := &swGen{users: make([]string, swUsers), docs: make([]string, swDocs)}
-	for i := range g.users {
-		g.users[i] = "u" + strconv.Itoa(i)
+	spec := workload.Flat(swDiv)
+	spec.Pool = swPool
+	w, err := workload.Generate(spec)
+	if err != nil {
+		return nil, err
 	}
-	for i := range g.docs {
-		g.docs[i] = "d" + strconv.Itoa(i)
+	g := &swGen{w: w, uniform: w.Uniform, zipf: w.Zipf}
+	for _, p := range w.Perms {
+		g.policy.Perms = append(g.policy.Perms, iam.Perm{Name: p, Types: []string{spec.Levels[0].Type}})
 	}
-	for _, p := range swPerms {
-		g.policy.Perms = append(g.policy.Perms, iam.Perm{Name: p, Types: []string{"doc"}})
+	subs := make([]*swUser, len(w.Users))
+	for i, id := range w.Users {
+		subs[i] = &swUser{id: id}
 	}
-	subs := make([]*swUser, swUsers)
-	for i := range subs {
-		subs[i] = &swUser{id: g.users[i]}
+	objs := make([]iam.Object, len(w.Objects[0]))
+	for i, id := range w.Objects[0] {
+		objs[i] = iam.Ref{Type: spec.Levels[0].Type, ID: id}
 	}
-	objs := make([]iam.Object, swDocs)
-	for i := range objs {
-		objs[i] = iam.Ref{Type: "doc", ID: g.docs[i]}
-	}
-
-	// Allowed and denied in turn; denied questions are half near misses (a
-	// holder of a grant on the document, asking for another permission)
-	// and half a random user.
-	r := rand.New(rand.NewPCG(swSeed, 0x9e37))
-	seen := make(map[[3]int32]bool, swPool)
-	g.pool = make([]swQuestion, 0, swPool)
-	for len(g.pool) < swPool {
-		want := len(g.pool)%2 == 0
-		d := r.IntN(swDocs)
-		var u, p int
-		if want || r.IntN(2) == 0 {
-			j := r.IntN(swSlots)
-			u, p = swHolder(d, j), swPerm(d, j)
-			if !want {
-				p = (p + 1 + r.IntN(len(swPerms)-1)) % len(swPerms)
-			}
-		} else {
-			u, p = r.IntN(swUsers), r.IntN(len(swPerms))
-		}
-		k := [3]int32{int32(u), int32(p), int32(d)}
-		if swHolds(u, p, d) != want || seen[k] {
-			continue
-		}
-		seen[k] = true
-		g.pool = append(g.pool, swQuestion{sub: subs[u], perm: swPerms[p], obj: objs[d], want: want})
-	}
-	g.uniform = make([]uint32, swSeqLen)
-	for i := range g.uniform {
-		g.uniform[i] = uint32(r.IntN(swPool))
-	}
-	// Zipf rank k is question k: the hottest questions alternate between
-	// allowed and denied too.
-	z := rand.NewZipf(r, swZipfS, 1, swPool-1)
-	g.zipf = make([]uint32, swSeqLen)
-	for i := range g.zipf {
-		g.zipf[i] = uint32(z.Uint64())
-	}
-	for n, seq := range [2][]uint32{g.uniform, g.zipf} {
-		yes := 0
-		for _, k := range seq {
-			if g.pool[k].want {
-				yes++
-			}
-		}
-		g.allowed[n] = float64(yes) / float64(len(seq))
+	g.pool = make([]swQuestion, len(w.Pool))
+	for k, q := range w.Pool {
+		g.pool[k] = swQuestion{sub: subs[q.User], perm: w.Perms[q.Perm], obj: objs[q.Object], want: q.Want}
 	}
 	g.built = time.Since(start)
-	return g
+	return g, nil
 })
 
 // logOnce logs how the questions and the store were built, on the first
@@ -224,9 +148,12 @@ var swGenOnce = sync.OnceValue(func() *swGen {
 func (s *swStore) logOnce(b *testing.B, g *swGen) {
 	g.logged.Do(func() {
 		b.Logf("questions: %d distinct, over %d grants and %d users, built in %v; allowed: %.0f%% of uniform, %.0f%% of zipf",
-			swPool, swGrants, swUsers, g.built.Round(time.Millisecond), 100*g.allowed[0], 100*g.allowed[1])
+			len(g.pool), g.w.NumGrants(), len(g.w.Users), g.built.Round(time.Millisecond),
+			100*g.w.AllowedShare(g.uniform), 100*g.w.AllowedShare(g.zipf))
 	})
-	s.logged.Do(func() { b.Logf("%s: loaded %d grants in %v", s.name, swGrants, s.loaded.Round(time.Millisecond)) })
+	s.logged.Do(func() {
+		b.Logf("%s: loaded %d grants in %v", s.name, g.w.NumGrants(), s.loaded.Round(time.Millisecond))
+	})
 }
 
 // swStore is one loaded store.
@@ -292,11 +219,9 @@ func (o *swOnce) get(b *testing.B, g *swGen, open func(*testing.B, *swGen) (*swS
 func swOpenMemory(_ *testing.B, g *swGen) (*swStore, error) {
 	m := iam.NewMemoryStore()
 	err := m.Update(context.Background(), func(tx *iam.MemoryTx) error {
-		for d := range swDocs {
-			for j := range swSlots {
-				if err := tx.Grant(g.grant(d, j)); err != nil {
-					return err
-				}
+		for gr := range g.w.Grants() {
+			if err := tx.Grant(swGrant(gr)); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -308,11 +233,9 @@ func swOpenMemory(_ *testing.B, g *swGen) (*swStore, error) {
 func swLoadSQL(s *iamsql.Store, g *swGen) error {
 	ctx := context.Background()
 	return s.Update(ctx, func(_ *sql.Tx, w *iamsql.Writer) error {
-		for d := range swDocs {
-			for j := range swSlots {
-				if err := w.Grant(ctx, g.grant(d, j)); err != nil {
-					return err
-				}
+		for gr := range g.w.Grants() {
+			if err := w.Grant(ctx, swGrant(gr)); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -380,18 +303,6 @@ func swChecker(b *testing.B, g *swGen, st *swStore) *iam.Checker {
 	return c
 }
 
-// swSample returns the pool indexes checked before the timing: the first
-// questions of the sequence (what the timed loop asks first) and questions
-// spread over the whole pool (the hottest Zipf ranks among them).
-func swSample(seq []uint32) []uint32 {
-	out := make([]uint32, 0, swSampleLen)
-	out = append(out, seq[:swSampleLen/2]...)
-	for k := range swSampleLen / 2 {
-		out = append(out, uint32(k*(swPool/(swSampleLen/2))))
-	}
-	return out
-}
-
 // swVerify checks a sample of seq against the generator's answers, read
 // from the database: the SQL cache is emptied first.
 func swVerify(b *testing.B, g *swGen, st *swStore, c *iam.Checker, seq []uint32) {
@@ -400,7 +311,7 @@ func swVerify(b *testing.B, g *swGen, st *swStore, c *iam.Checker, seq []uint32)
 	if st.sql != nil {
 		st.sql.Cache().InvalidateAll()
 	}
-	for _, k := range swSample(seq) {
+	for _, k := range g.w.Sample(seq, swSampleLen) {
 		q := &g.pool[k]
 		d, err := c.Check(ctx, q.sub, q.perm, q.obj)
 		if err != nil || d.Allowed != q.want {
@@ -474,11 +385,9 @@ func swWrites(b *testing.B, g *swGen, st *swStore) {
 	seq := g.uniform
 	c := swChecker(b, g, st)
 	swVerifyAndWarm(b, g, st, c, seq)
-	r := rand.New(rand.NewPCG(swSeed, 0x77))
 	writes := make([]iam.Grant, 1024)
-	for k := range writes {
-		doc := iam.Ref{Type: "doc", ID: g.docs[r.IntN(swDocs)]}
-		writes[k] = iam.Grant{Holder: iam.User("w" + strconv.Itoa(k)), Perm: swPerms[k%len(swPerms)], On: doc}
+	for k, wg := range g.w.Writes(len(writes)) {
+		writes[k] = swGrant(wg)
 	}
 	pool := g.pool
 	m := st.misses()
@@ -524,8 +433,8 @@ func swWrites(b *testing.B, g *swGen, st *swStore) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if n != swGrants {
-		b.Fatalf("%s writes: the store holds %d grants after the run, want %d", st.name, n, swGrants)
+	if n != g.w.NumGrants() {
+		b.Fatalf("%s writes: the store holds %d grants after the run, want %d", st.name, n, g.w.NumGrants())
 	}
 	swVerify(b, g, st, c, seq)
 }

@@ -1,11 +1,15 @@
-// Command readme regenerates the side-by-side table of benchmarks/README.md from a
+// Command readme regenerates the side-by-side tables of benchmarks/README.md from a
 // `make bench-compare` run: benchstat's CSV summary (medians and 95%
 // confidence intervals), the raw benchmark output (CPU, load and
 // cross-check lines) and the revocation test's output. It rewrites the
 // README between <!-- compare:start --> and <!-- compare:end -->; when
-// the markers are missing it inserts them after <!-- bench:end -->.
+// the markers are missing it inserts them after <!-- bench:end -->. With
+// -parts workload (or "compare workload") it does the same for the
+// realistic mixes (BenchmarkWorkload), between <!-- workload:start -->
+// and <!-- workload:end -->, or after the line <!-- workload:here -->.
 //
 //	readme -bench out/compare.txt -benchstat out/benchstat.csv -revocation out/revocation.txt -readme README.md
+//	readme -parts workload -workload out/workload.txt -workload-benchstat out/workload.csv -readme README.md
 package main
 
 import (
@@ -48,7 +52,9 @@ type stat struct {
 
 type key struct{ scenario, kind, lib string }
 
-type result struct{ ns, bytes, allocs stat }
+// result is one benchmark's summary; wns, wbytes and wallocs are the
+// writes mix's ns/write, B/write and allocs/write.
+type result struct{ ns, bytes, allocs, wns, wbytes, wallocs stat }
 
 func main() {
 	benchPath := flag.String("bench", "out/compare.txt", "raw `go test -bench` output")
@@ -58,40 +64,72 @@ func main() {
 	count := flag.String("count", "6", "the -count of the run")
 	benchtime := flag.String("benchtime", "200ms", "the -benchtime of the run")
 	elapsed := flag.String("elapsed", "", "how long the whole run took")
+	parts := flag.String("parts", "compare", `the tables to regenerate: "compare", "workload" or both`)
+	wPath := flag.String("workload", "out/workload.txt", "raw BenchmarkWorkload output")
+	wCSV := flag.String("workload-benchstat", "out/workload.csv", "benchstat -format csv output of BenchmarkWorkload")
+	wBenchtime := flag.String("workload-benchtime", "1s", "the -benchtime of the BenchmarkWorkload runs")
+	casbinBenchtime := flag.String("casbin-benchtime", "100x", "the -benchtime of casbin's BenchmarkWorkload runs")
+	wElapsed := flag.String("workload-elapsed", "", "how long the BenchmarkWorkload runs took")
 	flag.Parse()
 
-	results, err := readBenchstat(*csvPath)
-	if err != nil {
-		log.Fatal(err)
-	}
-	raw, err := os.ReadFile(*benchPath)
-	if err != nil {
-		log.Fatal(err)
-	}
-	rev, err := os.ReadFile(*revPath)
-	if err != nil {
-		log.Fatal(err)
-	}
-	block, err := render(results, raw, rev, *count, *benchtime, *elapsed)
-	if err != nil {
-		log.Fatal(err)
-	}
 	readme, err := os.ReadFile(*readmePath)
 	if err != nil {
 		log.Fatal(err)
 	}
-	out, err := splice(readme, block)
-	if err != nil {
-		log.Fatal(err)
+	if strings.Contains(*parts, "compare") {
+		results, err := readBenchstat(*csvPath, compareRE, func(m []string) key { return key{m[1], m[2], m[3]} })
+		if err != nil {
+			log.Fatal(err)
+		}
+		raw, err := os.ReadFile(*benchPath)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rev, err := os.ReadFile(*revPath)
+		if err != nil {
+			log.Fatal(err)
+		}
+		block, err := render(results, raw, rev, *count, *benchtime, *elapsed)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if readme, err = splice(readme, block, startMarker, endMarker, afterMarker); err != nil {
+			log.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(*readmePath, out, 0o644); err != nil {
+	if strings.Contains(*parts, "workload") {
+		results, err := readBenchstat(*wCSV, workloadRE, func(m []string) key { return key{"workload", m[2], m[1]} })
+		if err != nil {
+			log.Fatal(err)
+		}
+		raw, err := os.ReadFile(*wPath)
+		if err != nil {
+			log.Fatal(err)
+		}
+		block, err := renderWorkload(results, raw, *count, *wBenchtime, *casbinBenchtime, *wElapsed)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if readme, err = splice(readme, block, workloadStart, workloadEnd, workloadAfter); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(*readmePath, readme, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
 
+// The benchmark names of BenchmarkCompare/<scenario>/<kind>/<library> and
+// BenchmarkWorkload/<library>/<mix>, as benchstat prints them.
+var (
+	compareRE  = regexp.MustCompile(`^Compare/([^/]+)/([^/]+)/([^/-]+)(-\d+)?$`)
+	workloadRE = regexp.MustCompile(`^Workload/([^/]+)/([^/-]+)(-\d+)?$`)
+)
+
 // readBenchstat parses benchstat's CSV: one section per unit, each with a
-// header row ",<unit>,CI" and rows "<name>,<value>,<CI>".
-func readBenchstat(path string) (map[key]*result, error) {
+// header row ",<unit>,CI" and rows "<name>,<value>,<CI>". The rows whose
+// name matches nameRE are kept, under the key mk makes of the match.
+func readBenchstat(path string, nameRE *regexp.Regexp, mk func([]string) key) (map[key]*result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -101,7 +139,6 @@ func readBenchstat(path string) (map[key]*result, error) {
 	r.FieldsPerRecord = -1
 	res := map[key]*result{}
 	unit := ""
-	nameRE := regexp.MustCompile(`^Compare/([^/]+)/([^/]+)/([^/-]+)(-\d+)?$`)
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -131,7 +168,7 @@ func readBenchstat(path string) (map[key]*result, error) {
 		if len(rec) >= 3 {
 			s.ci = rec[2]
 		}
-		k := key{m[1], m[2], m[3]}
+		k := mk(m)
 		if res[k] == nil {
 			res[k] = &result{}
 		}
@@ -143,10 +180,19 @@ func readBenchstat(path string) (map[key]*result, error) {
 			res[k].bytes = s
 		case "allocs/op":
 			res[k].allocs = s
+		case "sec/write":
+			s.v *= 1e9
+			res[k].wns = s
+		case "ns/write":
+			res[k].wns = s
+		case "B/write":
+			res[k].wbytes = s
+		case "allocs/write":
+			res[k].wallocs = s
 		}
 	}
 	if len(res) == 0 {
-		return nil, fmt.Errorf("%s: no BenchmarkCompare results", path)
+		return nil, fmt.Errorf("%s: no results named like %s", path, nameRE)
 	}
 	return res, nil
 }
@@ -430,9 +476,9 @@ func fmtNum(v float64, prec int) string {
 	return out
 }
 
-// splice replaces the block between the markers, or inserts it after the
-// line holding afterMarker.
-func splice(readme, block []byte) ([]byte, error) {
+// splice replaces the block between startMarker and endMarker, or inserts
+// it after the line holding afterMarker.
+func splice(readme, block []byte, startMarker, endMarker, afterMarker string) ([]byte, error) {
 	if i := bytes.Index(readme, []byte(startMarker)); i >= 0 {
 		j := bytes.Index(readme[i:], []byte(endMarker))
 		if j < 0 {
