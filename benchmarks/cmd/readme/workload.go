@@ -61,7 +61,8 @@ func renderWorkload(res map[key]*result, raw []byte, count, benchtime, casbinBen
 	if elapsed != "" {
 		p("; the runs took %s", elapsed)
 	}
-	p(".\n`BenchmarkWorkload/<library>/<mix>` in the [`benchmarks/`](benchmarks) module asks the root\n")
+	p(".\nThe cores are shared with other work, so the intervals are wide.\n")
+	p("`BenchmarkWorkload/<library>/<mix>` in this module (`benchmarks/`) asks the root\n")
 	p("`BenchmarkWorkload`'s flat mixes of every library, over the same generated data (`internal/workload`):\n")
 	p("%s grants of 3 permissions on %s documents to %s users, %s distinct questions, half of them\n",
 		fmtNum(float64(grants), 0), fmtNum(float64(250_000/div), 0), fmtNum(float64(100_000/div), 0), fmtNum(float64((1<<17)/div), 0))
