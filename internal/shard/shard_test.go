@@ -3,6 +3,7 @@ package shard
 import (
 	"hash/maphash"
 	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -113,13 +114,14 @@ func TestMap2(t *testing.T) {
 }
 
 // checkTable verifies a table's invariant: entries ascending by the low 32
-// bits of their tag, each at or after its home with no empty slot between,
-// and n counting the entries.
+// bits of their tag, each at or after its home with no empty slot between;
+// a delta in the same order, its filter covering it; and n counting the
+// keys with the delta applied.
 func checkTable[K, V comparable](t *testing.T, tb *table[K, V]) {
 	t.Helper()
 	require.Equal(t, len(tb.tags), len(tb.ents))
-	require.GreaterOrEqual(t, uint64(len(tb.tags)), tb.home)
-	n, prev := 0, uint32(0)
+	require.GreaterOrEqual(t, len(tb.tags), int(tb.home))
+	prev := uint32(0)
 	var zero entry[K, V]
 	for i, x := range tb.tags {
 		if x == 0 {
@@ -128,7 +130,6 @@ func checkTable[K, V comparable](t *testing.T, tb *table[K, V]) {
 			}
 			continue
 		}
-		n++
 		if x&1 == 0 {
 			t.Fatalf("slot %d: tag %#x without bit 0", i, x)
 		}
@@ -146,19 +147,84 @@ func checkTable[K, V comparable](t *testing.T, tb *table[K, V]) {
 			}
 		}
 	}
-	require.Equal(t, n, tb.n)
+	require.LessOrEqual(t, len(tb.delta), maxDelta)
+	var filter table[K, V]
+	for i, d := range tb.delta {
+		filter.addFilter(d.tag)
+		require.Equal(t, uint64(1), d.tag&1)
+		if i > 0 && uint32(d.tag) < uint32(tb.delta[i-1].tag) {
+			t.Fatalf("delta %d out of order", i)
+		}
+		_, inBase := tb.find(d.tag, d.e.k)
+		if d.dead {
+			require.True(t, inBase, "a dead edit hides a key of the table")
+			require.Zero(t, d.e.v)
+		}
+		for j := range i {
+			if tb.delta[j].tag == d.tag && tb.delta[j].e.k == d.e.k {
+				t.Fatalf("delta edits key %v twice", d.e.k)
+			}
+		}
+	}
+	require.Equal(t, filter.filter, tb.filter, "filter")
+	n, last := 0, uint32(0)
+	tb.each(func(x uint64, _ *entry[K, V]) bool {
+		if uint32(x) < last {
+			t.Fatalf("each out of order")
+		}
+		last = uint32(x)
+		n++
+		return true
+	})
+	require.Equal(t, n, int(tb.n))
 }
 
+// shards returns m's tables in shard order.
+func shards[K comparable, V any](m Map[K, V]) []*table[K, V] {
+	var out []*table[K, V]
+	for _, c := range m.dir {
+		for i := range m.perChunk() {
+			out = append(out, &c.t[i])
+		}
+	}
+	return out
+}
+
+// checkMap verifies m's shape (directory, chunks, shards), every table, and
+// its contents against want.
 func checkMap[K, V comparable](t *testing.T, m Map[K, V], hash func(K) uint64, want map[K]V) {
 	t.Helper()
 	require.Equal(t, len(want), m.Len())
+	if m.dir != nil {
+		nd := len(m.dir)
+		require.Equal(t, 0, nd&(nd-1), "directory length a power of two")
+		per := m.perChunk()
+		require.Equal(t, 64-int(m.dshift), bits.Len(uint(nd))-1, "dshift")
+		require.Equal(t, int(chunkBits(64-m.shift)), bits.Len(uint(per))-1, "shards per chunk")
+		require.True(t, per == chunkShards || nd == 1, "a partly used chunk is the only one")
+		require.LessOrEqual(t, nd*per, MaxShards)
+		var zero table[K, V]
+		for _, c := range m.dir {
+			for i := per; i < chunkShards; i++ {
+				require.Equal(t, zero, c.t[i], "unused header %d in use", i)
+			}
+			require.False(t, c.draft, "published chunk still a draft")
+			require.Zero(t, c.own)
+			require.Zero(t, c.owndt)
+		}
+	}
 	total := 0
-	for i := range m.sh {
-		checkTable(t, &m.sh[i])
-		total += m.sh[i].n
-		for _, x := range m.sh[i].tags {
+	for i, tb := range shards(m) {
+		checkTable(t, tb)
+		total += int(tb.n)
+		for _, x := range tb.tags {
 			if x != 0 && x>>m.shift != uint64(i) {
 				t.Fatalf("tag %#x in shard %d", x, i)
+			}
+		}
+		for _, d := range tb.delta {
+			if d.tag>>m.shift != uint64(i) {
+				t.Fatalf("delta tag %#x in shard %d", d.tag, i)
 			}
 		}
 	}
@@ -169,7 +235,13 @@ func checkMap[K, V comparable](t *testing.T, m Map[K, V], hash func(K) uint64, w
 		}
 	}
 	got := map[K]V{}
-	m.Range(func(k K, v V) bool { got[k] = v; return true })
+	m.Range(func(k K, v V) bool {
+		if _, dup := got[k]; dup {
+			t.Fatalf("Range: %v twice", k)
+		}
+		got[k] = v
+		return true
+	})
 	require.Equal(t, want, got)
 }
 
@@ -280,8 +352,9 @@ func TestTableDeleteAll(t *testing.T) {
 	}
 	m2 := b.Commit()
 	checkMap(t, m2, h, map[string]int{})
-	for i := range m2.sh {
-		require.Nil(t, m2.sh[i].tags, "empty shard keeps its slots")
+	for _, tb := range shards(m2) {
+		require.Nil(t, tb.tags, "empty shard keeps its slots")
+		require.Nil(t, tb.delta, "empty shard keeps its delta")
 	}
 	checkMap(t, m1, h, func() map[string]int {
 		w := map[string]int{}
@@ -305,20 +378,21 @@ func TestTableCompact(t *testing.T) {
 	}
 	m = b.Commit()
 	slots := 0
-	for i := range m.sh {
-		slots += len(m.sh[i].tags)
+	for _, tb := range shards(m) {
+		slots += len(tb.tags)
 	}
 	load := float64(n) / float64(slots)
-	t.Logf("%d shards, load %.3f", len(m.sh), load)
+	t.Logf("%d shards in %d chunks, load %.3f", len(shards(m)), len(m.dir), load)
 	require.Greater(t, load, 0.72)
 	require.LessOrEqual(t, load, 0.751)
 
 	// The price of a hit: slots probed from the key's home to the key.
 	probes := 0
+	all := shards(m)
 	for i := range n {
 		k := strconv.Itoa(i)
 		hk := h(k)
-		tb := &m.sh[hk>>m.shift]
+		tb := all[hk>>m.shift]
 		for j := homeOf(hk|1, tb.home); ; j++ {
 			probes++
 			if tb.tags[j] == hk|1 && tb.ents[j].k == k {
@@ -330,39 +404,31 @@ func TestTableCompact(t *testing.T) {
 	t.Logf("%.2f slots probed per hit", avg)
 	require.Less(t, avg, 3.0, "linear probing at load 3/4 averages about 2.5")
 
-	// One more write keeps the other shards shared and stays compact.
-	b = m.Edit(h)
-	b.Set("extra", 1)
-	m2 := b.Commit()
-	shared := 0
-	for i := range m.sh {
-		if len(m.sh[i].tags) > 0 && &m.sh[i].tags[0] == &m2.sh[i].tags[0] {
-			shared++
-		}
-	}
-	require.Equal(t, len(m.sh)-1, shared)
-}
-
-func BenchmarkMapGet(b *testing.B) {
-	for _, n := range []int{1_000, 1_000_000} {
-		var m Map[string, *int]
-		keys := make([]string, n)
-		bt := m.Edit(h)
-		for i := range n {
-			keys[i] = "d" + strconv.Itoa(i)
-			bt.Set(keys[i], new(int))
-		}
-		m = bt.Commit()
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				k := keys[(i*7919)&1023%n]
-				if _, ok := m.Get(h(k), k); !ok {
-					b.Fatal("missing")
-				}
-				i++
+	// One more write copies one chunk and one delta: every table and the
+	// other chunks stay shared, and the base is unchanged.
+	for _, k := range []string{"extra", "7"} {
+		b = m.Edit(h)
+		b.Set(k, 1)
+		m2 := b.Commit()
+		require.Len(t, m2.dir, len(m.dir))
+		sharedChunks := 0
+		for i := range m.dir {
+			if m.dir[i] == m2.dir[i] {
+				sharedChunks++
 			}
-		})
+		}
+		require.Equal(t, len(m.dir)-1, sharedChunks)
+		old, cur := shards(m), shards(m2)
+		for i := range old {
+			require.Same(t, &old[i].tags[0], &cur[i].tags[0], "table %d copied", i)
+		}
+		v, ok := m.Get(h("7"), "7")
+		require.True(t, ok)
+		require.Equal(t, 7, v)
+		_, ok = m.Get(h("extra"), "extra")
+		require.False(t, ok)
+		v, _ = m2.Get(h(k), k)
+		require.Equal(t, 1, v)
 	}
 }
 
