@@ -532,9 +532,3 @@ func (b *holderBuilder) list() []Holder {
 func comparePrincipals(a, b Principal) int {
 	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 }
-
-// Has reports whether the list has principal p holding perm.
-func (hl HolderList) Has(p Principal, perm string) bool {
-	i, ok := slices.BinarySearchFunc(hl.Holders, p, func(h Holder, p Principal) int { return comparePrincipals(h.Principal, p) })
-	return ok && slices.Contains(hl.Holders[i].Perms, perm)
-}

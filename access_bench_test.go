@@ -16,23 +16,23 @@ func listFixture(tb testing.TB, parents bool) (*iam.Checker, *benchUser) {
 	tb.Helper()
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
-	err := store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err := store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for i := range 1_000_000 {
 			doc := iam.Ref{Type: "doc", ID: fmt.Sprintf("d%07d", i)}
 			holder := iam.User(fmt.Sprint("u", i%100))
 			if parents && i%100 == 0 {
 				folder := iam.Ref{Type: "folder", ID: fmt.Sprint("f", i/10_000)}
-				if err := tx.SetParents(doc, []iam.Ref{folder}); err != nil {
+				if err := tx.(iam.ParentStore).SetParents(ctx, doc, []iam.Ref{folder}); err != nil {
 					return err
 				}
 				if i%10_000 == 0 {
-					if err := tx.Grant(iam.Grant{Holder: iam.User("u0"), Perm: "doc.view", On: folder}); err != nil {
+					if err := tx.Grant(ctx, iam.Grant{Holder: iam.User("u0"), Perm: "doc.view", On: folder}); err != nil {
 						return err
 					}
 				}
 				holder = iam.User("u1")
 			}
-			if err := tx.Grant(iam.Grant{Holder: holder, Perm: "doc.view", On: doc}); err != nil {
+			if err := tx.Grant(ctx, iam.Grant{Holder: holder, Perm: "doc.view", On: doc}); err != nil {
 				return err
 			}
 		}

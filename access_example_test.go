@@ -21,7 +21,7 @@ func ExampleChecker_ListObjects() {
 	}
 	_ = c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "blog.view_post", On: iam.Ref{Type: "blog.post", ID: "1"}})
 	_ = c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Role: "blog.reader", On: news})
-	_ = c.PutProfile(ctx, iam.Profile{Holder: iam.User("root"), Role: "blog.reader", Active: true})
+	_ = c.AssignRole(ctx, iam.Profile{Holder: iam.User("root"), Role: "blog.reader", Active: true})
 
 	after := ""
 	for {

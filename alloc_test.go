@@ -75,7 +75,7 @@ func TestCheckAllocsManyPerms(t *testing.T) {
 	c, err := iam.New(iam.Policy{Roles: roles}, store)
 	require.NoError(t, err)
 	for i := range n {
-		require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(fmt.Sprint(i % 10)), Role: roles[i].Name, Active: true}))
+		require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User(fmt.Sprint(i % 10)), Role: roles[i].Name, Active: true}))
 	}
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters allocate")

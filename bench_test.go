@@ -43,11 +43,11 @@ func globalRoleFixture(tb testing.TB, rotate int, o iam.Options) (*iam.Checker, 
 		roles[i] = &iam.Role{Name: fmt.Sprintf("app.role_%d", i), Perms: perms}
 	}
 	store := iam.NewMemoryStore()
-	err := store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err := store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for u := range 10_000 {
 			for k := range 3 {
 				r := roles[(u*7+k*31)%100]
-				if err := tx.PutProfile(iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: r.Name, Active: true}); err != nil {
+				if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: r.Name, Active: true}); err != nil {
 					return err
 				}
 			}
@@ -78,10 +78,10 @@ func objectGrantFixture(tb testing.TB, n, rotate int, o iam.Options) (*iam.Check
 	tb.Helper()
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
-	err := store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err := store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for i := range n {
 			g := iam.Grant{Holder: iam.User(fmt.Sprint("u", i%10_000)), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: fmt.Sprint("d", i)}}
-			if err := tx.Grant(g); err != nil {
+			if err := tx.Grant(ctx, g); err != nil {
 				return err
 			}
 		}
@@ -125,13 +125,13 @@ func ruleFixture(tb testing.TB, o iam.Options) (*iam.Checker, []*benchUser, []ia
 	store := iam.NewMemoryStore()
 	users := make([]*benchUser, benchRotate)
 	objs := make([]iam.Object, benchRotate)
-	err := store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err := store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for u := range 10_000 {
 			role := author
 			if u%10 == 0 {
 				role = editor
 			}
-			if err := tx.PutProfile(iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: role.Name, Active: true}); err != nil {
+			if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: role.Name, Active: true}); err != nil {
 				return err
 			}
 		}

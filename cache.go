@@ -51,9 +51,9 @@ type answerCache struct {
 	mask  uint64
 }
 
-// DefaultCacheSlots is the number of answers a Checker keeps when
+// defaultCacheSlots is the number of answers a Checker keeps when
 // Options.CacheSlots is zero (48 bytes each: 192 KB).
-const DefaultCacheSlots = 4096
+const defaultCacheSlots = 4096
 
 // maxCacheSlots caps Options.CacheSlots (48 MB of slots).
 const maxCacheSlots = 1 << 20

@@ -53,7 +53,7 @@ func ackey(c *answerCache, uid string, perm int, ref Ref, refuse bool) question 
 // the mask selects a slot. contract 15 (the cache's structure).
 func TestAnswerCacheSize(t *testing.T) {
 	for _, tc := range []struct{ n, slots int }{
-		{1, 1}, {2, 2}, {3, 4}, {5, 8}, {DefaultCacheSlots, 4096}, {DefaultCacheSlots + 1, 8192},
+		{1, 1}, {2, 2}, {3, 4}, {5, 8}, {defaultCacheSlots, 4096}, {defaultCacheSlots + 1, 8192},
 	} {
 		c := newAnswerCache(tc.n)
 		require.Len(t, c.slots, tc.slots, "n=%d", tc.n)
@@ -375,7 +375,7 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 // distinct hashes, spread over the slots.
 // contract 15.
 func TestAnswerCacheKeysSpread(t *testing.T) {
-	c := newAnswerCache(DefaultCacheSlots)
+	c := newAnswerCache(defaultCacheSlots)
 	rng := rand.New(rand.NewPCG(7, 11))
 	seen := map[uint64]acKeyArgs{}
 	slots := map[uint64]int{}

@@ -319,26 +319,26 @@ func (w acWrite) do(ctx context.Context, s *iam.MemoryStore) error {
 }
 
 // apply makes the write in a transaction.
-func (w acWrite) apply(tx *iam.MemoryTx) error {
+func (w acWrite) apply(ctx context.Context, tx iam.Store) error {
 	switch w.kind {
 	case acGrant:
-		return tx.Grant(w.grant)
+		return tx.Grant(ctx, w.grant)
 	case acRevoke:
-		return tx.Revoke(w.grant)
+		return tx.Revoke(ctx, w.grant)
 	case acPutProfile:
-		return tx.PutProfile(w.profile)
+		return tx.PutProfile(ctx, w.profile)
 	case acDeleteProfile:
-		return tx.DeleteProfile(w.holder, w.role)
+		return tx.DeleteProfile(ctx, w.holder, w.role)
 	case acSetActive:
-		return tx.SetProfileActive(w.holder, w.role, w.active)
+		return tx.SetProfileActive(ctx, w.holder, w.role, w.active)
 	case acAddMember:
-		return tx.AddMember(w.user, w.group)
+		return tx.AddMember(ctx, w.user, w.group)
 	case acRemoveMember:
-		return tx.RemoveMember(w.user, w.group)
+		return tx.RemoveMember(ctx, w.user, w.group)
 	case acSetParents:
-		return tx.SetParents(w.ref, w.parents)
+		return tx.(iam.ParentStore).SetParents(ctx, w.ref, w.parents)
 	case acDeleteGrantsOn:
-		return tx.DeleteGrantsOn(w.ref)
+		return tx.DeleteGrantsOn(ctx, w.ref)
 	}
 	return errors.New("unknown write")
 }
@@ -807,9 +807,9 @@ func TestCacheDifferential(t *testing.T) {
 					break
 				}
 			}
-			err := store.Update(ctx, func(tx *iam.MemoryTx) error {
+			err := store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 				for _, w := range ws {
-					if err := w.apply(tx); err != nil {
+					if err := w.apply(ctx, tx); err != nil {
 						return err
 					}
 				}
@@ -1118,11 +1118,11 @@ func TestCacheInvalidation(t *testing.T) {
 			name: "one Update revokes and grants elsewhere", setup: []acWrite{grant(acPerm(u1, acView, doc1))},
 			perm: acView, obj: doc1, before: true, after: false, contract: "15",
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.Revoke(acPerm(u1, acView, doc1)); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.Revoke(ctx, acPerm(u1, acView, doc1)); err != nil {
 						return err
 					}
-					return tx.Grant(acPerm(u2, acView, doc1))
+					return tx.Grant(ctx, acPerm(u2, acView, doc1))
 				})
 			},
 		},
@@ -1130,11 +1130,11 @@ func TestCacheInvalidation(t *testing.T) {
 			name: "one Update grants through a new membership and a new parent", setup: []acWrite{grant(acRole(g1, "doc.viewer", f1))},
 			perm: acView, obj: doc1, before: false, after: true, contract: "15",
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.AddMember("u1", "g1"); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.AddMember(ctx, "u1", "g1"); err != nil {
 						return err
 					}
-					return tx.SetParents(doc1, []iam.Ref{f1})
+					return tx.(iam.ParentStore).SetParents(ctx, doc1, []iam.Ref{f1})
 				})
 			},
 		},
@@ -1158,8 +1158,8 @@ func TestCacheInvalidation(t *testing.T) {
 		{
 			name: "a failed Update changes nothing", perm: acView, obj: doc1, before: false, after: false, wantErr: true, contract: "15",
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.Grant(acPerm(u1, acView, doc1)); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.Grant(ctx, acPerm(u1, acView, doc1)); err != nil {
 						return err
 					}
 					return errors.New("rolled back")
@@ -1373,11 +1373,11 @@ func TestCacheDynamicInterfaces(t *testing.T) {
 		{
 			name: "AcquireGlobalRoles: a role granted on the type, and a direct grant", contract: "4a", perm: acView,
 			setup: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.Grant(acRole(u1, "doc.viewer", iam.TypeScope("doc"))); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.Grant(ctx, acRole(u1, "doc.viewer", iam.TypeScope("doc"))); err != nil {
 						return err
 					}
-					return tx.Grant(acPerm(u1, acView, doc2))
+					return tx.Grant(ctx, acPerm(u1, acView, doc2))
 				})
 			},
 			steps: []step{
@@ -1391,11 +1391,11 @@ func TestCacheDynamicInterfaces(t *testing.T) {
 		{
 			name: "Parents", contract: "4b", perm: acView, parents: true,
 			setup: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.Grant(acPerm(u1, acView, f1)); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.Grant(ctx, acPerm(u1, acView, f1)); err != nil {
 						return err
 					}
-					return tx.SetParents(f2, []iam.Ref{f1})
+					return tx.(iam.ParentStore).SetParents(ctx, f2, []iam.Ref{f1})
 				})
 			},
 			steps: []step{
@@ -1782,17 +1782,17 @@ func TestCacheAllocs(t *testing.T) {
 	subjects := make([]iam.Subject, n)
 	objects := make([]iam.Object, n)
 	owned := make([]iam.Object, n)
-	require.NoError(t, store.Update(ctx, func(tx *iam.MemoryTx) error {
+	require.NoError(t, store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for i := range n {
 			id := fmt.Sprint("u", i)
 			subjects[i] = acPlain(id)
 			ref := acRef("doc", fmt.Sprint(i))
 			objects[i] = ref
 			owned[i] = &acObj{ref: ref, owner: id}
-			if err := tx.Grant(acPerm(iam.User(id), acView, ref)); err != nil {
+			if err := tx.Grant(ctx, acPerm(iam.User(id), acView, ref)); err != nil {
 				return err
 			}
-			if err := tx.PutProfile(iam.Profile{Holder: iam.User(id), Role: editor.Name, Active: true}); err != nil {
+			if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(id), Role: editor.Name, Active: true}); err != nil {
 				return err
 			}
 		}
@@ -1866,12 +1866,12 @@ func TestCacheHasRoleCutShort(t *testing.T) {
 	}
 	// doc → folder 1 → … → folder 6.
 	line := func(ctx context.Context, s *iam.MemoryStore) error {
-		return s.Update(ctx, func(tx *iam.MemoryTx) error {
-			if err := tx.SetParents(doc, []iam.Ref{folder(1)}); err != nil {
+		return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+			if err := tx.(iam.ParentStore).SetParents(ctx, doc, []iam.Ref{folder(1)}); err != nil {
 				return err
 			}
 			for i := 1; i < 6; i++ {
-				if err := tx.SetParents(folder(i), []iam.Ref{folder(i + 1)}); err != nil {
+				if err := tx.(iam.ParentStore).SetParents(ctx, folder(i), []iam.Ref{folder(i + 1)}); err != nil {
 					return err
 				}
 			}

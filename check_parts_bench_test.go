@@ -22,12 +22,12 @@ func BenchmarkCheckParts(b *testing.B) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(20261127, 1))
 	store := NewMemoryStore()
-	err := store.Update(ctx, func(tx *MemoryTx) error {
+	err := store.Transact(ctx, func(ctx context.Context, tx Store) error {
 		for u := range 10_000 {
 			g1 := r.IntN(100)
 			g2 := (g1 + 1 + r.IntN(99)) % 100
 			for _, g := range []int{g1, g2} {
-				if err := tx.AddMember(fmt.Sprint("user", u), fmt.Sprint("group", g)); err != nil {
+				if err := tx.AddMember(ctx, fmt.Sprint("user", u), fmt.Sprint("group", g)); err != nil {
 					return err
 				}
 			}
@@ -37,7 +37,7 @@ func BenchmarkCheckParts(b *testing.B) {
 			if r.IntN(5) == 0 {
 				h = Group(fmt.Sprint("group", r.IntN(100)))
 			}
-			if err := tx.Grant(Grant{Holder: h, Perm: "doc.view", On: Ref{Type: "doc", ID: fmt.Sprint("doc", i/2)}}); err != nil {
+			if err := tx.Grant(ctx, Grant{Holder: h, Perm: "doc.view", On: Ref{Type: "doc", ID: fmt.Sprint("doc", i/2)}}); err != nil {
 				return err
 			}
 		}

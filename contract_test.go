@@ -824,7 +824,7 @@ func TestContract4b_AncestryDepth(t *testing.T) {
 			require.NoError(t, s.SetParents(ctx, folder(i), []iam.Ref{folder(i + 1)}))
 		}
 	}
-	require.Equal(t, 25, iam.DefaultMaxDepth)
+	const defaultMaxDepth = 25 // Options.MaxDepth's documented default
 	cases := []struct {
 		name    string
 		opts    iam.Options
@@ -838,10 +838,10 @@ func TestContract4b_AncestryDepth(t *testing.T) {
 			setup: []ctStep{ctGrantPerm(ctU1, "doc.comment", folder(3))},
 			want:  ctDecision{Allowed: true, Reason: iam.ReasonGrant, Via: ctU1, On: folder(3)}},
 		{name: "local role at the cap allows", perm: "doc.view", obj: ctDoc1,
-			setup: []ctStep{ctGrantRole(ctU1, "doc.viewer", folder(iam.DefaultMaxDepth))},
-			want:  ctDecision{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.viewer", Via: ctU1, On: folder(iam.DefaultMaxDepth)}},
+			setup: []ctStep{ctGrantRole(ctU1, "doc.viewer", folder(defaultMaxDepth))},
+			want:  ctDecision{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.viewer", Via: ctU1, On: folder(defaultMaxDepth)}},
 		{name: "grant just beyond the cap is too deep", perm: "doc.comment", obj: ctDoc1,
-			setup: []ctStep{ctGrantPerm(ctU1, "doc.comment", folder(iam.DefaultMaxDepth+1))},
+			setup: []ctStep{ctGrantPerm(ctU1, "doc.comment", folder(defaultMaxDepth+1))},
 			want:  ctDecision{Reason: iam.ReasonError}, tooDeep: true},
 		{name: "grant far beyond the cap is too deep", perm: "doc.comment", obj: ctDoc1,
 			setup: []ctStep{ctGrantPerm(ctU1, "doc.comment", folder(40))},
@@ -944,11 +944,11 @@ func TestContract6_AnonymousSubjects(t *testing.T) {
 			"AddMember(\"\", staff)":        s.AddMember(ctx, "", "staff"),
 			"AddMember(u1, \"\")":           s.AddMember(ctx, "u1", ""),
 			"checker.Grant User(\"\")":      c.Grant(ctx, iam.Grant{Holder: iam.User(""), Perm: "doc.comment", On: ctDoc1}),
-			"checker.PutProfile User(\"\")": c.PutProfile(ctx, iam.Profile{Holder: iam.User(""), Role: "doc.viewer", Active: true}),
+			"checker.PutProfile User(\"\")": c.AssignRole(ctx, iam.Profile{Holder: iam.User(""), Role: "doc.viewer", Active: true}),
 		} {
 			require.ErrorIs(t, err, iam.ErrInvalid, name)
 		}
-		require.Equal(t, iam.MemoryStats{}, s.Stats(), "nothing was stored")
+		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s), "nothing was stored")
 	})
 
 	// Everything the anonymous subject's app groups could hold.
@@ -1032,7 +1032,7 @@ func TestContract7_TypedPermissions(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, gs.Len(), "nothing stored on %s", on)
 		}
-		require.Equal(t, iam.MemoryStats{}, s.Stats())
+		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s))
 	})
 
 	t.Run("checker.Grant on a declared type succeeds and then allows", func(t *testing.T) { // contract 7, 4c, 15
@@ -1064,7 +1064,7 @@ func TestContract7_TypedPermissions(t *testing.T) {
 		c, s, _ := ctNew(t)
 		require.ErrorIs(t, c.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.veiw", On: ctDoc1}), iam.ErrUnknownPermission)
 		require.ErrorIs(t, c.Grant(ctx, iam.Grant{Holder: ctU1, Role: "doc.ghost", On: ctDoc1}), iam.ErrInvalid)
-		require.Equal(t, iam.MemoryStats{}, s.Stats())
+		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s))
 	})
 }
 
@@ -1324,11 +1324,11 @@ func TestContract15_WritesVisibleToTheNextCheck(t *testing.T) {
 		{name: "Update revokes", perm: "doc.view", obj: ctD("1"), before: true, after: false,
 			setup: []ctStep{ctProfile(u1, "doc.viewer"), ctGrantPerm(u1, "doc.view", ctDoc1)},
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
-				return s.Update(ctx, func(tx *iam.MemoryTx) error {
-					if err := tx.DeleteProfile(u1, "doc.viewer"); err != nil {
+				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+					if err := tx.DeleteProfile(ctx, u1, "doc.viewer"); err != nil {
 						return err
 					}
-					return tx.Revoke(iam.Grant{Holder: u1, Perm: "doc.view", On: ctDoc1})
+					return tx.Revoke(ctx, iam.Grant{Holder: u1, Perm: "doc.view", On: ctDoc1})
 				})
 			}},
 	}
@@ -1373,14 +1373,14 @@ func TestContract15_UpdateIsAtomic(t *testing.T) {
 		}
 		require.Equal(t, []bool{false, false, false, false}, checks())
 		var inside []bool
-		err := s.Update(ctx, func(tx *iam.MemoryTx) error {
+		err := s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 			for _, err := range []error{
-				tx.PutProfile(iam.Profile{Holder: ctU1, Role: "doc.editor", Active: true}),
-				tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}),
-				tx.AddMember("u2", "staff"),
-				tx.PutProfile(iam.Profile{Holder: ctStaff, Role: "doc.viewer", Active: true}),
-				tx.SetParents(ctFolder1, []iam.Ref{ctRoot}),
-				tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.publish", On: ctRoot}),
+				tx.PutProfile(ctx, iam.Profile{Holder: ctU1, Role: "doc.editor", Active: true}),
+				tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}),
+				tx.AddMember(ctx, "u2", "staff"),
+				tx.PutProfile(ctx, iam.Profile{Holder: ctStaff, Role: "doc.viewer", Active: true}),
+				tx.(iam.ParentStore).SetParents(ctx, ctFolder1, []iam.Ref{ctRoot}),
+				tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.publish", On: ctRoot}),
 			} {
 				if err != nil {
 					return err
@@ -1413,22 +1413,22 @@ func TestContract15_UpdateIsAtomic(t *testing.T) {
 		}
 		want := []bool{true, true, true, false, false}
 		require.Equal(t, want, state())
-		statsBefore := s.Stats()
+		statsBefore := iam.CountMemory(s)
 		boom := errors.New("boom")
-		err := s.Update(ctx, func(tx *iam.MemoryTx) error {
-			require.NoError(t, tx.DeleteProfile(ctU1, "doc.viewer"))
-			require.NoError(t, tx.Revoke(iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}))
-			require.NoError(t, tx.RemoveMember("u2", "staff"))
-			require.NoError(t, tx.SetProfileActive(ctStaff, "doc.viewer", false))
-			require.NoError(t, tx.PutProfile(iam.Profile{Holder: ctU1, Role: "doc.editor", Active: true}))
-			require.NoError(t, tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.publish", On: ctDoc1}))
-			require.NoError(t, tx.DeleteGrantsOn(ctDoc1))
-			require.NoError(t, tx.SetParents(ctDoc1, []iam.Ref{ctFolder1}))
+		err := s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+			require.NoError(t, tx.DeleteProfile(ctx, ctU1, "doc.viewer"))
+			require.NoError(t, tx.Revoke(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}))
+			require.NoError(t, tx.RemoveMember(ctx, "u2", "staff"))
+			require.NoError(t, tx.SetProfileActive(ctx, ctStaff, "doc.viewer", false))
+			require.NoError(t, tx.PutProfile(ctx, iam.Profile{Holder: ctU1, Role: "doc.editor", Active: true}))
+			require.NoError(t, tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.publish", On: ctDoc1}))
+			require.NoError(t, tx.DeleteGrantsOn(ctx, ctDoc1))
+			require.NoError(t, tx.(iam.ParentStore).SetParents(ctx, ctDoc1, []iam.Ref{ctFolder1}))
 			return boom
 		})
 		require.ErrorIs(t, err, boom)
 		require.Equal(t, want, state(), "state after the failed Update")
-		require.Equal(t, statsBefore, s.Stats())
+		require.Equal(t, statsBefore, iam.CountMemory(s))
 		ps, err := s.Parents(ctx, ctDoc1)
 		require.NoError(t, err)
 		require.Empty(t, ps)
@@ -1436,15 +1436,15 @@ func TestContract15_UpdateIsAtomic(t *testing.T) {
 
 	t.Run("an invalid write fails the whole Update", func(t *testing.T) {
 		c, s, _ := ctNew(t)
-		err := s.Update(ctx, func(tx *iam.MemoryTx) error {
-			if err := tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}); err != nil {
+		err := s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+			if err := tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}); err != nil {
 				return err
 			}
-			return tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.comment", Role: "doc.viewer", On: ctDoc1}) // both Perm and Role
+			return tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", Role: "doc.viewer", On: ctDoc1}) // both Perm and Role
 		})
 		require.ErrorIs(t, err, iam.ErrInvalid)
 		require.False(t, c.HasPerm(ctx, u1, "doc.comment", ctDoc1))
-		require.Equal(t, iam.MemoryStats{}, s.Stats())
+		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s))
 	})
 
 	t.Run("Update with a cancelled context does nothing", func(t *testing.T) {
@@ -1452,13 +1452,13 @@ func TestContract15_UpdateIsAtomic(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		called := false
-		err := s.Update(cctx, func(tx *iam.MemoryTx) error {
+		err := s.Transact(cctx, func(ctx context.Context, tx iam.Store) error {
 			called = true
-			return tx.Grant(iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1})
+			return tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1})
 		})
 		require.ErrorIs(t, err, context.Canceled)
 		require.False(t, called)
-		require.Equal(t, iam.MemoryStats{}, s.Stats())
+		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s))
 	})
 }
 
@@ -1537,11 +1537,11 @@ func TestContract15_ConcurrentChecksDuringWrites(t *testing.T) {
 		if i%2 == 1 {
 			from, to = to, from
 		}
-		note(s.Update(ctx, func(tx *iam.MemoryTx) error {
-			if err := tx.Revoke(iam.Grant{Holder: from, Perm: "doc.view", On: ctDoc1}); err != nil {
+		note(s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+			if err := tx.Revoke(ctx, iam.Grant{Holder: from, Perm: "doc.view", On: ctDoc1}); err != nil {
 				return err
 			}
-			return tx.Grant(iam.Grant{Holder: to, Perm: "doc.view", On: ctDoc1})
+			return tx.Grant(ctx, iam.Grant{Holder: to, Perm: "doc.view", On: ctDoc1})
 		}))
 		note(s.Revoke(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}))
 		note(s.SetProfileActive(ctx, ctU1, "doc.editor", false))

@@ -84,7 +84,7 @@
 // Roles are held globally (a profile, or a role granted on a whole type
 // or globally) or locally: a [Grant] with a Role on one object holds on
 // that object and its descendants only. Users hold what their groups hold;
-// group memberships come from the store ([Checker.AddMember]) and from the
+// group memberships come from the store (its AddMember) and from the
 // subject's SubjectGroups(). [HasRole] is true when the subject holds the
 // role, or a role that includes it, in any of these ways.
 //
@@ -106,7 +106,7 @@
 // Grants on an ancestor apply to the object. Ancestors come from the
 // object's own Parents() method and, when the store implements
 // [ParentStore] (MemoryStore and iamsql do), from the parents it records
-// for each object ([Checker.SetParents]), followed transitively: a post
+// for each object (its SetParents), followed transitively: a post
 // names its section, the store records that sections belong to the site.
 // An object whose AcquireGlobalRoles() returns false refuses global roles;
 // grants, and roles granted on it or on its ancestors, still apply.
@@ -128,7 +128,7 @@
 //     those too.
 //   - [Checker.HasPerms] with an empty list is false: asking for nothing
 //     grants nothing.
-//   - Ancestry is followed [DefaultMaxDepth] (25) levels deep, or
+//   - Ancestry is followed 25 levels deep, or
 //     [Options.MaxDepth] (at most 64), and one check looks at no more than
 //     4,096 refs (the object, its ancestors, the type refs and the global
 //     ref): a bound on the work of one check, far above real hierarchies. A
@@ -147,12 +147,13 @@
 //
 //   - Trusted code (seeding, migrations, back-office jobs, tests) uses the
 //     Checker's write methods: [Checker.AssignRole], [Checker.SetRoleActive],
-//     [Checker.RemoveRole], [Checker.Grant], [Checker.Revoke],
-//     [Checker.AddMember], [Checker.RemoveMember], [Checker.DeleteGrantsOn],
-//     [Checker.SetParents], or [Checker.Apply] with a [Change]. Each is
-//     validated against the policy (unknown roles and permissions, the
-//     wrong type, an invalid Ref, an inactive new profile are errors) and
-//     none asks who is writing.
+//     [Checker.RemoveRole], [Checker.Grant], [Checker.Revoke], or
+//     [Checker.Apply] with a [Change]. Each is validated against the
+//     policy (unknown roles and permissions, the wrong type, an invalid
+//     Ref, an inactive new profile are errors) and none asks who is
+//     writing. Writes that name no role or permission (memberships,
+//     parents, deleting an object's grants) are the store's own methods;
+//     [MemoryStore.Transact] applies several writes at once.
 //   - Changes a user asks for (an admin page) go through a [Manager], which
 //     validates the same way and authorizes the acting subject (below).
 //
@@ -258,7 +259,7 @@
 // On a store whose snapshots carry a generation (MemoryStore's do),
 // [Checker.HasPerm] and [Checker.Decide] remember what the store's roles
 // and grants answered for a (user, permission, object) question in a
-// fixed-size cache (Options.CacheSlots, [DefaultCacheSlots] by default,
+// fixed-size cache (Options.CacheSlots, 4096 by default,
 // 192 KB), so the same question asked again costs a hash of the question
 // and a few atomic loads, with no allocation. It cannot serve a stale
 // answer: every write to the store makes every earlier answer unusable. Rules always run; superusers and
@@ -278,7 +279,7 @@
 // [ErrPanic], [ErrTooDeep], [ErrDenied], ...) matched with [errors.Is],
 // never by their text. HasPerm and HasPerms cannot return an error, so
 // they log it: [Options].Logger (slog.Default() when nil) receives one
-// record per permission per [ErrorLogInterval], with the count of those
+// record per permission per minute, with the count of those
 // left out, so a misspelt permission in a template is seen, not silently
 // denied.
 //

@@ -60,8 +60,3 @@ var (
 // store does not implement the optional interface the query needs
 // (ObjectLister, RoleLister, MemberLister). It also wraps errors.ErrUnsupported.
 var ErrNotListable = fmt.Errorf("iam: the store cannot answer this query: %w", errors.ErrUnsupported)
-
-// ErrNoParents is returned by SetParents when the store records no
-// parents (it does not implement ParentStore); objects then declare their
-// parents themselves, with a Parents() []Ref method.
-var ErrNoParents = fmt.Errorf("iam: the store does not record parents: %w", errors.ErrUnsupported)

@@ -72,7 +72,7 @@ func Example() {
 	}
 
 	// Who holds what lives in the store: Ann is an author (roles are profiles).
-	err = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func ExampleChecker_Check() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -155,11 +155,11 @@ func ExampleChecker_Explain() {
 	}
 	// Ann may change her own post in three ways: as a global editor, as an
 	// editor of its section through the staff group, and as its owner.
-	err = store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err = store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		return errors.Join(
-			tx.PutProfile(iam.Profile{Holder: iam.User("ann"), Role: "blog.editor", Active: true}),
-			tx.AddMember("ann", "staff"),
-			tx.Grant(iam.Grant{Holder: iam.Group("staff"), Role: "blog.editor", On: iam.Ref{Type: "blog.section", ID: "tech"}}),
+			tx.PutProfile(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.editor", Active: true}),
+			tx.AddMember(ctx, "ann", "staff"),
+			tx.Grant(ctx, iam.Grant{Holder: iam.Group("staff"), Role: "blog.editor", On: iam.Ref{Type: "blog.section", ID: "tech"}}),
 		)
 	})
 	if err != nil {
@@ -195,7 +195,7 @@ func ExampleAnd() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func ExampleOr() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("mo"), Role: "blog.moderator", Active: true})
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("mo"), Role: "blog.moderator", Active: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func ExamplePredProfile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = checker.PutProfile(ctx, iam.Profile{
+	err = checker.AssignRole(ctx, iam.Profile{
 		Holder: iam.User("eve"), Role: "blog.editor", Active: true,
 		Data: []byte(`{"sections": ["tech", "science"]}`),
 	})
@@ -451,7 +451,7 @@ func ExampleChecker_Grant() {
 	}
 
 	// A private post refuses global roles, not local ones.
-	err = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true})
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -470,7 +470,7 @@ func ExampleChecker_Grant() {
 	// true
 }
 
-func ExampleMemoryStore_Update() {
+func ExampleMemoryStore_Transact() {
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.publish_post"}}
 	store := iam.NewMemoryStore()
@@ -481,17 +481,17 @@ func ExampleMemoryStore_Update() {
 	sam := &User{ID: "sam"}
 
 	// Several writes, visible together or not at all.
-	err = store.Update(ctx, func(tx *iam.MemoryTx) error {
-		if err := tx.AddMember("sam", "staff"); err != nil {
+	err = store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+		if err := tx.AddMember(ctx, "sam", "staff"); err != nil {
 			return err
 		}
-		return tx.PutProfile(iam.Profile{Holder: iam.Group("staff"), Role: "blog.editor", Active: true})
+		return tx.PutProfile(ctx, iam.Profile{Holder: iam.Group("staff"), Role: "blog.editor", Active: true})
 	})
 	fmt.Println(err, checker.HasPerm(ctx, sam, "blog.publish_post", nil))
 
 	// A failed update applies nothing.
-	err = store.Update(ctx, func(tx *iam.MemoryTx) error {
-		if err := tx.RemoveMember("sam", "staff"); err != nil {
+	err = store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
+		if err := tx.RemoveMember(ctx, "sam", "staff"); err != nil {
 			return err
 		}
 		return errors.New("changed my mind")
@@ -523,10 +523,10 @@ func ExampleHasRole() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = store.Update(ctx, func(tx *iam.MemoryTx) error {
+	err = store.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		return errors.Join(
-			tx.PutProfile(iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true}),
-			tx.Grant(iam.Grant{Holder: iam.User("ann"), Role: "blog.author", On: iam.Ref{Type: "blog.section", ID: "tech"}}),
+			tx.PutProfile(ctx, iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true}),
+			tx.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Role: "blog.author", On: iam.Ref{Type: "blog.section", ID: "tech"}}),
 		)
 	})
 	if err != nil {

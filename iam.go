@@ -22,8 +22,8 @@ const (
 	PermManageGrants = "iam.manage_grants"
 )
 
-// DefaultMaxDepth is how many levels of ancestors a check follows.
-const DefaultMaxDepth = 25
+// defaultMaxDepth is how many levels of ancestors a check follows.
+const defaultMaxDepth = 25
 
 // maxChain bounds the Refs one check looks at: the object, its ancestors,
 // type refs and the global ref. It bounds the work of a check on
@@ -80,12 +80,12 @@ type Policy struct {
 type Options struct {
 	// Now is the clock used for profile expiry. Nil means time.Now.
 	Now func() time.Time
-	// MaxDepth caps how many levels of ancestors are followed. Zero means
-	// DefaultMaxDepth; values above 64 act as 64.
+	// MaxDepth caps how many levels of ancestors are followed. Zero means 25;
+	// values above 64 act as 64.
 	MaxDepth int
 	// CacheSlots sizes the answer cache of HasPerm and Decide (see
 	// "Answer cache" in the package documentation): zero means
-	// DefaultCacheSlots, a negative value turns the cache off. It is
+	// 4096, a negative value turns the cache off. It is
 	// rounded up to a power of two, at most 1<<20; each slot takes 48
 	// bytes. It serves stores whose snapshots carry a generation, as
 	// MemoryStore's do; others are read on every check (iamcache caches
@@ -94,17 +94,16 @@ type Options struct {
 	// Logger receives a record when HasPerm or HasPerms denies because the
 	// check failed (an unknown permission, a store error, a panic, a
 	// predicate's error): a bool cannot carry the error, so it is not
-	// lost. At most one record per permission per ErrorLogInterval (a
-	// minute), with the count of those left out; a cancelled context is
+	// lost. At most one record per permission per minute, with the count of those left out; a cancelled context is
 	// logged at Debug, the rest at Warn. Nil means slog.Default();
 	// slog.New(slog.DiscardHandler) turns it off. Check, Require and
 	// Explain return their errors and log nothing.
 	Logger *slog.Logger
 }
 
-// ErrorLogInterval is the least time between two records Options.Logger
+// errorLogInterval is the least time between two records Options.Logger
 // receives for failed checks of one permission.
-const ErrorLogInterval = time.Minute
+const errorLogInterval = time.Minute
 
 // Checker answers "may this subject do this, on this object?". It is safe
 // for concurrent use; its read path takes no lock of its own, and reads the
@@ -176,13 +175,13 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 		c.now = time.Now
 	}
 	if c.maxDepth <= 0 {
-		c.maxDepth = DefaultMaxDepth
+		c.maxDepth = defaultMaxDepth
 	}
 	// The clamp keeps depths within the links' uint8.
 	c.maxDepth = min(c.maxDepth, maxDepthCap)
 	c.setStore(store)
 	if o.CacheSlots >= 0 {
-		c.cache = newAnswerCache(cmp.Or(o.CacheSlots, DefaultCacheSlots))
+		c.cache = newAnswerCache(cmp.Or(o.CacheSlots, defaultCacheSlots))
 	}
 	return c, nil
 }
@@ -505,7 +504,7 @@ type logLimit struct {
 }
 
 // swallowed reports err, which made HasPerm deny, to Options.Logger, at
-// most once per ErrorLogInterval per permission.
+// most once per errorLogInterval per permission.
 func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Object, err error) {
 	l := &c.logs[len(c.logs)-1]
 	if pi := c.pol.perms[perm]; pi != nil {
@@ -519,7 +518,7 @@ func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Obj
 		return
 	}
 	dropped := l.dropped
-	l.next, l.dropped = now.Add(ErrorLogInterval), 0
+	l.next, l.dropped = now.Add(errorLogInterval), 0
 	l.mu.Unlock()
 
 	log := c.log
@@ -729,7 +728,7 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 	if obj != nil {
 		q.ref = obj.ObjectRef()
 		if !q.ref.IsObject() {
-			if q.ref.IsType() || q.ref.IsGlobal() {
+			if q.ref.isScope() {
 				return true, fmt.Errorf("%w: checking %s on %s: a check is on one object (nil: model level), not a scope", ErrInvalid, perm, q.ref)
 			}
 			return true, fmt.Errorf("%w: checking %s: the object's %s", ErrInvalid, perm, refProblem("ref", q.ref))

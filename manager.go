@@ -101,9 +101,9 @@ type AuditEvent struct {
 	Err    error
 }
 
-// Attrs returns the event as slog attributes: actor, action, target, role,
+// attrs returns the event as slog attributes: actor, action, target, role,
 // perm, object, result and error (those that apply).
-func (e AuditEvent) Attrs() []slog.Attr {
+func (e AuditEvent) attrs() []slog.Attr {
 	a := []slog.Attr{
 		slog.String("actor", e.Actor),
 		slog.String("stage", e.Stage),
@@ -360,7 +360,7 @@ func (m *Manager) audit(ctx context.Context, e AuditEvent, err error, ok string)
 	default:
 		e.Result, level = "failed", slog.LevelWarn
 	}
-	m.log.LogAttrs(ctx, level, "iam: change", e.Attrs()...)
+	m.log.LogAttrs(ctx, level, "iam: change", e.attrs()...)
 	if m.hook != nil {
 		m.hook(ctx, e)
 	}
@@ -418,7 +418,7 @@ func write(ctx context.Context, s Store, ch Change) error {
 }
 
 // validate checks the change's shape against the policy.
-func (m *Manager) validate(ch Change) error { return m.c.ValidateChange(ch) }
+func (m *Manager) validate(ch Change) error { return m.c.validChange(ch) }
 
 // A scope is where a change applies: globally (GlobalScope()), to a whole type
 // (TypeScope(t)) or to an object and its descendants.

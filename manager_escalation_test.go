@@ -225,7 +225,7 @@ func TestEscalationTypeScope(t *testing.T) {
 			c, err := iam.New(pol, store)
 			require.NoError(t, err)
 			for _, id := range []string{"ann", "gus"} {
-				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(id), Role: mgr.Name, Active: true}))
+				require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User(id), Role: mgr.Name, Active: true}))
 			}
 			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "x.share", On: iam.TypeScope("doc")}))
 			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("gus"), Perm: "x.share", On: iam.GlobalScope()}))
@@ -310,8 +310,8 @@ func TestEscalationRules(t *testing.T) {
 			c, err := iam.New(pol, store)
 			require.NoError(t, err)
 			for _, id := range []string{"erin", "gina"} {
-				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(id), Role: mgr.Name, Active: true}))
-				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(id), Role: editor.Name, Active: true,
+				require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User(id), Role: mgr.Name, Active: true}))
+				require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User(id), Role: editor.Name, Active: true,
 					Data: []byte(`{"sections":["tech"]}`)}))
 			}
 			for _, p := range []string{"post.delete", "admin.panel", "post.publish"} {
@@ -414,8 +414,8 @@ func TestEscalationRulesBlog(t *testing.T) {
 			store := iam.NewMemoryStore()
 			c, err := iam.New(pol, store)
 			require.NoError(t, err)
-			require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("alice"), Role: author.Name, Active: true}))
-			require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("erin"), Role: editor.Name, Active: true,
+			require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("alice"), Role: author.Name, Active: true}))
+			require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("erin"), Role: editor.Name, Active: true,
 				Data: []byte(`{"sections":["tech"]}`)}))
 			// The fixture: erin chooses the post's reviewers, views it,
 			// and cannot delete it; bob and rita hold nothing on it.
@@ -526,9 +526,9 @@ func TestEscalationRefusingObjects(t *testing.T) {
 			store := iam.NewMemoryStore()
 			c, err := iam.New(pol, store)
 			require.NoError(t, err)
-			require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("admin"), Role: readerRole.Name, Active: true}))
+			require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("admin"), Role: readerRole.Name, Active: true}))
 			if tc.manageByRole {
-				require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("admin"), Role: grantsRole.Name, Active: true}))
+				require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("admin"), Role: grantsRole.Name, Active: true}))
 			} else {
 				require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("admin"), Perm: iam.PermManageGrants, On: iam.GlobalScope()}))
 			}
@@ -633,13 +633,13 @@ func TestEscalationProtectedIncludes(t *testing.T) {
 			store := iam.NewMemoryStore()
 			c, err := iam.NewWithOptions(pol, store, iam.Options{Now: func() time.Time { return t0 }})
 			require.NoError(t, err)
-			require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("hank"), Role: mgr.Name, Active: true}))
+			require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("hank"), Role: mgr.Name, Active: true}))
 			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("hank"), Perm: "sys.all", On: iam.GlobalScope()}))
 			if !tc.noAlice {
-				require.NoError(t, c.PutProfile(ctx, prof(alice, superadmin.Name, time.Time{})))
+				require.NoError(t, c.AssignRole(ctx, prof(alice, superadmin.Name, time.Time{})))
 			}
 			for _, p := range tc.others {
-				require.NoError(t, c.PutProfile(ctx, p))
+				require.NoError(t, c.AssignRole(ctx, p))
 			}
 			target := tc.target
 			if target == (iam.Principal{}) {

@@ -27,7 +27,7 @@ func ExampleManager() {
 	root := &iam.Role{Name: "cms.root", Perms: []string{"cms.edit", "cms.publish", iam.PermManageRoles}, Protected: true}
 	store := iam.NewMemoryStore()
 	checker, _ := iam.New(iam.Policy{Roles: []*iam.Role{writer, publisher, hr, root}}, store)
-	_ = checker.PutProfile(ctx, iam.Profile{Holder: iam.User("hana"), Role: "cms.hr", Active: true})
+	_ = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("hana"), Role: "cms.hr", Active: true})
 
 	m := iam.NewManager(checker, iam.ManagerOptions{
 		Logger: slog.New(slog.DiscardHandler),

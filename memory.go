@@ -23,19 +23,18 @@ import (
 // immutable snapshot through an atomic pointer, so checks scale with cores.
 // Writes are serialised by a mutex and publish a new snapshot before they
 // return, so a write that returned is visible to every later read (docs/contract.md
-// line 15). Update applies several writes atomically: readers see all
+// line 15). Transact applies several writes atomically: readers see all
 // of them or none.
 //
 // The zero MemoryStore is not usable; call NewMemoryStore.
 type MemoryStore struct {
-	txMu sync.Mutex // serialises Transact
-	mu   sync.Mutex
+	mu   sync.Mutex // serialises writes; readers never take it
 	cur  atomic.Pointer[memState]
 	seed maphash.Seed
 }
 
 type memState struct {
-	gen   uint64 // the snapshot's number: each Update publishes the next one
+	gen   uint64 // the snapshot's number: each write publishes the next one
 	of    *MemoryStore
 	seed  maphash.Seed
 	facts SnapshotFacts
@@ -75,23 +74,33 @@ var (
 	_ Snapshotter       = (*MemoryStore)(nil)
 )
 
-// Transact implements Transactor: Transact calls run one at a time, so a
-// Manager's check and write see no other Manager change in between. Writes
-// inside fn are applied one by one as they are made (a Manager change is a
-// single write); use Update to apply several writes atomically.
+// Transact implements Transactor: it runs fn with a transaction, tx, and
+// if fn returns nil (and ctx is not done), every write fn made through tx
+// becomes visible at once; otherwise none does. tx reads see the writes
+// made through it. Transact calls and single writes run one at a time, so
+// a Manager's check and write see no other change in between. tx must not
+// be used after fn returns, and fn must write through tx, not through the
+// store: a write to the store inside fn waits for Transact, which waits
+// for fn.
 func (m *MemoryStore) Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error {
-	m.txMu.Lock()
-	defer m.txMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return fn(ctx, m)
+	return m.update(ctx, func(tx *memTx) error { return fn(ctx, tx) })
 }
 
 // RoleProfiles implements RoleLister. It scans every principal: an
 // administrative query, not for the check path.
 func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, error) {
 	st := m.cur.Load()
+	return profilesOf(role, st.users.Range, st.groups.Range), nil
+}
+
+// GrantsHeldBy implements HolderGrantLister. It scans every grant: an
+// administrative query, not for the check path.
+func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
+	st := m.cur.Load()
+	return grantsHeldBy(holder, st.grants.Range, st.wide), nil
+}
+
+func profilesOf(role string, users, groups func(func(string, *Holding) bool)) []Profile {
 	var out []Profile
 	collect := func(_ string, h *Holding) bool {
 		if p, ok := h.Profile(role); ok {
@@ -99,15 +108,12 @@ func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, e
 		}
 		return true
 	}
-	st.users.Range(collect)
-	st.groups.Range(collect)
-	return out, nil
+	users(collect)
+	groups(collect)
+	return out
 }
 
-// GrantsHeldBy implements HolderGrantLister. It scans every grant: an
-// administrative query, not for the check path.
-func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
-	st := m.cur.Load()
+func grantsHeldBy(holder Principal, grants func(func(typ, id string, gs *GrantSet) bool), wide map[string]*GrantSet) []Grant {
 	var out []Grant
 	collect := func(on Ref, gs *GrantSet) {
 		for _, e := range gs.entries {
@@ -116,14 +122,14 @@ func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant
 			}
 		}
 	}
-	st.grants.Range(func(t, id string, gs *GrantSet) bool {
+	grants(func(t, id string, gs *GrantSet) bool {
 		collect(Ref{Type: t, ID: id}, gs)
 		return true
 	})
-	for t, gs := range st.wide {
+	for t, gs := range wide {
 		collect(StoredRef(t, ""), gs) // "" is the global set
 	}
-	return out, nil
+	return out
 }
 
 // NewMemoryStore returns an empty store.
@@ -216,28 +222,9 @@ func (m *MemoryStore) publish(st *memState) {
 	m.cur.Store(st)
 }
 
-// MemoryStats counts what a MemoryStore holds.
-type MemoryStats struct {
-	Principals int // users and groups with a profile or a membership
-	Refs       int // objects, types and global with at least one grant
-	Grants     int
-}
-
-// Stats returns the store's counts. It walks every grant set.
-func (m *MemoryStore) Stats() MemoryStats {
-	st := m.cur.Load()
-	s := MemoryStats{Principals: st.users.Len() + st.groups.Len(), Refs: st.grants.Len() + len(st.wide)}
-	st.grants.Range(func(_, _ string, g *GrantSet) bool { s.Grants += g.Len(); return true })
-	for _, g := range st.wide {
-		s.Grants += g.Len()
-	}
-	return s
-}
-
-// MemoryTx is a batch of writes applied atomically by MemoryStore.Update.
-// It is not safe for concurrent use and must not be used after Update
-// returns.
-type MemoryTx struct {
+// memTx is the transaction of Transact: a Store over a draft of the next
+// snapshot. It is used by one goroutine.
+type memTx struct {
 	m       *MemoryStore
 	users   *shard.Batch[string, *Holding]
 	groups  *shard.Batch[string, *Holding]
@@ -252,21 +239,60 @@ type MemoryTx struct {
 	localRoles bool
 }
 
-// Update runs fn with a transaction; if fn returns nil, every write it made
-// becomes visible at once, otherwise none does. Updates are serialised.
-func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) error {
+var (
+	_ Store             = (*memTx)(nil)
+	_ ParentStore       = (*memTx)(nil)
+	_ RoleLister        = (*memTx)(nil)
+	_ HolderGrantLister = (*memTx)(nil)
+)
+
+// The reads of a memTx see its own writes.
+
+func (tx *memTx) Holding(_ context.Context, p Principal) (*Holding, error) {
+	if !p.Valid() {
+		return nil, nil
+	}
+	return tx.holding(p), nil
+}
+
+func (tx *memTx) Grants(_ context.Context, on Ref) (*GrantSet, error) {
+	if !on.Valid() {
+		return nil, nil
+	}
+	return tx.grantSet(on), nil
+}
+
+func (tx *memTx) Parents(_ context.Context, ref Ref) ([]Ref, error) {
+	ps, _ := tx.parents.Get(ref.Type, ref.ID)
+	return ps, nil
+}
+
+func (tx *memTx) RoleProfiles(_ context.Context, role string) ([]Profile, error) {
+	return profilesOf(role, tx.users.Range, tx.groups.Range), nil
+}
+
+func (tx *memTx) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
+	return grantsHeldBy(holder, tx.grants.Range, tx.wide), nil
+}
+
+// update runs fn with a transaction and publishes its writes if fn returns
+// nil and ctx is still live.
+func (m *MemoryStore) update(ctx context.Context, fn func(tx *memTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.cur.Load()
-	tx := &MemoryTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
+	tx := &memTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
 		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed),
 		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs),
 		localRoles: st.localRoles}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // cancelled while fn ran: keep nothing of it
 	}
 	m.publish(&memState{gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
@@ -276,66 +302,66 @@ func (m *MemoryStore) Update(ctx context.Context, fn func(tx *MemoryTx) error) e
 
 // PutProfile implements ProfileStore.
 func (m *MemoryStore) PutProfile(ctx context.Context, p Profile) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.PutProfile(p) })
+	return m.update(ctx, func(tx *memTx) error { return tx.PutProfile(ctx, p) })
 }
 
 // SetProfileActive implements ProfileStore.
 func (m *MemoryStore) SetProfileActive(ctx context.Context, holder Principal, role string, active bool) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.SetProfileActive(holder, role, active) })
+	return m.update(ctx, func(tx *memTx) error { return tx.SetProfileActive(ctx, holder, role, active) })
 }
 
 // DeleteProfile implements ProfileStore.
 func (m *MemoryStore) DeleteProfile(ctx context.Context, holder Principal, role string) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.DeleteProfile(holder, role) })
+	return m.update(ctx, func(tx *memTx) error { return tx.DeleteProfile(ctx, holder, role) })
 }
 
 // AddMember implements ProfileStore.
 func (m *MemoryStore) AddMember(ctx context.Context, user, group string) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.AddMember(user, group) })
+	return m.update(ctx, func(tx *memTx) error { return tx.AddMember(ctx, user, group) })
 }
 
 // RemoveMember implements ProfileStore.
 func (m *MemoryStore) RemoveMember(ctx context.Context, user, group string) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.RemoveMember(user, group) })
+	return m.update(ctx, func(tx *memTx) error { return tx.RemoveMember(ctx, user, group) })
 }
 
 // Grant implements ObjectPermStore.
 func (m *MemoryStore) Grant(ctx context.Context, g Grant) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.Grant(g) })
+	return m.update(ctx, func(tx *memTx) error { return tx.Grant(ctx, g) })
 }
 
 // Revoke implements ObjectPermStore.
 func (m *MemoryStore) Revoke(ctx context.Context, g Grant) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.Revoke(g) })
+	return m.update(ctx, func(tx *memTx) error { return tx.Revoke(ctx, g) })
 }
 
 // DeleteGrantsOn implements ObjectPermStore.
 func (m *MemoryStore) DeleteGrantsOn(ctx context.Context, on Ref) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.DeleteGrantsOn(on) })
+	return m.update(ctx, func(tx *memTx) error { return tx.DeleteGrantsOn(ctx, on) })
 }
 
 // SetParents implements ParentStore.
 func (m *MemoryStore) SetParents(ctx context.Context, ref Ref, parents []Ref) error {
-	return m.Update(ctx, func(tx *MemoryTx) error { return tx.SetParents(ref, parents) })
+	return m.update(ctx, func(tx *memTx) error { return tx.SetParents(ctx, ref, parents) })
 }
 
 // intern shares the bytes of strings that recur across many records
 // (principal IDs, permission, role and type names).
 func intern(s string) string { return unique.Make(s).Value() }
 
-func (tx *MemoryTx) holdings(p Principal) *shard.Batch[string, *Holding] {
+func (tx *memTx) holdings(p Principal) *shard.Batch[string, *Holding] {
 	if p.Kind == KindGroup {
 		return tx.groups
 	}
 	return tx.users
 }
 
-func (tx *MemoryTx) holding(p Principal) *Holding {
+func (tx *memTx) holding(p Principal) *Holding {
 	h, _ := tx.holdings(p).Get(p.ID)
 	return h
 }
 
-func (tx *MemoryTx) setHolding(p Principal, profiles []Profile, groups []string) {
+func (tx *memTx) setHolding(p Principal, profiles []Profile, groups []string) {
 	if len(profiles) == 0 && len(groups) == 0 {
 		tx.holdings(p).Delete(p.ID)
 		return
@@ -345,7 +371,7 @@ func (tx *MemoryTx) setHolding(p Principal, profiles []Profile, groups []string)
 }
 
 // PutProfile creates or replaces the profile for (p.Holder, p.Role).
-func (tx *MemoryTx) PutProfile(p Profile) error {
+func (tx *memTx) PutProfile(_ context.Context, p Profile) error {
 	if !p.Holder.Valid() || p.Role == "" {
 		return fmt.Errorf("%w: profile needs a valid holder and a role, got %s %q", ErrInvalid, p.Holder, p.Role)
 	}
@@ -364,7 +390,7 @@ func (tx *MemoryTx) PutProfile(p Profile) error {
 }
 
 // SetProfileActive activates or deactivates an existing profile.
-func (tx *MemoryTx) SetProfileActive(holder Principal, role string, active bool) error {
+func (tx *memTx) SetProfileActive(_ context.Context, holder Principal, role string, active bool) error {
 	h := tx.holding(holder)
 	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
 	if i < 0 {
@@ -377,7 +403,7 @@ func (tx *MemoryTx) SetProfileActive(holder Principal, role string, active bool)
 }
 
 // DeleteProfile removes a profile, if present.
-func (tx *MemoryTx) DeleteProfile(holder Principal, role string) error {
+func (tx *memTx) DeleteProfile(_ context.Context, holder Principal, role string) error {
 	h := tx.holding(holder)
 	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
 	if i < 0 {
@@ -388,7 +414,7 @@ func (tx *MemoryTx) DeleteProfile(holder Principal, role string) error {
 }
 
 // AddMember makes user a member of group.
-func (tx *MemoryTx) AddMember(user, group string) error {
+func (tx *memTx) AddMember(_ context.Context, user, group string) error {
 	if user == "" || group == "" {
 		return fmt.Errorf("%w: membership needs a user and a group", ErrInvalid)
 	}
@@ -402,7 +428,7 @@ func (tx *MemoryTx) AddMember(user, group string) error {
 }
 
 // RemoveMember ends a membership, if present.
-func (tx *MemoryTx) RemoveMember(user, group string) error {
+func (tx *memTx) RemoveMember(_ context.Context, user, group string) error {
 	u := User(user)
 	h := tx.holding(u)
 	i := slices.Index(h.Groups(), group)
@@ -413,7 +439,7 @@ func (tx *MemoryTx) RemoveMember(user, group string) error {
 	return nil
 }
 
-func (tx *MemoryTx) grantSet(on Ref) *GrantSet {
+func (tx *memTx) grantSet(on Ref) *GrantSet {
 	if on.ID == "" {
 		return tx.wide[on.Type]
 	}
@@ -422,7 +448,7 @@ func (tx *MemoryTx) grantSet(on Ref) *GrantSet {
 }
 
 // setGrantSet stores s (nil: deletes) as the grants on on.
-func (tx *MemoryTx) setGrantSet(on Ref, s *GrantSet) {
+func (tx *memTx) setGrantSet(on Ref, s *GrantSet) {
 	if on.ID != "" {
 		if s == nil {
 			tx.grants.Delete(on.Type, on.ID)
@@ -446,7 +472,7 @@ func (tx *MemoryTx) setGrantSet(on Ref, s *GrantSet) {
 }
 
 // Grant adds a grant; granting twice is the same as once.
-func (tx *MemoryTx) Grant(g Grant) error {
+func (tx *memTx) Grant(_ context.Context, g Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
 	}
@@ -470,7 +496,7 @@ func (tx *MemoryTx) Grant(g Grant) error {
 }
 
 // Revoke removes a grant, if present.
-func (tx *MemoryTx) Revoke(g Grant) error {
+func (tx *memTx) Revoke(_ context.Context, g Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
 	}
@@ -495,7 +521,7 @@ func (tx *MemoryTx) Revoke(g Grant) error {
 }
 
 // DeleteGrantsOn removes every grant on exactly on.
-func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
+func (tx *memTx) DeleteGrantsOn(_ context.Context, on Ref) error {
 	if !on.Valid() {
 		return fmt.Errorf("%w: ref %s", ErrInvalid, on)
 	}
@@ -510,7 +536,7 @@ func (tx *MemoryTx) DeleteGrantsOn(on Ref) error {
 }
 
 // SetParents replaces the recorded parents of ref; none forgets them.
-func (tx *MemoryTx) SetParents(ref Ref, parents []Ref) error {
+func (tx *memTx) SetParents(_ context.Context, ref Ref, parents []Ref) error {
 	if !ref.IsObject() {
 		return fmt.Errorf("%w: parents need an object ref, got %s", ErrInvalid, ref)
 	}

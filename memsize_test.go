@@ -34,10 +34,10 @@ func TestMemoryStoreBytesPerGrant(t *testing.T) {
 	}
 	before := heap()
 	store := iam.NewMemoryStore()
-	err := store.Update(context.Background(), func(tx *iam.MemoryTx) error {
+	err := store.Transact(context.Background(), func(ctx context.Context, tx iam.Store) error {
 		for i := range n {
 			g := iam.Grant{Holder: iam.User(users[i%len(users)]), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: fmt.Sprint("d", i)}}
-			if err := tx.Grant(g); err != nil {
+			if err := tx.Grant(ctx, g); err != nil {
 				return err
 			}
 		}
@@ -47,7 +47,7 @@ func TestMemoryStoreBytesPerGrant(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := heap()
-	if got := store.Stats().Grants; got != n {
+	if got := iam.CountMemory(store).Grants; got != n {
 		t.Fatalf("store holds %d grants, want %d", got, n)
 	}
 	per := float64(after-before) / n

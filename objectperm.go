@@ -143,11 +143,10 @@ func (r Ref) Valid() bool {
 // IsObject reports whether r names one object (type and ID both set).
 func (r Ref) IsObject() bool { return r.scope == scopeObject && r.Type != "" && r.ID != "" }
 
-// IsType reports whether r is a valid TypeScope.
-func (r Ref) IsType() bool { return r.scope == scopeType && r.Type != "" && r.ID == "" }
-
-// IsGlobal reports whether r is the GlobalScope.
-func (r Ref) IsGlobal() bool { return r.scope == scopeGlobal && r.Type == "" && r.ID == "" }
+// isScope reports whether r is a valid TypeScope or the GlobalScope.
+func (r Ref) isScope() bool {
+	return r.scope == scopeType && r.Type != "" && r.ID == "" || r.scope == scopeGlobal && r.Type == "" && r.ID == ""
+}
 
 // Object is an application value permissions can be checked on.
 //

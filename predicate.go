@@ -55,9 +55,9 @@ func (p Predicate) String() string {
 	return p.n.str
 }
 
-// Err returns the construction error of an invalid predicate (nil otherwise).
-// New reports the same error.
-func (p Predicate) Err() error {
+// err returns the construction error of an invalid predicate (nil otherwise):
+// New reports it.
+func (p Predicate) err() error {
 	if p.n == nil {
 		return fmt.Errorf("%w: zero Predicate", ErrInvalidPolicy)
 	}
@@ -263,11 +263,11 @@ func combine(o op, sym string, ps []Predicate) Predicate {
 	n := &pnode{op: o, kids: make([]*pnode, len(ps))}
 	parts := make([]string, len(ps))
 	for i, p := range ps {
-		if err := p.Err(); err != nil && n.err == nil {
+		if err := p.err(); err != nil && n.err == nil {
 			n.err = err
 		}
 		if p.n == nil {
-			return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.Err()}}
+			return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.err()}}
 		}
 		n.kids[i] = p.n
 		parts[i] = p.n.str
@@ -298,7 +298,7 @@ func Xor(ps ...Predicate) Predicate {
 // Not negates p; an error stays an error. Not(Not(p)) is p, and prints as p.
 func Not(p Predicate) Predicate {
 	if p.n == nil {
-		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.Err()}}
+		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: p.err()}}
 	}
 	if p.n.op == opNot {
 		return Predicate{p.n.kids[0]}
@@ -325,7 +325,7 @@ type rule struct {
 }
 
 func (p *policy) compileRule(perm string, pr Predicate) (*rule, error) {
-	if err := pr.Err(); err != nil {
+	if err := pr.err(); err != nil {
 		return nil, fmt.Errorf("rule for %q: %w", perm, err)
 	}
 	r := &rule{perm: perm, expr: pr.n.str}

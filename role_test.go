@@ -59,7 +59,7 @@ func TestRoleIncludes(t *testing.T) {
 	doc := iam.Ref{Type: "doc", ID: "1"}
 	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "admin", Active: true}))
 	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.Group("staff"), Role: "writer", Active: true}))
-	require.NoError(t, c.AddMember(ctx, "sam", "staff"))
+	require.NoError(t, c.Store().AddMember(ctx, "sam", "staff"))
 	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("lou"), Role: "writer", On: doc}))
 
 	perms := []string{"doc.read", "doc.write", "doc.delete", "doc.review"}

@@ -270,7 +270,7 @@ func TestRuleRoles(t *testing.T) { // contract 14b
 		for _, u := range []string{"u1", "u2", "u3"} {
 			for _, r := range roles {
 				if rng.IntN(2) == 0 {
-					require.NoError(t, c.PutProfile(ctx, Profile{Holder: User(u), Role: r.Name, Active: true}))
+					require.NoError(t, c.AssignRole(ctx, Profile{Holder: User(u), Role: r.Name, Active: true}))
 				}
 			}
 		}

@@ -51,7 +51,8 @@ func TestRefScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := view{tc.ref.Valid(), tc.ref.IsObject(), tc.ref.IsType(), tc.ref.IsGlobal(), tc.ref.String()}
+			isType := tc.ref.Valid() && tc.ref == iam.TypeScope(tc.ref.Type)
+			got := view{tc.ref.Valid(), tc.ref.IsObject(), isType, tc.ref == iam.GlobalScope(), tc.ref.String()}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("%#v (-want +got):\n%s", tc.ref, diff)
 			}
@@ -78,7 +79,7 @@ func TestUnsavedObjectIsNotItsType(t *testing.T) {
 	store := iam.NewMemoryStore()
 	c, err := iam.New(iam.Policy{Roles: []*iam.Role{editor, admin}}, store)
 	require.NoError(t, err)
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("boss"), Role: "blog.admin", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("boss"), Role: "blog.admin", Active: true}))
 	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
 	draft := &scPost{} // not saved: no ID
 	saved := &scPost{id: "7"}
@@ -89,16 +90,16 @@ func TestUnsavedObjectIsNotItsType(t *testing.T) {
 			{Holder: iam.User("ann"), Role: "blog.editor", On: on},
 		} {
 			writes := map[string]error{
-				"Checker.Grant":         c.Grant(ctx, g),
-				"Checker.Revoke":        c.Revoke(ctx, g),
-				"MemoryStore.Grant":     store.Grant(ctx, g),
-				"Manager.Grant":         m.Grant(ctx, scUser{id: "boss"}, g),
-				"Checker.ValidateGrant": c.ValidateGrant(g),
+				"Checker.Grant":     c.Grant(ctx, g),
+				"Checker.Revoke":    c.Revoke(ctx, g),
+				"MemoryStore.Grant": store.Grant(ctx, g),
+				"Manager.Grant":     m.Grant(ctx, scUser{id: "boss"}, g),
+				"Checker.Apply":     c.Apply(ctx, iam.Change{Kind: iam.ChangeGrant, Grant: g}),
 			}
 			for name, err := range writes {
 				require.ErrorIs(t, err, iam.ErrInvalid, "%s(%v)", name, g)
 			}
-			require.Contains(t, c.ValidateGrant(g).Error(), "iam.", "the error names the constructor to use")
+			require.Contains(t, c.Grant(ctx, g).Error(), "iam.", "the error names the constructor to use")
 		}
 	}
 	for _, obj := range []iam.Object{saved, &scPost{id: "8"}} {

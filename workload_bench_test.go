@@ -156,7 +156,7 @@ func wlGet(b *testing.B, get func() (*wlFixture, error)) *wlFixture {
 		b.Fatal(err)
 	}
 	f.logOnce.Do(func() {
-		st := f.store.Stats()
+		st := iam.CountMemory(f.store)
 		b.Logf("fixture %s: %d grants, %d principals, built in %v; allowed: %.0f%% of uniform, %.0f%% of zipf",
 			f.w.Spec.Name, st.Grants, st.Principals, f.built.Round(time.Millisecond),
 			100*f.w.AllowedShare(f.w.Uniform), 100*f.w.AllowedShare(f.w.Zipf))
@@ -174,18 +174,18 @@ func wlGrant(g workload.Grant) iam.Grant {
 }
 
 // wlLoad applies fn to every element of seq, wlBatch of them per Update.
-func wlLoad[T any](store *iam.MemoryStore, seq iter.Seq[T], fn func(tx *iam.MemoryTx, v T) error) error {
+func wlLoad[T any](store *iam.MemoryStore, seq iter.Seq[T], fn func(ctx context.Context, tx iam.Store, v T) error) error {
 	next, stop := iter.Pull(seq)
 	defer stop()
 	for more := true; more; {
-		err := store.Update(context.Background(), func(tx *iam.MemoryTx) error {
+		err := store.Transact(context.Background(), func(ctx context.Context, tx iam.Store) error {
 			for range wlBatch {
 				v, ok := next()
 				if !ok {
 					more = false
 					return nil
 				}
-				if err := fn(tx, v); err != nil {
+				if err := fn(ctx, tx, v); err != nil {
 					return err
 				}
 			}
@@ -212,21 +212,21 @@ func wlBuild(s workload.Spec) (*wlFixture, error) {
 	for _, p := range w.Perms {
 		f.policy.Perms = append(f.policy.Perms, iam.Perm{Name: p, Types: types})
 	}
-	err = wlLoad(f.store, w.Grants(), func(tx *iam.MemoryTx, g workload.Grant) error { return tx.Grant(wlGrant(g)) })
+	err = wlLoad(f.store, w.Grants(), func(ctx context.Context, tx iam.Store, g workload.Grant) error { return tx.Grant(ctx, wlGrant(g)) })
 	if err == nil {
-		err = wlLoad(f.store, w.Parents(), func(tx *iam.MemoryTx, p workload.Parent) error {
-			return tx.SetParents(iam.Ref{Type: p.Type, ID: p.ID}, []iam.Ref{{Type: p.ParentType, ID: p.ParentID}})
+		err = wlLoad(f.store, w.Parents(), func(ctx context.Context, tx iam.Store, p workload.Parent) error {
+			return tx.(iam.ParentStore).SetParents(ctx, iam.Ref{Type: p.Type, ID: p.ID}, []iam.Ref{{Type: p.ParentType, ID: p.ParentID}})
 		})
 	}
 	if err == nil {
-		err = wlLoad(f.store, w.Memberships(), func(tx *iam.MemoryTx, m workload.Membership) error {
-			return tx.AddMember(m.User, m.Group)
+		err = wlLoad(f.store, w.Memberships(), func(ctx context.Context, tx iam.Store, m workload.Membership) error {
+			return tx.AddMember(ctx, m.User, m.Group)
 		})
 	}
 	if err != nil {
 		return nil, err
 	}
-	if got, want := f.store.Stats().Grants, w.NumGrants(); got != want || want != workload.Grants {
+	if got, want := iam.CountMemory(f.store).Grants, w.NumGrants(); got != want || want != workload.Grants {
 		return nil, fmt.Errorf("fixture %s: the store holds %d grants, the spec makes %d, want %d", s.Name, got, want, workload.Grants)
 	}
 	users := make([]*wlUser, len(w.Users))
@@ -381,7 +381,7 @@ func wlWrites(b *testing.B, f *wlFixture, c *iam.Checker) {
 			b.Fatal(err)
 		}
 	}
-	if got := f.store.Stats().Grants; got != workload.Grants {
+	if got := iam.CountMemory(f.store).Grants; got != workload.Grants {
 		b.Fatalf("writes: the store holds %d grants after the run, want %d", got, workload.Grants)
 	}
 	wlVerifyAnswers(b, f, seq, c)

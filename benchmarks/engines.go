@@ -87,16 +87,16 @@ func buildIAM(s *Scenario, o iam.Options) (Engine, error) {
 	ctx := context.Background()
 	store := iam.NewMemoryStore()
 	var pol iam.Policy
-	var write func(tx *iam.MemoryTx) error
+	var write func(ctx context.Context, tx iam.Store) error
 	switch s.Kind {
 	case RBAC:
 		pol.Roles = make([]*iam.Role, s.Roles)
 		for r := range pol.Roles {
 			pol.Roles[r] = &iam.Role{Name: s.Names.Role[r], Perms: []string{s.Names.Perm[s.RoleResource[r]]}}
 		}
-		write = func(tx *iam.MemoryTx) error {
+		write = func(ctx context.Context, tx iam.Store) error {
 			for u, r := range s.UserRole {
-				if err := tx.PutProfile(iam.Profile{Holder: iam.User(s.Names.User[u]), Role: s.Names.Role[r], Active: true}); err != nil {
+				if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(s.Names.User[u]), Role: s.Names.Role[r], Active: true}); err != nil {
 					return err
 				}
 			}
@@ -104,10 +104,10 @@ func buildIAM(s *Scenario, o iam.Options) (Engine, error) {
 		}
 	case ObjectGrants:
 		pol.Perms = []iam.Perm{{Name: "doc.view", Types: []string{"doc"}}}
-		write = func(tx *iam.MemoryTx) error {
+		write = func(ctx context.Context, tx iam.Store) error {
 			for u, gs := range s.Members {
 				for _, g := range gs {
-					if err := tx.AddMember(s.Names.User[u], s.Names.Group[g]); err != nil {
+					if err := tx.AddMember(ctx, s.Names.User[u], s.Names.Group[g]); err != nil {
 						return err
 					}
 				}
@@ -117,7 +117,7 @@ func buildIAM(s *Scenario, o iam.Options) (Engine, error) {
 				if g.Group {
 					holder = iam.Group(s.Names.Group[g.Holder])
 				}
-				if err := tx.Grant(iam.Grant{Holder: holder, Perm: "doc.view", On: iam.Ref{Type: "doc", ID: s.Names.Doc[g.Doc]}}); err != nil {
+				if err := tx.Grant(ctx, iam.Grant{Holder: holder, Perm: "doc.view", On: iam.Ref{Type: "doc", ID: s.Names.Doc[g.Doc]}}); err != nil {
 					return err
 				}
 			}
@@ -130,19 +130,19 @@ func buildIAM(s *Scenario, o iam.Options) (Engine, error) {
 		})
 		pol.Roles = []*iam.Role{editor}
 		pol.Rules = map[string]iam.Predicate{"post.edit": iam.Or(iam.HasRole(editor), isOwner)}
-		write = func(tx *iam.MemoryTx) error {
+		write = func(ctx context.Context, tx iam.Store) error {
 			for u, e := range s.Editor {
 				if !e {
 					continue
 				}
-				if err := tx.PutProfile(iam.Profile{Holder: iam.User(s.Names.User[u]), Role: editor.Name, Active: true}); err != nil {
+				if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(s.Names.User[u]), Role: editor.Name, Active: true}); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	}
-	if err := store.Update(ctx, write); err != nil {
+	if err := store.Transact(ctx, write); err != nil {
 		return nil, err
 	}
 	c, err := iam.NewWithOptions(pol, store, o)

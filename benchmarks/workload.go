@@ -89,9 +89,9 @@ func iamGrant(g workload.Grant) iam.Grant {
 // Checker over the memory store.
 func buildIAMMix(w *workload.Workload, o iam.Options) (MixEngine, error) {
 	store := iam.NewMemoryStore()
-	err := store.Update(context.Background(), func(tx *iam.MemoryTx) error {
+	err := store.Transact(context.Background(), func(ctx context.Context, tx iam.Store) error {
 		for g := range w.Grants() {
-			if err := tx.Grant(iamGrant(g)); err != nil {
+			if err := tx.Grant(ctx, iamGrant(g)); err != nil {
 				return err
 			}
 		}

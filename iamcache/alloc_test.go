@@ -82,16 +82,16 @@ func TestHitAllocs(t *testing.T) {
 func checkFixture(tb testing.TB, users int) *iam.MemoryStore {
 	tb.Helper()
 	store := iam.NewMemoryStore()
-	err := store.Update(context.Background(), func(tx *iam.MemoryTx) error {
+	err := store.Transact(context.Background(), func(ctx context.Context, tx iam.Store) error {
 		for u := range users {
 			for k := range 3 {
 				r := fmt.Sprintf("app.role_%d", (u*7+k*31)%100)
-				if err := tx.PutProfile(iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: r, Active: true}); err != nil {
+				if err := tx.PutProfile(ctx, iam.Profile{Holder: iam.User(fmt.Sprint("u", u)), Role: r, Active: true}); err != nil {
 					return err
 				}
 			}
 		}
-		return tx.Grant(iam.Grant{Holder: iam.User("u0"), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: "d0"}})
+		return tx.Grant(ctx, iam.Grant{Holder: iam.User("u0"), Perm: "doc.view", On: iam.Ref{Type: "doc", ID: "d0"}})
 	})
 	require.NoError(tb, err)
 	return store

@@ -51,13 +51,13 @@ func BenchmarkCacheGrants(b *testing.B) {
 	ctx := context.Background()
 	mem := iam.NewMemoryStore()
 	refs := make([]iam.Ref, benchRotate)
-	err := mem.Update(ctx, func(tx *iam.MemoryTx) error {
+	err := mem.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 		for i := range 10_000 {
 			r := iam.Ref{Type: "doc", ID: fmt.Sprint("d", i)}
 			if i < benchRotate {
 				refs[i] = r
 			}
-			if err := tx.Grant(iam.Grant{Holder: iam.User("u"), Perm: "doc.view", On: r}); err != nil {
+			if err := tx.Grant(ctx, iam.Grant{Holder: iam.User("u"), Perm: "doc.view", On: r}); err != nil {
 				return err
 			}
 		}

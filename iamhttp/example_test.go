@@ -16,7 +16,7 @@ import (
 func Example() {
 	writer := &iam.Role{Name: "wiki.writer", Perms: []string{"wiki.edit"}}
 	checker, _ := iam.New(iam.Policy{Roles: []*iam.Role{writer}}, iam.NewMemoryStore())
-	_ = checker.PutProfile(context.Background(), iam.Profile{Holder: iam.User("wes"), Role: "wiki.writer", Active: true})
+	_ = checker.AssignRole(context.Background(), iam.Profile{Holder: iam.User("wes"), Role: "wiki.writer", Active: true})
 
 	guard, _ := iamhttp.New(iamhttp.Options{
 		Checker: checker,

@@ -52,8 +52,8 @@ func fixture(t *testing.T, storeErr *error, opts ...func(*iamhttp.Options)) (htt
 	store := iam.NewMemoryStore()
 	c, err := iam.New(policy, failing{store, storeErr})
 	require.NoError(t, err)
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true}))
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("root"), Role: "blog.admin", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("eve"), Role: "blog.editor", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("root"), Role: "blog.admin", Active: true}))
 	logs := &bytes.Buffer{}
 	o := iamhttp.Options{
 		Checker: c,

@@ -116,7 +116,7 @@ func wikiFixture(t *testing.T, opts ...func(*iamhttp.Options)) wiki {
 	// Guard's record.
 	c, err := iam.NewWithOptions(pol, failing{iam.NewMemoryStore(), &storeErr}, iam.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	require.NoError(t, c.PutProfile(context.Background(), iam.Profile{Holder: iam.User("dee"), Role: "wiki.janitor", Active: true}))
+	require.NoError(t, c.AssignRole(context.Background(), iam.Profile{Holder: iam.User("dee"), Role: "wiki.janitor", Active: true}))
 	logs := &bytes.Buffer{}
 	o := iamhttp.Options{
 		Checker: c,

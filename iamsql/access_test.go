@@ -669,7 +669,7 @@ func afSetup(t *testing.T, s *iamsql.Store) *iam.Checker {
 		require.NoError(t, c.Grant(ctx, g))
 	}
 	require.NoError(t, s.AddMember(ctx, "ann", "staff"))
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("carol"), Role: "blog.reader", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("carol"), Role: "blog.reader", Active: true}))
 	return c
 }
 

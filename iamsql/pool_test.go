@@ -67,11 +67,11 @@ func newPoolWorld(t *testing.T, ctx context.Context, s iam.Store) poolWorld {
 	c, err := iam.New(poolPolicy, s)
 	require.NoError(t, err)
 	global := iam.GlobalScope()
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User(string(poolActor)), Role: "x.admin", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User(string(poolActor)), Role: "x.admin", Active: true}))
 	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User(string(poolActor)), Perm: "x.read", On: global}))
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.Group(poolStaff), Role: "x.reader", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.Group(poolStaff), Role: "x.reader", Active: true}))
 	require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.Group(poolStaff), Perm: "x.read", On: global}))
-	require.NoError(t, c.PutProfile(ctx, iam.Profile{Holder: iam.User("owner"), Role: "x.owner", Active: true}))
+	require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("owner"), Role: "x.owner", Active: true}))
 	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
 	return poolWorld{c: c, m: m}
 }

@@ -83,6 +83,9 @@ var suiteTests = []suiteTest{
 	// Snapshotter, when implemented (teststore_snapshot.go).
 	{"Snapshot", (*suite).testSnapshot},
 
+	// Transactor, when implemented (teststore_transact.go).
+	{"Transact", (*suite).testTransact},
+
 	// docs/contract.md through a Checker (teststore_contract.go).
 	{"Contract4a_GlobalRole", (*suite).testContract4aGlobalRole},
 	{"Contract4a_ProfileExpiry", (*suite).testContract4aProfileExpiry},

@@ -230,7 +230,7 @@ var SamplePosts = []*Post{
 // Seed fills an empty blog (or, with reset, empties it first): the posts,
 // the profiles (author data, editor sections), the staff group's reader
 // role, sam's membership and rita's reviewer role on bob's draft. It writes
-// through the trusted path (Checker.PutProfile and Grant), in one
+// through the trusted path (Checker.AssignRole and Grant), in one
 // transaction with the posts.
 func (a *App) Seed(ctx context.Context, reset bool) (seeded bool, err error) {
 	if !reset {

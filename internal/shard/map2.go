@@ -115,6 +115,34 @@ func (b *Batch2[V]) Get(a, k string) (V, bool) {
 	return b.base.Get(b.seed, a, k)
 }
 
+// Range calls fn for every key and value of the batch's current version
+// until fn returns false.
+func (b *Batch2[V]) Range(fn func(a, k string, v V) bool) {
+	for _, in := range b.base.as {
+		if _, edited := b.batches[in.a]; edited {
+			continue
+		}
+		stop := false
+		in.m.Range(func(k string, v V) bool {
+			stop = !fn(in.a, k, v)
+			return !stop
+		})
+		if stop {
+			return
+		}
+	}
+	for a, ib := range b.batches {
+		stop := false
+		ib.Range(func(k string, v V) bool {
+			stop = !fn(a, k, v)
+			return !stop
+		})
+		if stop {
+			return
+		}
+	}
+}
+
 // Set stores v for (a, k).
 func (b *Batch2[V]) Set(a, k string, v V) { b.inner(a).Set(k, v) }
 

@@ -211,3 +211,42 @@ func TestMapModel(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchRange: a batch's Range shows its current version, edits made so
+// far included, for Map and Map2, checked against Go maps after every edit.
+func TestBatchRange(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	var m Map[string, int]
+	var m2 Map2[int]
+	want := map[string]int{}
+	want2 := map[[2]string]int{}
+	for round := range 40 {
+		b, b2 := m.Edit(h), m2.Edit(seed)
+		for op := range r.IntN(30) {
+			k, a := "k"+strconv.Itoa(r.IntN(200)), "a"+strconv.Itoa(r.IntN(4))
+			if r.IntN(3) == 0 {
+				b.Delete(k)
+				delete(want, k)
+				b2.Delete(a, k)
+				delete(want2, [2]string{a, k})
+			} else {
+				v := round*100 + op
+				b.Set(k, v)
+				want[k] = v
+				b2.Set(a, k, v)
+				want2[[2]string{a, k}] = v
+			}
+			got := map[string]int{}
+			b.Range(func(k string, v int) bool { got[k] = v; return true })
+			require.Equal(t, want, got, "Batch.Range, round %d op %d", round, op)
+			got2 := map[[2]string]int{}
+			b2.Range(func(a, k string, v int) bool { got2[[2]string{a, k}] = v; return true })
+			require.Equal(t, want2, got2, "Batch2.Range, round %d op %d", round, op)
+		}
+		m, m2 = b.Commit(), b2.Commit()
+	}
+	n := 0
+	b2 := m2.Edit(seed)
+	b2.Range(func(string, string, int) bool { n++; return n < 3 })
+	require.Equal(t, min(3, len(want2)), n, "Batch2.Range stops when fn returns false")
+}

@@ -189,6 +189,10 @@ func (b *Batch[K, V]) chunk(h uint64) (*chunk[K, V], int) {
 	return c, int((h >> b.shift) & (chunkShards - 1))
 }
 
+// Range calls fn for every entry of the batch's current version (edits made
+// so far included) until fn returns false.
+func (b *Batch[K, V]) Range(fn func(K, V) bool) { b.view().Range(fn) }
+
 // Get reads through the batch: edits made so far are visible.
 func (b *Batch[K, V]) Get(k K) (V, bool) { return b.view().Get(b.hash(k), k) }
 
