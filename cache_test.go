@@ -1,6 +1,6 @@
 package iam_test
 
-// Black-box tests of HasPerm's answer cache on a MemoryStore (cache.go).
+// Black-box tests of HasPerm's answer cache on a MemoryStore (internal/answer holds the cache itself).
 // The cache must never change an answer: every test compares a cached
 // Checker with an uncached one (Options.CacheSlots: -1) and with Check, and
 // names the docs/contract.md contract line it covers. Helpers and types carry an

@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/iamgo/iam/internal/answer"
 )
 
 // holdingMemo is a Holding compiled against one policy at one time.
@@ -197,13 +199,25 @@ func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role
 		if e.kind != p.Kind || e.holder.Value() != p.ID {
 			continue
 		}
-		if !e.role {
-			direct = direct || e.name == pi.handle
-		} else if ri := c.pol.roleHandles[e.name]; role == "" && ri != nil && ri.perms.has(pi.idx) {
+		d, ri := c.pol.gives(e, pi)
+		direct = direct || d
+		if role == "" && ri != nil {
 			role = ri.name
 		}
 	}
 	return direct, role
+}
+
+// gives reports how grant entry e gives perm: directly, or through the
+// local role it names (nil when neither).
+func (p *policy) gives(e *grantEntry, pi *permInfo) (direct bool, via *roleInfo) {
+	if !e.role {
+		return e.name == pi.handle, nil
+	}
+	if ri := p.roleHandles[e.name]; ri != nil && ri.perms.has(pi.idx) {
+		return false, ri
+	}
+	return false, nil
 }
 
 // ownGrant reports that the user holds perm on the object itself, directly
@@ -221,15 +235,10 @@ func (st *evalState) ownGrant(pi *permInfo) (bool, error) {
 	}
 	for i := range gs.entries {
 		e := &gs.entries[i]
-		if e.kind != KindUser || e.holder.Value() != st.uid {
-			continue
-		}
-		if !e.role {
-			if e.name == pi.handle {
+		if e.kind == KindUser && e.holder.Value() == st.uid {
+			if d, ri := st.c.pol.gives(e, pi); d || ri != nil {
 				return true, nil
 			}
-		} else if ri := st.c.pol.roleHandles[e.name]; ri != nil && ri.perms.has(pi.idx) {
-			return true, nil
 		}
 	}
 	return false, nil
@@ -240,11 +249,7 @@ func (st *evalState) ownGrant(pi *permInfo) (bool, error) {
 func (st *evalState) grantedIn(gs *GrantSet, pi *permInfo, rolesOK bool) bool {
 	for i := range gs.entries {
 		e := &gs.entries[i]
-		if !e.role {
-			if e.name != pi.handle {
-				continue
-			}
-		} else if ri := st.c.pol.roleHandles[e.name]; !rolesOK || ri == nil || !ri.perms.has(pi.idx) {
+		if d, ri := st.c.pol.gives(e, pi); !d && (!rolesOK || ri == nil) {
 			continue
 		}
 		switch e.kind {
@@ -451,7 +456,7 @@ type caching struct {
 	fill       bool
 	skipStored bool
 	cached     bool
-	key        question
+	key        answer.Key
 }
 
 // outcome is the answer so far.

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unique"
+
+	"github.com/iamgo/iam/internal/answer"
 )
 
 // Permissions the library declares in every policy; roles can grant them
@@ -111,10 +113,10 @@ const errorLogInterval = time.Minute
 type Checker struct {
 	pol      *policy
 	store    Store
-	snaps    Snapshotter  // the store, when it is one
-	trusted  atomic.Bool  // a view of snaps has named the store (see trusts)
-	view     *storeView   // the Snapshot of a store that is not
-	cache    *answerCache // HasPerm's answers (nil: off)
+	snaps    Snapshotter            // the store, when it is one
+	trusted  atomic.Bool            // a view of snaps has named the store (see trusts)
+	view     *storeView             // the Snapshot of a store that is not
+	cache    *answer.Cache[Holding] // HasPerm's answers (nil: off)
 	now      func() time.Time
 	maxDepth int
 	log      *slog.Logger
@@ -181,7 +183,7 @@ func NewWithOptions(p Policy, store Store, o Options) (*Checker, error) {
 	c.maxDepth = min(c.maxDepth, maxDepthCap)
 	c.setStore(store)
 	if o.CacheSlots >= 0 {
-		c.cache = newAnswerCache(cmp.Or(o.CacheSlots, defaultCacheSlots))
+		c.cache = answer.New[Holding](cmp.Or(o.CacheSlots, defaultCacheSlots))
 	}
 	return c, nil
 }
@@ -652,22 +654,33 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 	return c.decide(st)
 }
 
+// defaultCacheSlots is the number of answers a Checker keeps when
+// Options.CacheSlots is zero (48 bytes each: 192 KB).
+const defaultCacheSlots = 4096
+
 // askCache looks for HasPerm's question in the answer cache. A kept "yes",
 // or a kept "no" when no rule could change it, decides (st.cached); a kept
 // "no" before a rule leaves only the rule to run (st.skipStored); a miss
 // asks decide to keep what the stored roles and grants answer (st.fill).
-// Questions whose answer depends on more than the store and the question
-// are never kept: the subject's own groups, the object's own parents.
+//
+// The cache cannot go stale: it serves only stores whose snapshots carry
+// a Generation, every write publishes a new one, and an answer is kept
+// under the generation it was computed on. Only answers that depend on
+// nothing but the store and the question are kept: not those of a subject
+// with its own groups or an object with its own parents, and (see decide)
+// not when a profile with an expiry took part (the clock could change
+// them), the ancestry was cut short or anything failed. Rules are never
+// cached: after a kept "no", the rule runs as on every check.
 func (c *Checker) askCache(st *evalState) {
 	gen := st.facts.Generation
 	if gen == 0 || st.uid == "" || len(st.extra) != 0 || st.ownParents {
 		return
 	}
-	c.cache.key(&st.key, st.uid, st.pi.idx, &st.ref, st.refuse)
-	if !st.key.ok {
+	c.cache.Key(&st.key, st.uid, st.pi.idx, st.ref.Type, st.ref.ID, st.refuse)
+	if !st.key.OK() {
 		return
 	}
-	a, hold, hit := c.cache.get(&st.key, gen)
+	a, hold, hit := c.cache.Get(&st.key, gen)
 	switch {
 	case !hit:
 		st.fill = true
@@ -758,7 +771,7 @@ func (c *Checker) decide(st *evalState) error {
 	if st.uid != "" && !st.skipStored {
 		stop, err := c.stored(st, pi)
 		if st.fill && err == nil && !st.truncated && !st.timed {
-			c.cache.put(&st.key, st.facts.Generation, st.allowed, st.hold)
+			c.cache.Put(&st.key, st.facts.Generation, st.allowed, st.hold)
 		}
 		if stop {
 			if err != nil {

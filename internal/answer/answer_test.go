@@ -1,8 +1,8 @@
-package iam
+package answer
 
-// Unit tests of the answer cache (cache.go): slots, generations, the
-// seqlock, and the question key. The black-box tests of HasPerm over the
-// cache are in cache_test.go.
+// Unit tests of the answer cache: slots, generations, the seqlock, and the
+// Key key. The black-box tests of HasPerm over the cache are the root
+// package's cache_test.go.
 
 import (
 	"fmt"
@@ -15,7 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// acKeyArgs are the arguments of answerCache.key.
+// Ref and Holding stand for the root package's types: an object's type and
+// ID, and the user's data kept with an answer.
+type (
+	Ref     struct{ Type, ID string }
+	Holding struct{ id string }
+)
+
+// defaultCacheSlots is the Checker's default size.
+const defaultCacheSlots = 4096
+
+// acKeyArgs are the arguments of Cache.Key.
 type acKeyArgs struct {
 	uid    string
 	perm   int
@@ -23,20 +33,20 @@ type acKeyArgs struct {
 	refuse bool
 }
 
-func (a acKeyArgs) key(c *answerCache) question {
-	var q question
-	c.key(&q, a.uid, a.perm, &a.ref, a.refuse)
+func (a acKeyArgs) key(c *Cache[Holding]) Key {
+	var q Key
+	c.Key(&q, a.uid, a.perm, a.ref.Type, a.ref.ID, a.refuse)
 	return q
 }
 
-// kept reports that the question fits the key buffer (longer ones are
+// kept reports that the Key fits the key buffer (longer ones are
 // never cached).
 func (a acKeyArgs) kept() bool { return keyHeader+len(a.uid)+len(a.ref.Type)+len(a.ref.ID) <= keyBuf }
 
-// requireDistinct fails unless get could never take one question for the
-// other: their hashes differ (and so, then, may their headers; a question
+// requireDistinct fails unless get could never take one Key for the
+// other: their hashes differ (and so, then, may their headers; a Key
 // too long to keep is never looked up).
-func requireDistinct(t *testing.T, a, b question, msg string) {
+func requireDistinct(t *testing.T, a, b Key, msg string) {
 	t.Helper()
 	if !a.ok || !b.ok {
 		return
@@ -45,7 +55,7 @@ func requireDistinct(t *testing.T, a, b question, msg string) {
 }
 
 // ackey is acKeyArgs{...}.key(c), for short literals.
-func ackey(c *answerCache, uid string, perm int, ref Ref, refuse bool) question {
+func ackey(c *Cache[Holding], uid string, perm int, ref Ref, refuse bool) Key {
 	return acKeyArgs{uid, perm, ref, refuse}.key(c)
 }
 
@@ -55,91 +65,91 @@ func TestAnswerCacheSize(t *testing.T) {
 	for _, tc := range []struct{ n, slots int }{
 		{1, 1}, {2, 2}, {3, 4}, {5, 8}, {defaultCacheSlots, 4096}, {defaultCacheSlots + 1, 8192},
 	} {
-		c := newAnswerCache(tc.n)
+		c := New[Holding](tc.n)
 		require.Len(t, c.slots, tc.slots, "n=%d", tc.n)
 		require.Equal(t, uint64(tc.slots-1), c.mask, "n=%d", tc.n)
 	}
 }
 
 // TestAnswerCacheGetPut: what get returns after what put. contract 15: an
-// answer is only ever returned for the question and generation it was put
+// answer is only ever returned for the Key and generation it was put
 // under.
 func TestAnswerCacheGetPut(t *testing.T) {
-	c := newAnswerCache(8)
+	c := New[Holding](8)
 	q := ackey(c, "u1", 3, Ref{Type: "doc", ID: "1"}, false)
 	require.True(t, q.ok)
-	other := q // the same slot, another question
+	other := q // the same slot, another Key
 	other.k[0] ^= 1
 
 	t.Run("empty cache misses", func(t *testing.T) {
 		for _, gen := range []uint64{0, 1, 7} {
-			_, _, ok := c.get(&q, gen)
+			_, _, ok := c.Get(&q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
-		// The zero question at generation zero matches an empty slot's
+		// The zero Key at generation zero matches an empty slot's
 		// words, and still misses: an empty slot holds no answer.
-		_, _, ok := c.get(&question{}, 0)
+		_, _, ok := c.Get(&Key{}, 0)
 		require.False(t, ok)
 	})
 	t.Run("put then get", func(t *testing.T) {
 		for _, allowed := range []bool{true, false, true} {
-			c.put(&q, 5, allowed, nil)
-			a, _, ok := c.get(&q, 5)
+			c.Put(&q, 5, allowed, nil)
+			a, _, ok := c.Get(&q, 5)
 			require.True(t, ok)
 			require.Equal(t, allowed, a)
 		}
 	})
 	t.Run("another generation misses", func(t *testing.T) {
-		c.put(&q, 5, true, nil)
+		c.Put(&q, 5, true, nil)
 		for _, gen := range []uint64{0, 4, 6, 1 << 40} {
-			_, _, ok := c.get(&q, gen)
+			_, _, ok := c.Get(&q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
 	})
 	t.Run("same slot, header or hash different, misses", func(t *testing.T) {
-		c.put(&q, 5, true, nil)
-		for i, flip := range []func(*question){
-			func(x *question) { x.k[0] ^= 1 << 40 }, // another length
-			func(x *question) { x.k[0] ^= 1 },       // refusal
-			func(x *question) { x.k[1] ^= 1 << 63 }, // above the mask: the same slot
+		c.Put(&q, 5, true, nil)
+		for i, flip := range []func(*Key){
+			func(x *Key) { x.k[0] ^= 1 << 40 }, // another length
+			func(x *Key) { x.k[0] ^= 1 },       // refusal
+			func(x *Key) { x.k[1] ^= 1 << 63 }, // above the mask: the same slot
 		} {
 			x := q
 			flip(&x)
-			_, _, ok := c.get(&x, 5)
+			_, _, ok := c.Get(&x, 5)
 			require.False(t, ok, "change %d", i)
 		}
 	})
-	t.Run("a question put in the slot evicts the one there", func(t *testing.T) {
-		c.put(&q, 5, true, nil)
-		c.put(&other, 5, false, nil)
-		a, _, ok := c.get(&other, 5)
+	t.Run("a Key put in the slot evicts the one there", func(t *testing.T) {
+		c.Put(&q, 5, true, nil)
+		c.Put(&other, 5, false, nil)
+		a, _, ok := c.Get(&other, 5)
 		require.True(t, ok)
 		require.False(t, a)
-		_, _, ok = c.get(&q, 5)
+		_, _, ok = c.Get(&q, 5)
 		require.False(t, ok)
 	})
 	t.Run("questions in different slots coexist", func(t *testing.T) {
 		next := other
 		next.k[1] = q.k[1] + 1
-		c.put(&q, 9, true, nil)
-		c.put(&next, 9, false, nil)
-		a, _, ok := c.get(&q, 9)
+		c.Put(&q, 9, true, nil)
+		c.Put(&next, 9, false, nil)
+		a, _, ok := c.Get(&q, 9)
 		require.True(t, ok)
 		require.True(t, a)
-		a, _, ok = c.get(&next, 9)
+		a, _, ok = c.Get(&next, 9)
 		require.True(t, ok)
 		require.False(t, a)
 	})
-	t.Run("one slot: every question shares it", func(t *testing.T) {
-		one := newAnswerCache(1)
-		q1, q2 := ackey(one, "u1", 0, GlobalScope(), false), ackey(one, "u2", 0, GlobalScope(), false)
-		one.put(&q1, 1, true, nil)
-		a, _, ok := one.get(&q1, 1)
+	t.Run("one slot: every Key shares it", func(t *testing.T) {
+		one := New[Holding](1)
+		q1, q2 := ackey(one, "u1", 0, Ref{}, false), ackey(one, "u2", 0, Ref{}, false)
+		one.Put(&q1, 1, true, nil)
+		a, _, ok := one.Get(&q1, 1)
 		require.True(t, ok && a)
-		one.put(&q2, 1, false, nil)
-		_, _, ok = one.get(&q1, 1)
+		one.Put(&q2, 1, false, nil)
+		_, _, ok = one.Get(&q1, 1)
 		require.False(t, ok)
-		a, _, ok = one.get(&q2, 1)
+		a, _, ok = one.Get(&q2, 1)
 		require.True(t, ok)
 		require.False(t, a)
 	})
@@ -147,7 +157,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 		s := &c.slots[q.k[1]&c.mask]
 		before := s.seq.Load()
 		require.Zero(t, before&1)
-		c.put(&q, 11, true, nil)
+		c.Put(&q, 11, true, nil)
 		require.Equal(t, before+2, s.seq.Load())
 	})
 }
@@ -156,9 +166,9 @@ func TestAnswerCacheGetPut(t *testing.T) {
 // writer: get misses even though the words match, and put leaves the slot
 // alone. contract 15 (no torn answer is ever read).
 func TestAnswerCacheBusySlot(t *testing.T) {
-	c := newAnswerCache(4)
+	c := New[Holding](4)
 	q := ackey(c, "u1", 2, Ref{Type: "doc", ID: "7"}, true)
-	c.put(&q, 3, true, nil)
+	c.Put(&q, 3, true, nil)
 	s := &c.slots[q.k[1]&c.mask]
 	words := func() [5]uint64 {
 		return [5]uint64{s.seq.Load(), s.k[0].Load(), s.k[1].Load(), s.gen.Load(), s.val.Load()}
@@ -166,35 +176,35 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 
 	s.seq.Add(1) // a writer is filling the slot
 	busy := words()
-	_, _, ok := c.get(&q, 3)
+	_, _, ok := c.Get(&q, 3)
 	require.False(t, ok, "get on a busy slot")
 
-	c.put(&q, 3, false, nil)
+	c.Put(&q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
-	other := q // the same slot, another question
+	other := q // the same slot, another Key
 	other.k[0] ^= 5
-	c.put(&other, 4, false, nil)
-	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
-	_, _, ok = c.get(&other, 4)
+	c.Put(&other, 4, false, nil)
+	require.Equal(t, busy, words(), "put of another Key on a busy slot changed it")
+	_, _, ok = c.Get(&other, 4)
 	require.False(t, ok)
 
 	s.seq.Add(1) // the writer is done
-	a, _, ok := c.get(&q, 3)
+	a, _, ok := c.Get(&q, 3)
 	require.True(t, ok)
 	require.True(t, a, "the answer from before the busy period")
-	c.put(&q, 3, false, nil)
-	a, _, ok = c.get(&q, 3)
+	c.Put(&q, 3, false, nil)
+	a, _, ok = c.Get(&q, 3)
 	require.True(t, ok)
 	require.False(t, a)
 }
 
-// TestAnswerCacheKey: the key of a question differs in both hashes when any
+// TestAnswerCacheKey: the key of a Key differs in both hashes when any
 // field differs, and is unambiguous where two fields meet (a byte moved
-// from one field to the next is another question); a question too long
+// from one field to the next is another Key); a Key too long
 // for the buffer is not kept. contract 15 (an answer is only returned for
-// its own question).
+// its own Key).
 func TestAnswerCacheKey(t *testing.T) {
-	c := newAnswerCache(16)
+	c := New[Holding](16)
 	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
 
 	bases := map[string]acKeyArgs{
@@ -267,9 +277,9 @@ func TestAnswerCacheKey(t *testing.T) {
 		{"uid|type", acKeyArgs{uid: "ab", ref: Ref{Type: "c", ID: "1"}}, acKeyArgs{uid: "a", ref: Ref{Type: "bc", ID: "1"}}},
 		{"type|ID", acKeyArgs{uid: "u", ref: Ref{Type: "ab", ID: "c"}}, acKeyArgs{uid: "u", ref: Ref{Type: "a", ID: "bc"}}},
 		{"uid|ID, empty type", acKeyArgs{uid: "ab", ref: Ref{ID: "c"}}, acKeyArgs{uid: "a", ref: Ref{ID: "bc"}}},
-		{"uid or type", acKeyArgs{uid: "a"}, acKeyArgs{ref: TypeScope("a")}},
+		{"uid or type", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{Type: "a"}}},
 		{"uid or ID", acKeyArgs{uid: "a"}, acKeyArgs{ref: Ref{ID: "a"}}},
-		{"type or ID", acKeyArgs{uid: "u", ref: TypeScope("a")}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
+		{"type or ID", acKeyArgs{uid: "u", ref: Ref{Type: "a"}}, acKeyArgs{uid: "u", ref: Ref{ID: "a"}}},
 		{"perm or refuse", acKeyArgs{uid: "u", perm: 1}, acKeyArgs{uid: "u", perm: 0, refuse: true}},
 		// Fields holding bytes that look like lengths or a tag: the
 		// header's lengths, not the bytes, tell the fields apart.
@@ -339,7 +349,7 @@ func TestAnswerCacheKey(t *testing.T) {
 		requireDistinct(t, p.a.key(c), p.b.key(c), p.name)
 	}
 	// 120 bytes of fields and the 8-byte header fill the buffer exactly;
-	// a question one byte longer is not kept.
+	// a Key one byte longer is not kept.
 	full := acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}}
 	over := acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}}
 	require.True(t, full.kept() && full.key(c).ok)
@@ -352,7 +362,7 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters allocate")
 	}
-	c := newAnswerCache(16)
+	c := New[Holding](16)
 	for _, a := range []acKeyArgs{
 		{uid: "u1", perm: 3, ref: Ref{Type: "doc", ID: "1"}},
 		{uid: strings.Repeat("u", 20), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
@@ -361,12 +371,12 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 		{uid: strings.Repeat("u", 117), perm: 3, ref: Ref{Type: "doc", ID: "1"}},
 		{uid: strings.Repeat("u", 300), perm: 3, ref: Ref{Type: strings.Repeat("t", 300), ID: strings.Repeat("i", 300)}},
 	} {
-		var q question
+		var q Key
 		allocs := testing.AllocsPerRun(1000, func() { q = a.key(c) })
 		require.Zero(t, allocs, "len %d", len(a.uid)+len(a.ref.Type)+len(a.ref.ID))
 		require.Equal(t, a.kept(), q.ok)
 		if q.ok {
-			require.NotEqual(t, question{}, q)
+			require.NotEqual(t, Key{}, q)
 		}
 	}
 }
@@ -375,7 +385,7 @@ func TestAnswerCacheKeyAllocs(t *testing.T) {
 // distinct hashes, spread over the slots.
 // contract 15.
 func TestAnswerCacheKeysSpread(t *testing.T) {
-	c := newAnswerCache(defaultCacheSlots)
+	c := New[Holding](defaultCacheSlots)
 	rng := rand.New(rand.NewPCG(7, 11))
 	seen := map[uint64]acKeyArgs{}
 	slots := map[uint64]int{}
@@ -388,7 +398,7 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 			refuse: rng.IntN(2) == 0,
 		}
 		if i%10 == 0 {
-			a.uid += strings.Repeat("L", 90) // a long question
+			a.uid += strings.Repeat("L", 90) // a long Key
 		}
 		if questions[a] {
 			continue
@@ -414,10 +424,10 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 
 // TestAnswerCacheConcurrentSlot (run with -race): writers fill one slot
 // with different questions while readers read it; a hit always returns the
-// answer that was put for that question and generation, never words of two
+// answer that was put for that Key and generation, never words of two
 // puts mixed (the seqlock). contract 15.
 func TestAnswerCacheConcurrentSlot(t *testing.T) {
-	c := newAnswerCache(1)
+	c := New[Holding](1)
 	const (
 		nq      = 16
 		rounds  = 20000
@@ -425,7 +435,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 		readers = 4
 	)
 	type entry struct {
-		q       question
+		q       Key
 		gen     uint64
 		allowed bool
 	}
@@ -433,7 +443,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	for i := range entries {
 		uid := fmt.Sprint("u", i)
 		if i%2 == 1 {
-			uid += strings.Repeat("L", 30) // a longer question
+			uid += strings.Repeat("L", 30) // a longer Key
 		}
 		entries[i] = entry{q: ackey(c, uid, i, Ref{Type: "doc", ID: fmt.Sprint(i)}, false), gen: uint64(i % 3), allowed: i%4 < 2}
 	}
@@ -449,7 +459,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 			defer writing.Done()
 			for i := range rounds {
 				e := entries[(i*7+w)%nq]
-				c.put(&e.q, e.gen, e.allowed, nil)
+				c.Put(&e.q, e.gen, e.allowed, nil)
 			}
 		}()
 	}
@@ -466,7 +476,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 					after++
 				}
 				e := entries[(i*5+r)%nq]
-				a, _, ok := c.get(&e.q, e.gen)
+				a, _, ok := c.Get(&e.q, e.gen)
 				switch {
 				case !ok:
 					misses.Add(1)
@@ -475,9 +485,9 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 				default:
 					hits.Add(1)
 				}
-				// A generation this question was never put under: a hit
+				// A generation this Key was never put under: a hit
 				// would mix its key with another question's generation.
-				if _, _, ok := c.get(&e.q, e.gen+3); ok {
+				if _, _, ok := c.Get(&e.q, e.gen+3); ok {
 					torn.Add(1)
 				}
 			}
@@ -492,7 +502,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	require.Zero(t, s.seq.Load()&1)
 	found := 0
 	for _, e := range entries {
-		if a, _, ok := c.get(&e.q, e.gen); ok {
+		if a, _, ok := c.Get(&e.q, e.gen); ok {
 			found++
 			require.Equal(t, e.allowed, a)
 		}
@@ -501,31 +511,31 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 }
 
 // The slot keeps the user's Holding with the answer, for the rule that
-// follows a cached "no"; another question or generation gets none.
+// follows a cached "no"; another Key or generation gets none.
 func TestAnswerCacheHolding(t *testing.T) {
-	c := newAnswerCache(8)
+	c := New[Holding](8)
 	q := ackey(c, "ann", 1, Ref{Type: "doc", ID: "d1"}, false)
 	h := &Holding{}
-	c.put(&q, 7, false, h)
-	a, got, ok := c.get(&q, 7)
+	c.Put(&q, 7, false, h)
+	a, got, ok := c.Get(&q, 7)
 	if !ok || a || got != h {
 		t.Fatalf("get = %v, %p, %v; want false, %p, true", a, got, ok, h)
 	}
-	if _, got, ok := c.get(&q, 8); ok || got != nil {
+	if _, got, ok := c.Get(&q, 8); ok || got != nil {
 		t.Fatalf("another generation: got %p, %v; want nil, false", got, ok)
 	}
-	c.put(&q, 8, true, nil)
-	if a, got, ok := c.get(&q, 8); !ok || !a || got != nil {
+	c.Put(&q, 8, true, nil)
+	if a, got, ok := c.Get(&q, 8); !ok || !a || got != nil {
 		t.Fatalf("refilled: got %v, %p, %v; want true, nil, true", a, got, ok)
 	}
 }
 
-// TestAnswerCacheEncodingInjective: the bytes a question is hashed from
+// TestAnswerCacheEncodingInjective: the bytes a Key is hashed from
 // are injective: every split of every byte string of up to 4 bytes over
 // {0, 'a', 0xff} into user, type and ID, with five permission indexes and
 // both refusals, then 300,000 random ones of up to 24 bytes; no two write
 // the same bytes (contract 15: an answer is only returned for its own
-// question).
+// Key).
 func TestAnswerCacheEncodingInjective(t *testing.T) {
 	type tup struct {
 		u, ty, id string
@@ -542,7 +552,7 @@ func TestAnswerCacheEncodingInjective(t *testing.T) {
 		}
 		var buf [keyBuf]byte
 		ref := Ref{Type: x.ty, ID: x.id}
-		k := string(buf[:writeQuestion(buf[:], questionHeader(tag, x.u, ref.Type, ref.ID), x.u, &ref)])
+		k := string(buf[:write(buf[:], header(tag, x.u, ref.Type, ref.ID), x.u, ref.Type, ref.ID)])
 		if prev, ok := seen[k]; ok && prev != x {
 			t.Fatalf("collision %+v vs %+v", prev, x)
 		}
