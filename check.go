@@ -916,7 +916,13 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 		decisive := n.op == opOr
 		var firstErr error
 		for _, k := range n.kids {
-			v, err := st.eval(k)
+			var v bool
+			var err error
+			if k.op < opAnd { // a leaf: one call less on every rule
+				v, err = st.leafValue(k)
+			} else {
+				v, err = st.eval(k)
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = err
@@ -958,15 +964,28 @@ func (st *evalState) eval(n *cnode) (bool, error) {
 // leafValue runs a leaf, at most once per check (docs/contract.md line
 // 12): later occurrences recall its value or its error.
 func (st *evalState) leafValue(n *cnode) (bool, error) {
-	// The first 64 leaves' memo, read here rather than through recall:
-	// this is every leaf of nearly every rule.
-	if bit := uint64(1) << n.leaf; n.leaf < 64 && st.done&bit != 0 && st.errm&bit == 0 {
+	// The first 64 leaves' memo is read and written here rather than
+	// through recall and remember: they are every leaf of nearly every
+	// rule, and the calls cost more than the bit tests.
+	if n.leaf >= 64 {
+		if known, v, err := st.recall(n.leaf); known {
+			return v, err
+		}
+	} else if bit := uint64(1) << n.leaf; st.done&bit != 0 {
+		if st.errm&bit != 0 {
+			return false, st.leafError(n.leaf)
+		}
 		return st.val&bit != 0, nil
 	}
-	if known, v, err := st.recall(n.leaf); known {
-		return v, err
-	}
 	v, err := st.runLeaf(n)
+	if n.leaf < 64 && err == nil {
+		bit := uint64(1) << n.leaf
+		st.done |= bit
+		if v {
+			st.val |= bit
+		}
+		return v, nil
+	}
 	st.remember(n.leaf, v, err)
 	return v, err
 }

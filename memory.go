@@ -187,7 +187,7 @@ func (st *memState) Holding(_ context.Context, p Principal) (*Holding, error) {
 
 func (st *memState) Grants(_ context.Context, on Ref) (*GrantSet, error) {
 	switch {
-	case !on.Valid():
+	case !validRef(on.scope, on.Type, on.ID):
 		return nil, nil // nothing is ever stored on an invalid Ref
 	case on.ID == "":
 		return st.wide[on.Type], nil
