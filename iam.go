@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -86,20 +87,20 @@ type Options struct {
 	// values above 64 act as 64.
 	MaxDepth int
 	// CacheSlots sizes the answer cache of HasPerm and Decide (see
-	// "Answer cache" in the package documentation): zero means
-	// 4096, a negative value turns the cache off. It is
-	// rounded up to a power of two, at most 1<<20; each slot takes 48
-	// bytes. It serves stores whose snapshots carry a generation, as
-	// MemoryStore's do; others are read on every check (iamcache caches
-	// their reads).
+	// "Answer cache" in the package documentation): zero means 4096, a
+	// negative value turns the cache off. It is rounded up to a power of
+	// two, at most 1<<20; each slot takes 48 bytes. It serves stores whose
+	// snapshots carry a generation, as MemoryStore's do; others are read
+	// on every check (iamcache caches their reads).
 	CacheSlots int
 	// Logger receives a record when HasPerm or HasPerms denies because the
 	// check failed (an unknown permission, a store error, a panic, a
 	// predicate's error): a bool cannot carry the error, so it is not
-	// lost. At most one record per permission per minute, with the count of those left out; a cancelled context is
-	// logged at Debug, the rest at Warn. Nil means slog.Default();
-	// slog.New(slog.DiscardHandler) turns it off. Check, Require and
-	// Explain return their errors and log nothing.
+	// lost. At most one record per permission per minute, with the count
+	// of those left out; a cancelled context is logged at Debug, the rest
+	// at Warn. Nil means slog.Default(); slog.New(slog.DiscardHandler)
+	// turns it off. Check, Require and Explain return their errors and log
+	// nothing.
 	Logger *slog.Logger
 }
 
@@ -150,6 +151,7 @@ type policy struct {
 	// and by group name.
 	ruleByRole  []bitset
 	ruleByGroup map[string]bitset
+	src         Policy // as given to New, copied
 }
 
 // New validates the policy and returns a Checker over store. It is
@@ -216,7 +218,7 @@ func (c *Checker) trusts(s Store) bool {
 }
 
 func compilePolicy(p Policy) (*policy, error) {
-	pol := &policy{perms: map[string]*permInfo{}}
+	pol := &policy{perms: map[string]*permInfo{}, src: p.clone()}
 	declare := func(name string, types []string) *permInfo {
 		pi := &permInfo{name: name, idx: len(pol.permList), types: types}
 		for _, t := range types {
@@ -894,6 +896,15 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// Policy returns the policy the checker was built with: a copy of its
+// lists and map, sharing the Roles and Predicates, which must not be
+// modified. Admin pages print it.
+func (c *Checker) Policy() Policy { return c.pol.src.clone() }
+
+func (p Policy) clone() Policy {
+	return Policy{Roles: slices.Clone(p.Roles), Perms: slices.Clone(p.Perms), Rules: maps.Clone(p.Rules)}
 }
 
 // Declares reports whether the policy declares perm (contract 1): a

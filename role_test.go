@@ -93,3 +93,25 @@ func TestRoleIncludes(t *testing.T) {
 	require.Equal(t, "admin", d.Role, "the role held, not the included one")
 	require.Equal(t, "admin", admin.String())
 }
+
+// Checker.Policy returns the policy as given, in copies of its lists and
+// map: changing them changes nothing the checker decides.
+func TestCheckerPolicy(t *testing.T) {
+	viewer := &iam.Role{Name: "doc.viewer", Perms: []string{"doc.view"}}
+	rule := iam.HasRole(viewer)
+	p := iam.Policy{Roles: []*iam.Role{viewer}, Perms: []iam.Perm{{Name: "doc.view"}, {Name: "doc.review"}}, Rules: map[string]iam.Predicate{"doc.review": rule}}
+	c, err := iam.New(p, iam.NewMemoryStore())
+	require.NoError(t, err)
+	got := c.Policy()
+	require.Equal(t, []*iam.Role{viewer}, got.Roles)
+	require.Equal(t, p.Perms, got.Perms)
+	require.Equal(t, rule.String(), got.Rules["doc.review"].String())
+	got.Roles[0], got.Perms[0].Name = nil, "changed"
+	delete(got.Rules, "doc.review")
+	again := c.Policy()
+	require.Equal(t, []*iam.Role{viewer}, again.Roles)
+	require.Equal(t, "doc.view", again.Perms[0].Name)
+	require.Contains(t, again.Rules, "doc.review")
+	p.Roles[0] = nil // the caller's own slice, changed after New
+	require.Equal(t, viewer, c.Policy().Roles[0])
+}
