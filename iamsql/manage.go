@@ -3,7 +3,10 @@ package iamsql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iamgo/iam"
@@ -198,6 +201,9 @@ type AuditQuery struct {
 	Actor  string         // "" : any
 	Target *iam.Principal // nil: any
 	Limit  int
+	// Before, if not zero, keeps records older than the record of that ID
+	// (AuditRecord.ID): the cursor of the next page.
+	Before int64
 }
 
 // AuditLog lists audit records, newest first.
@@ -214,6 +220,10 @@ func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, erro
 	if q.Target != nil {
 		args = append(args, int(q.Target.Kind), q.Target.ID)
 		where += fmt.Sprintf(" AND target_kind = $%d AND target_id = $%d", len(args)-1, len(args))
+	}
+	if q.Before != 0 {
+		args = append(args, q.Before)
+		where += fmt.Sprintf(" AND id < $%d", len(args))
 	}
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, rebind(s.d, `SELECT id, at_us, actor, stage, action, target_kind, target_id,
@@ -242,6 +252,53 @@ func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, erro
 		out = append(out, r)
 	}
 	return out, wrap("reading the audit log", rows.Err())
+}
+
+// AuditEvents lists audit events newest first, as iamadmin's audit page
+// reads them (it implements iamadmin.AuditSource): by actor and by target
+// (a Principal's String, such as "user:ann"; "" for any), older than the
+// cursor before ("" for the newest), at most limit, with the cursor of
+// the next page ("" when there is none). Err is the recorded error text.
+func (s *Store) AuditEvents(ctx context.Context, actor, target, before string, limit int) ([]iam.AuditEvent, string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q := AuditQuery{Actor: actor, Limit: limit + 1}
+	if target != "" {
+		kind, id, ok := strings.Cut(target, ":")
+		p := iam.Principal{Kind: iam.KindUser, ID: id}
+		if kind == "group" {
+			p.Kind = iam.KindGroup
+		}
+		if !ok || (kind != "user" && kind != "group") || id == "" {
+			return nil, "", fmt.Errorf("%w: audit target %q is not user:ID or group:ID", iam.ErrInvalid, target)
+		}
+		q.Target = &p
+	}
+	if before != "" {
+		n, err := strconv.ParseInt(before, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, "", fmt.Errorf("%w: audit cursor %q", iam.ErrInvalid, before)
+		}
+		q.Before = n
+	}
+	recs, err := s.AuditLog(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(recs) > limit {
+		recs = recs[:limit]
+		next = strconv.FormatInt(recs[limit-1].ID, 10)
+	}
+	out := make([]iam.AuditEvent, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event
+		if r.ErrText != "" {
+			out[i].Err = errors.New(r.ErrText)
+		}
+	}
+	return out, next, nil
 }
 
 func changeFromRow(action string, target iam.Principal, role, perm string, on iam.Ref, grp string) iam.Change {

@@ -52,6 +52,34 @@ func TestAuditTable(t *testing.T) {
 			require.Len(t, byActor, 1)
 			require.Equal(t, iam.ChangeGrant, byActor[0].Event.Change.Kind)
 			t.Logf("audit record: %+v", byActor[0])
+
+			// The pages of AuditEvents (iamadmin's audit source) cover the
+			// log once, newest first, with the filters applied.
+			var got []string
+			for cursor, pages := "", 0; pages == 0 || cursor != ""; pages++ {
+				require.Less(t, pages, 5)
+				evs, next, err := s.AuditEvents(ctx, "", "", cursor, 2)
+				require.NoError(t, err)
+				for _, e := range evs {
+					got = append(got, e.Actor+" "+e.Result)
+				}
+				cursor = next
+			}
+			require.Equal(t, []string{"ann refused", "root applied", "root applied"}, got)
+			evs, next, err := s.AuditEvents(ctx, "", "user:bob", "", 10)
+			require.NoError(t, err)
+			require.Len(t, evs, 2)
+			require.Empty(t, next)
+			require.ErrorContains(t, evs[0].Err, "may not manage")
+			evs, _, err = s.AuditEvents(ctx, "root", "", "", 10)
+			require.NoError(t, err)
+			require.Len(t, evs, 2)
+			for _, bad := range []string{"bob", "role:x", "user:"} {
+				_, _, err = s.AuditEvents(ctx, "", bad, "", 10)
+				require.ErrorIs(t, err, iam.ErrInvalid, bad)
+			}
+			_, _, err = s.AuditEvents(ctx, "", "", "x", 10)
+			require.ErrorIs(t, err, iam.ErrInvalid)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/iamadmin"
 	"github.com/iamgo/iam/iamsql"
 )
 
@@ -79,6 +80,9 @@ var (
 	Moderator = &iam.Role{Name: "blog.moderator"}
 	Reader    = &iam.Role{Name: "blog.reader", Perms: []string{PermView}}
 	Reviewer  = &iam.Role{Name: "blog.reviewer", Perms: []string{PermView}}
+	// RoleManager runs the admin pages: she manages roles everywhere, and
+	// may pass on only what she holds herself (reading posts).
+	RoleManager = &iam.Role{Name: "blog.role_manager", Perms: []string{iam.PermManageRoles, PermView}}
 )
 
 // Policy returns the blog's authorization model: roles are profiles, rules
@@ -95,7 +99,7 @@ func Policy() iam.Policy {
 	})
 	post := []string{"blog.post"}
 	return iam.Policy{
-		Roles: []*iam.Role{Author, Editor, Moderator, Reader, Reviewer},
+		Roles: []*iam.Role{Author, Editor, Moderator, Reader, Reviewer, RoleManager},
 		Perms: []iam.Perm{
 			{Name: PermView, Types: post},
 			{Name: PermAdd, Types: post},
@@ -130,6 +134,7 @@ var Users = []*User{
 	{ID: "mo", Name: "mo (moderator)", Password: "mo-pw"},
 	{ID: "sam", Name: "sam (staff)", Password: "sam-pw"},
 	{ID: "rita", Name: "rita (reader)", Password: "rita-pw"},
+	{ID: "maria", Name: "maria (role manager)", Password: "maria-pw"},
 	{ID: "root", Name: "root (superuser)", Password: "root-pw", Super: true},
 }
 
@@ -152,7 +157,10 @@ type App struct {
 	db      *sql.DB
 	checker *iam.Checker
 	manager *iam.Manager
-	log     *slog.Logger
+	// requests are the admin pages' pending change requests (kept in
+	// memory: a real application would keep them in a table).
+	requests *iamadmin.RequestLog
+	log      *slog.Logger
 }
 
 // Open opens the blog on dsn: a PostgreSQL URL (postgres://...) or a
@@ -175,9 +183,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*App, error) {
 		store.Close()
 		return nil, err
 	}
-	a := &App{store: store, db: store.DB(), checker: checker, log: log}
+	a := &App{store: store, db: store.DB(), checker: checker, log: log, requests: &iamadmin.RequestLog{}}
 	a.manager = iam.NewManager(checker, iam.ManagerOptions{
 		Logger: log,
+		Audit:  store.AuditHook(), // the admin pages' audit trail
 		// The Manager judges a change on a post on the post itself (its
 		// owner and section rules), loaded here when a change does not
 		// carry it (an approval never trusts the requester's copy).
@@ -263,6 +272,7 @@ func (a *App) Seed(ctx context.Context, reset bool) (seeded bool, err error) {
 			{Holder: iam.User("erin"), Role: Editor.Name, Active: true, Data: []byte(`{"sections":["tech"]}`)},
 			{Holder: iam.User("mo"), Role: Moderator.Name, Active: true},
 			{Holder: iam.Group("staff"), Role: Reader.Name, Active: true},
+			{Holder: iam.User("maria"), Role: RoleManager.Name, Active: true},
 		} {
 			if err := w.PutProfile(ctx, p); err != nil {
 				return err

@@ -21,6 +21,9 @@
 // owners and section editors choose a post's reviewers, through the
 // Manager's anti-escalation rules.
 //
+// maria manages roles from the admin pages (iamadmin, under /admin/iam/),
+// passing on only what she holds herself.
+//
 // On start it prints the users and passwords (HTTP basic auth), the access
 // matrix (every user × action on two sample posts, and why; a sample post
 // deleted since is skipped with a note), and curl commands to paste. The
@@ -167,6 +170,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		return errors.Join(terr, serr)
 	}
 	printCurl(out, base)
+	fmt.Fprintf(out, "admin pages: %s%s/ (sign in as maria / maria-pw, a role manager, or root / root-pw)\n", base, AdminPrefix)
 	fmt.Fprintf(out, "listening on %s (Ctrl-C stops)\n", base)
 	select {
 	case err := <-served:

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/iamadmin"
 	"github.com/iamgo/iam/iamhttp"
 	"github.com/iamgo/iam/iamsql"
 )
@@ -61,7 +64,48 @@ func (a *App) Handler() http.Handler {
 		"PUT":    iam.PermManageRoles,
 		"DELETE": iam.PermManageRoles,
 	}, load)(http.HandlerFunc(a.reviewer)))
+	admin, err := iamadmin.New(a.checker, a.manager, iamadmin.Options{
+		Subject:   func(r *http.Request) iam.Subject { return caller(r) },
+		Challenge: func(w http.ResponseWriter, _ *http.Request) { w.Header().Set("WWW-Authenticate", challenge) },
+		Prefix:    AdminPrefix,
+		Directory: userDirectory{},
+		Audit:     a.store,
+		Requests:  a.requests,
+		Logger:    a.log,
+	})
+	if err != nil {
+		panic(err) // programming error: the options above are complete
+	}
+	mux.Handle(AdminPrefix+"/", admin)
 	return a.authenticate(mux)
+}
+
+// AdminPrefix is where the admin pages (iamadmin) are mounted.
+const AdminPrefix = "/admin/iam"
+
+// The store's audit table is the admin pages' audit trail.
+var _ iamadmin.AuditSource = (*iamsql.Store)(nil)
+
+// userDirectory is the admin pages' view of the demo's users.
+type userDirectory struct{}
+
+func (userDirectory) Search(_ context.Context, query, after string, limit int) ([]iamadmin.Entry, error) {
+	var out []iamadmin.Entry
+	for _, u := range Users {
+		p := iam.User(u.ID)
+		if p.String() > after && (strings.Contains(u.ID, query) || strings.Contains(u.Name, query)) {
+			out = append(out, iamadmin.Entry{Principal: p, Name: u.Name, Superuser: u.Super})
+		}
+	}
+	slices.SortFunc(out, func(a, b iamadmin.Entry) int { return strings.Compare(a.Principal.String(), b.Principal.String()) })
+	return out[:min(limit, len(out))], nil
+}
+
+func (userDirectory) Subject(_ context.Context, id string) (iam.Subject, error) {
+	if u := userByID(id); u != nil {
+		return u, nil
+	}
+	return nil, nil
 }
 
 // loadPost is the guard's loader: the post named in the path, a "not found"

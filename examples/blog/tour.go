@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -51,6 +53,43 @@ var TourSteps = []Step{
 	{"root", "", "GET", "/posts/3", "", 200, "the superuser sees everything"},
 	{"alice", "wrong", "GET", "/posts", "", 401, "a wrong password is refused"},
 	{"alice", "", "PATCH", "/posts/1", "", 405, "a method without a rule is refused, not allowed"},
+	{"maria", "", "GET", "/admin/iam/", "", 200, "the role manager opens the admin pages (iamadmin)"},
+	{"alice", "", "GET", "/admin/iam/", "", 403, "an author may not"},
+	{"alice", "", "GET", "/posts/3", "", 403, "bob's draft"},
+	{"maria", "", "POST", "/admin/iam/change", "form:op=grant&from=object&type=blog.post&oid=3&kind=user&id=alice&role=blog.reviewer&csrf={csrf}", 303, "maria makes alice a reviewer of post 3, through the Manager"},
+	{"alice", "", "GET", "/posts/3", "", 200, "alice reads it now"},
+	{"maria", "", "POST", "/admin/iam/change", "form:op=assign&kind=user&id=alice&role=blog.editor&csrf={csrf}", 403, "maria may not make alice an editor: a role she does not hold (refused on the form)"},
+	{"maria", "", "POST", "/admin/iam/change", "form:op=grant&from=object&type=blog.post&oid=3&kind=user&id=sam&role=blog.reviewer", 403, "a form without its CSRF token changes nothing"},
+}
+
+// noRedirect is the tour's client: it shows a redirect (the admin forms'
+// 303) as it comes.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// adminToken reads user's CSRF token from an admin page, as a browser has
+// it in the form it posts.
+func adminToken(ctx context.Context, base, user string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+AdminPrefix+"/principal?kind=user&id="+user, nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(user, userByID(user).Password)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		return "", fmt.Errorf("tour: no CSRF token on the admin page of %s (%d)", user, resp.StatusCode)
+	}
+	return string(m[1]), nil
 }
 
 // Tour runs TourSteps against the server at base, printing each request,
@@ -60,11 +99,22 @@ func Tour(ctx context.Context, out io.Writer, a *App, base string, capture *capt
 	failed := 0
 	for i, s := range TourSteps {
 		id := fmt.Sprintf("tour-%02d", i+1)
-		req, err := http.NewRequestWithContext(ctx, s.Method, base+s.Path, strings.NewReader(s.Body))
+		body, form := strings.CutPrefix(s.Body, "form:")
+		if form && strings.Contains(body, "{csrf}") {
+			tok, err := adminToken(ctx, base, s.User)
+			if err != nil {
+				return err
+			}
+			body = strings.ReplaceAll(body, "{csrf}", tok)
+		}
+		req, err := http.NewRequestWithContext(ctx, s.Method, base+s.Path, strings.NewReader(body))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Accept", "application/json")
+		if form {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 		req.Header.Set("X-Request-Id", id)
 		if s.User != "" {
 			pw := s.Pass
@@ -73,11 +123,11 @@ func Tour(ctx context.Context, out io.Writer, a *App, base string, capture *capt
 			}
 			req.SetBasicAuth(s.User, pw)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := noRedirect.Do(req)
 		if err != nil {
 			return err
 		}
-		body, err := io.ReadAll(resp.Body)
+		answer, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
 			return err
@@ -95,7 +145,7 @@ func Tour(ctx context.Context, out io.Writer, a *App, base string, capture *capt
 		fmt.Fprintf(out, "      %s", s.Note)
 		if why := capture.reason(id); why != "" {
 			fmt.Fprintf(out, "; server log: %s", why)
-		} else if sum := summary(body); resp.StatusCode < 300 && sum != "" {
+		} else if sum := summary(answer); resp.StatusCode < 300 && sum != "" {
 			fmt.Fprintf(out, "; %s", sum)
 		}
 		fmt.Fprintln(out)
@@ -135,6 +185,12 @@ func summary(body []byte) string {
 	var buf bytes.Buffer
 	if json.Compact(&buf, body) == nil {
 		return buf.String()
+	}
+	if bytes.HasPrefix(body, []byte("<!doctype html>")) {
+		if _, title, ok := bytes.Cut(body, []byte("<title>")); ok {
+			title, _, _ = bytes.Cut(title, []byte("</title>"))
+			return "page: " + html.UnescapeString(string(title))
+		}
 	}
 	return strings.TrimSpace(string(body))
 }
