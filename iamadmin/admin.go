@@ -57,10 +57,11 @@ type Directory interface {
 	// query ("" matches all), in the order of Principal.String, after the
 	// principal whose String is after ("" for the first page).
 	Search(ctx context.Context, query, after string, limit int) ([]Entry, error)
-	// Subject returns the application's subject for the user id, as the
-	// checker would see it when that user makes a request (nil, nil for an
-	// unknown user). Explain and effective permissions use it.
-	Subject(ctx context.Context, id string) (iam.Subject, error)
+	// Lookup returns the entry of the user id and the application's
+	// subject for it, as the checker sees that user's requests (a nil
+	// subject for an unknown user). Explain and effective permissions use
+	// the subject.
+	Lookup(ctx context.Context, id string) (Entry, iam.Subject, error)
 }
 
 // Entry is one principal of a Directory.

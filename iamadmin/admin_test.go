@@ -46,11 +46,11 @@ func (d directory) Search(_ context.Context, query, after string, limit int) ([]
 	return out[:min(limit, len(out))], nil
 }
 
-func (d directory) Subject(_ context.Context, id string) (iam.Subject, error) {
+func (d directory) Lookup(_ context.Context, id string) (iamadmin.Entry, iam.Subject, error) {
 	if u, ok := d[id]; ok {
-		return u, nil
+		return iamadmin.Entry{Principal: iam.User(id), Name: "User " + id, Superuser: u.super}, u, nil
 	}
-	return nil, nil
+	return iamadmin.Entry{}, nil, nil
 }
 
 var (

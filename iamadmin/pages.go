@@ -336,15 +336,12 @@ func (h *Handler) subjectFor(ctx context.Context, p iam.Principal) (iam.Subject,
 	if h.o.Directory == nil {
 		return plainSubject(p.ID), e, nil
 	}
-	if es, err := h.o.Directory.Search(ctx, p.ID, "", 50); err == nil {
-		if i := slices.IndexFunc(es, func(x Entry) bool { return x.Principal == p }); i >= 0 {
-			e = es[i]
-		}
-	} else {
+	found, s, err := h.o.Directory.Lookup(ctx, p.ID)
+	if err != nil || s == nil {
 		return nil, e, err
 	}
-	s, err := h.o.Directory.Subject(ctx, p.ID)
-	return s, e, err
+	found.Principal = p
+	return s, found, nil
 }
 
 // plainSubject is a user the application says nothing more about: active,

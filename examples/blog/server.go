@@ -101,11 +101,11 @@ func (userDirectory) Search(_ context.Context, query, after string, limit int) (
 	return out[:min(limit, len(out))], nil
 }
 
-func (userDirectory) Subject(_ context.Context, id string) (iam.Subject, error) {
+func (userDirectory) Lookup(_ context.Context, id string) (iamadmin.Entry, iam.Subject, error) {
 	if u := userByID(id); u != nil {
-		return u, nil
+		return iamadmin.Entry{Principal: iam.User(id), Name: u.Name, Superuser: u.Super}, u, nil
 	}
-	return nil, nil
+	return iamadmin.Entry{}, nil, nil
 }
 
 // loadPost is the guard's loader: the post named in the path, a "not found"
