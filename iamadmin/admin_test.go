@@ -361,6 +361,20 @@ func TestObjectPage(t *testing.T) {
 	require.True(t, f.c.HasPerm(ctx, f.dir["ann"], "blog.view", post))
 	page := f.do("GET", "mia", "/object?type=blog.post&id=7", nil)
 	require.Contains(t, page.body, "user:ann")
+	// The form suggests only what mia may grant here.
+	suggested := func(list string) []string {
+		i := strings.Index(page.body, `<datalist id="`+list+`">`)
+		require.GreaterOrEqual(t, i, 0, list)
+		block := page.body[i:]
+		block = block[:strings.Index(block, "</datalist>")]
+		var out []string
+		for _, m := range regexp.MustCompile(`<option value="([^"]+)">`).FindAllStringSubmatch(block, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	require.Equal(t, []string{"blog.view", iam.PermManageGrants, iam.PermManageRoles}, suggested("grantable-perms"), "what she holds, not blog.edit")
+	require.Equal(t, []string{"blog.viewer", "site.manager"}, suggested("grantable-roles"), "not blog.editor")
 	require.Contains(t, page.body, "grant on blog.post:7: blog.view")
 
 	// mia may not pass on blog.edit, which she does not hold: refused on

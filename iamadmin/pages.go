@@ -428,23 +428,47 @@ func (h *Handler) object(w http.ResponseWriter, r *http.Request) {
 		v.Holders = append(v.Holders, ho)
 	}
 	v.Rules = hl.Rules
+	v.Perms, v.Roles = h.grantable(ctx, actorOf(r), ref)
+	h.render(w, r, http.StatusOK, "object", ref.String(), v, "")
+}
+
+// candidate stands for "someone" when the pages ask the Manager what the
+// actor may grant on an object, before a holder is chosen.
+var candidate = iam.User("iamadmin:someone")
+
+// grantable returns the permissions that apply to ref's type and the
+// roles the Manager would let actor grant on ref to someone: the form
+// suggests only those (another name may still be typed, and the Manager
+// judges it).
+func (h *Handler) grantable(ctx context.Context, actor iam.Subject, ref iam.Ref) (perms, roles []string) {
 	pol := h.c.Policy()
+	var all []string
 	for _, p := range pol.Perms {
 		if len(p.Types) == 0 || slices.Contains(p.Types, ref.Type) {
-			v.Perms = append(v.Perms, p.Name)
+			all = append(all, p.Name)
 		}
 	}
 	if len(pol.Perms) == 0 {
 		for _, ro := range pol.Roles {
-			v.Perms = append(v.Perms, ro.Perms...)
+			all = append(all, ro.Perms...)
 		}
-		slices.Sort(v.Perms)
-		v.Perms = slices.Compact(v.Perms)
+		slices.Sort(all)
+		all = slices.Compact(all)
+	}
+	ok := func(g iam.Grant) bool {
+		return h.m.Authorize(ctx, actor, iam.Change{Kind: iam.ChangeGrant, Grant: g}) == nil
+	}
+	for _, p := range all {
+		if ok(iam.Grant{Holder: candidate, Perm: p, On: ref}) {
+			perms = append(perms, p)
+		}
 	}
 	for _, ro := range pol.Roles {
-		v.Roles = append(v.Roles, ro.Name)
+		if ok(iam.Grant{Holder: candidate, Role: ro.Name, On: ref}) {
+			roles = append(roles, ro.Name)
+		}
 	}
-	h.render(w, r, http.StatusOK, "object", ref.String(), v, "")
+	return perms, roles
 }
 
 // hidden reports whether p is a superuser user, whom a non-superuser actor

@@ -95,7 +95,7 @@ func TestAdminInBrowser(t *testing.T) {
 		do("the grant form",
 			chromedp.SetValue(chromedp.CSS(`form[method=post] select[name=kind]`), "user"),
 			chromedp.SetValue(chromedp.CSS(`form[method=post] input[name=id]`), "alice"),
-			chromedp.SetValue(chromedp.CSS(`form[method=post] select[name=role]`), role),
+			chromedp.SetValue(chromedp.CSS(`form[method=post] input[name=role]`), role),
 			chromedp.Click(chromedp.CSS(`form[method=post] button[value=grant]`)),
 		)
 	}

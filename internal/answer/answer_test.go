@@ -19,7 +19,7 @@ import (
 // ID, and the user's data kept with an answer.
 type (
 	Ref     struct{ Type, ID string }
-	Holding struct{ id string }
+	Holding struct{ _ [8]byte } // not zero-sized: every &Holding{} is a distinct pointer
 )
 
 // defaultCacheSlots is the Checker's default size.
