@@ -494,3 +494,60 @@ func TestNewValidates(t *testing.T) {
 	_, err = iamadmin.New(nil, m, iamadmin.Options{Subject: sub})
 	require.Error(t, err)
 }
+
+// Every form of a principal's page, through the Manager: assign with an
+// expiry, switch off and on, remove, add to and remove from a group (from
+// the user's page and from the group's).
+func TestPrincipalForms(t *testing.T) {
+	f := newFixture(t, iamadmin.Options{})
+	ctx := t.Context()
+	profile := func() (iam.Profile, bool) {
+		h, err := f.store.Holding(ctx, iam.User("ann"))
+		require.NoError(t, err)
+		return h.Profile("blog.viewer")
+	}
+	groups := func(u string) []string {
+		h, err := f.store.Holding(ctx, iam.User(u))
+		require.NoError(t, err)
+		return h.Groups()
+	}
+	ann := url.Values{"kind": {"user"}, "id": {"ann"}, "role": {"blog.viewer"}}
+	with := func(kv ...string) url.Values {
+		v := url.Values{}
+		for k, x := range ann {
+			v[k] = x
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	steps := []struct {
+		name  string
+		form  url.Values
+		check func()
+	}{
+		{"assign with expiry", with("op", "assign", "expires", "2099-01-02"), func() {
+			p, ok := profile()
+			require.True(t, ok && p.Active)
+			require.Equal(t, "2099-01-02", p.ExpiresAt.Format("2006-01-02"))
+		}},
+		{"switch off", with("op", "deactivate"), func() { p, ok := profile(); require.True(t, ok && !p.Active) }},
+		{"switch on", with("op", "activate"), func() { p, ok := profile(); require.True(t, ok && p.Active) }},
+		{"remove", with("op", "remove"), func() { _, ok := profile(); require.False(t, ok) }},
+		{"join from the user's page", with("op", "join", "group", "staff"), func() { require.Equal(t, []string{"staff"}, groups("ann")) }},
+		{"leave from the user's page", with("op", "leave", "group", "staff"), func() { require.Empty(t, groups("ann")) }},
+		{"join from the group's page", url.Values{"op": {"join"}, "kind": {"group"}, "id": {"staff"}, "user": {"eve"}}, func() {
+			require.Equal(t, []string{"staff"}, groups("eve"))
+		}},
+	}
+	for _, st := range steps {
+		r := f.post("mia", "/change", st.form)
+		require.Equal(t, http.StatusSeeOther, r.status, "%s: %s", st.name, r.body)
+		st.check()
+	}
+	page := f.do("GET", "mia", "/principal?kind=user&id=eve", nil).body
+	require.Contains(t, page, `href="/admin/iam/principal?id=staff&amp;kind=group"`, "eve's page links her group")
+	page = f.do("GET", "mia", "/principal?kind=group&id=staff", nil).body
+	require.NotContains(t, page, "<h2>Groups</h2>", "a group has no groups")
+}
