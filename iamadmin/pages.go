@@ -62,6 +62,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	_, _ = w.Write([]byte(b.String()))
 }
 
+// renderErr renders the page with why err stopped it, and its status.
+func (h *Handler) renderErr(w http.ResponseWriter, r *http.Request, name, title string, data any, err error) {
+	status, msg := h.refusal(r.Context(), r.URL.Path, err)
+	h.render(w, r, status, name, title, data, msg)
+}
+
 // fail answers with a plain page and no data: refusals before the actor
 // is known to be a manager, and unknown pages.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
@@ -147,8 +153,7 @@ func (h *Handler) principals(w http.ResponseWriter, r *http.Request) {
 	v := principalsView{Query: query}
 	entries, next, err := h.searchPrincipals(r.Context(), actorOf(r), query, after)
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "principals", "Principals", v, msg)
+		h.renderErr(w, r, "principals", "Principals", v, err)
 		return
 	}
 	v.Entries, v.Next = entries, next
@@ -278,8 +283,7 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request) {
 		err = h.fillPrincipal(ctx, actor, sub, &v)
 	}
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "principal", p.String(), v, msg)
+		h.renderErr(w, r, "principal", p.String(), v, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "principal", p.String(), v, "")
@@ -408,8 +412,7 @@ func (h *Handler) object(w http.ResponseWriter, r *http.Request) {
 	}
 	hl, err := h.c.Holders(ctx, ref, iam.HoldersOptions{})
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "object", ref.String(), v, msg)
+		h.renderErr(w, r, "object", ref.String(), v, err)
 		return
 	}
 	super := isSuperuser(actorOf(r))
@@ -522,8 +525,7 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request) {
 	v.Asked = true
 	v.Leaves = v.Explanation.Decision.Leaves()
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "explain", "Explain", v, msg)
+		h.renderErr(w, r, "explain", "Explain", v, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "explain", "Explain", v, "")
@@ -548,8 +550,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, next, err := h.o.Audit.AuditEvents(r.Context(), v.Actor, v.Target, q.Get("before"), h.o.PageSize)
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "audit", "Audit", v, msg)
+		h.renderErr(w, r, "audit", "Audit", v, err)
 		return
 	}
 	v.Events, v.Next = evs, next
@@ -573,8 +574,7 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	reqs, next, err := h.o.Requests.PendingRequests(r.Context(), r.URL.Query().Get("after"), h.o.PageSize)
 	if err != nil {
-		status, msg := h.refusal(r.Context(), r.URL.Path, err)
-		h.render(w, r, status, "requests", "Requests", v, msg)
+		h.renderErr(w, r, "requests", "Requests", v, err)
 		return
 	}
 	v.Requests, v.Next = reqs, next

@@ -1,7 +1,7 @@
 package answer
 
 // Unit tests of the answer cache: slots, generations, the seqlock, and the
-// Key key. The black-box tests of HasPerm over the cache are the root
+// question key. The black-box tests of HasPerm over the cache are the root
 // package's cache_test.go.
 
 import (
@@ -39,12 +39,12 @@ func (a acKeyArgs) key(c *Cache[Holding]) Key {
 	return q
 }
 
-// kept reports that the Key fits the key buffer (longer ones are
+// kept reports that the question fits the key buffer (longer ones are
 // never cached).
 func (a acKeyArgs) kept() bool { return keyHeader+len(a.uid)+len(a.ref.Type)+len(a.ref.ID) <= keyBuf }
 
-// requireDistinct fails unless get could never take one Key for the
-// other: their hashes differ (and so, then, may their headers; a Key
+// requireDistinct fails unless get could never take one question for the
+// other: their hashes differ (and so, then, may their headers; a question
 // too long to keep is never looked up).
 func requireDistinct(t *testing.T, a, b Key, msg string) {
 	t.Helper()
@@ -72,13 +72,13 @@ func TestAnswerCacheSize(t *testing.T) {
 }
 
 // TestAnswerCacheGetPut: what get returns after what put. contract 15: an
-// answer is only ever returned for the Key and generation it was put
+// answer is only ever returned for the question and generation it was put
 // under.
 func TestAnswerCacheGetPut(t *testing.T) {
 	c := New[Holding](8)
 	q := ackey(c, "u1", 3, Ref{Type: "doc", ID: "1"}, false)
 	require.True(t, q.ok)
-	other := q // the same slot, another Key
+	other := q // the same slot, another question
 	other.k[0] ^= 1
 
 	t.Run("empty cache misses", func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 			_, _, ok := c.Get(&q, gen)
 			require.False(t, ok, "gen %d", gen)
 		}
-		// The zero Key at generation zero matches an empty slot's
+		// The zero question at generation zero matches an empty slot's
 		// words, and still misses: an empty slot holds no answer.
 		_, _, ok := c.Get(&Key{}, 0)
 		require.False(t, ok)
@@ -119,7 +119,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 			require.False(t, ok, "change %d", i)
 		}
 	})
-	t.Run("a Key put in the slot evicts the one there", func(t *testing.T) {
+	t.Run("a question put in the slot evicts the one there", func(t *testing.T) {
 		c.Put(&q, 5, true, nil)
 		c.Put(&other, 5, false, nil)
 		a, _, ok := c.Get(&other, 5)
@@ -140,7 +140,7 @@ func TestAnswerCacheGetPut(t *testing.T) {
 		require.True(t, ok)
 		require.False(t, a)
 	})
-	t.Run("one slot: every Key shares it", func(t *testing.T) {
+	t.Run("one slot: every question shares it", func(t *testing.T) {
 		one := New[Holding](1)
 		q1, q2 := ackey(one, "u1", 0, Ref{}, false), ackey(one, "u2", 0, Ref{}, false)
 		one.Put(&q1, 1, true, nil)
@@ -181,10 +181,10 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 
 	c.Put(&q, 3, false, nil)
 	require.Equal(t, busy, words(), "put on a busy slot changed it")
-	other := q // the same slot, another Key
+	other := q // the same slot, another question
 	other.k[0] ^= 5
 	c.Put(&other, 4, false, nil)
-	require.Equal(t, busy, words(), "put of another Key on a busy slot changed it")
+	require.Equal(t, busy, words(), "put of another question on a busy slot changed it")
 	_, _, ok = c.Get(&other, 4)
 	require.False(t, ok)
 
@@ -198,11 +198,11 @@ func TestAnswerCacheBusySlot(t *testing.T) {
 	require.False(t, a)
 }
 
-// TestAnswerCacheKey: the key of a Key differs in both hashes when any
+// TestAnswerCacheKey: the key of a question differs in both hashes when any
 // field differs, and is unambiguous where two fields meet (a byte moved
-// from one field to the next is another Key); a Key too long
+// from one field to the next is another question); a question too long
 // for the buffer is not kept. contract 15 (an answer is only returned for
-// its own Key).
+// its own question).
 func TestAnswerCacheKey(t *testing.T) {
 	c := New[Holding](16)
 	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
@@ -349,7 +349,7 @@ func TestAnswerCacheKey(t *testing.T) {
 		requireDistinct(t, p.a.key(c), p.b.key(c), p.name)
 	}
 	// 120 bytes of fields and the 8-byte header fill the buffer exactly;
-	// a Key one byte longer is not kept.
+	// a question one byte longer is not kept.
 	full := acKeyArgs{uid: long("u", 116), ref: Ref{Type: "doc", ID: "1"}}
 	over := acKeyArgs{uid: long("u", 117), ref: Ref{Type: "doc", ID: "1"}}
 	require.True(t, full.kept() && full.key(c).ok)
@@ -398,7 +398,7 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 			refuse: rng.IntN(2) == 0,
 		}
 		if i%10 == 0 {
-			a.uid += strings.Repeat("L", 90) // a long Key
+			a.uid += strings.Repeat("L", 90) // a long question
 		}
 		if questions[a] {
 			continue
@@ -424,7 +424,7 @@ func TestAnswerCacheKeysSpread(t *testing.T) {
 
 // TestAnswerCacheConcurrentSlot (run with -race): writers fill one slot
 // with different questions while readers read it; a hit always returns the
-// answer that was put for that Key and generation, never words of two
+// answer that was put for that question and generation, never words of two
 // puts mixed (the seqlock). contract 15.
 func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	c := New[Holding](1)
@@ -443,7 +443,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 	for i := range entries {
 		uid := fmt.Sprint("u", i)
 		if i%2 == 1 {
-			uid += strings.Repeat("L", 30) // a longer Key
+			uid += strings.Repeat("L", 30) // a longer question
 		}
 		entries[i] = entry{q: ackey(c, uid, i, Ref{Type: "doc", ID: fmt.Sprint(i)}, false), gen: uint64(i % 3), allowed: i%4 < 2}
 	}
@@ -485,7 +485,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 				default:
 					hits.Add(1)
 				}
-				// A generation this Key was never put under: a hit
+				// A generation this question was never put under: a hit
 				// would mix its key with another question's generation.
 				if _, _, ok := c.Get(&e.q, e.gen+3); ok {
 					torn.Add(1)
@@ -511,7 +511,7 @@ func TestAnswerCacheConcurrentSlot(t *testing.T) {
 }
 
 // The slot keeps the user's Holding with the answer, for the rule that
-// follows a cached "no"; another Key or generation gets none.
+// follows a cached "no"; another question or generation gets none.
 func TestAnswerCacheHolding(t *testing.T) {
 	c := New[Holding](8)
 	q := ackey(c, "ann", 1, Ref{Type: "doc", ID: "d1"}, false)
@@ -530,12 +530,12 @@ func TestAnswerCacheHolding(t *testing.T) {
 	}
 }
 
-// TestAnswerCacheEncodingInjective: the bytes a Key is hashed from
+// TestAnswerCacheEncodingInjective: the bytes a question is hashed from
 // are injective: every split of every byte string of up to 4 bytes over
 // {0, 'a', 0xff} into user, type and ID, with five permission indexes and
 // both refusals, then 300,000 random ones of up to 24 bytes; no two write
 // the same bytes (contract 15: an answer is only returned for its own
-// Key).
+// question).
 func TestAnswerCacheEncodingInjective(t *testing.T) {
 	type tup struct {
 		u, ty, id string
