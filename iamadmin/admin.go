@@ -152,6 +152,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodPost {
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			// A browser says another site sent the form: refused before
+			// the token is even read.
+			h.fail(w, r, http.StatusForbidden, "The form did not come from this site.")
+			return
+		}
 		if err := r.ParseForm(); err != nil {
 			h.fail(w, r, http.StatusBadRequest, "The form could not be read.")
 			return

@@ -216,6 +216,19 @@ func TestCSRF(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, r.status, name)
 		require.Empty(t, f.roles(iam.User("ann")), "%s token: nothing changes", name)
 	}
+	// A browser that says another site sent the form: refused, even with
+	// the right token.
+	req, err := http.NewRequestWithContext(t.Context(), "POST", f.srv.URL+"/admin/iam/change", strings.NewReader(form(f.token("mia")).Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-User", "mia")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	res, err := noRedirect.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	require.Empty(t, f.roles(iam.User("ann")), "a cross-site form changes nothing")
+
 	r := f.do("POST", "mia", "/change", form(f.token("mia")))
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	require.Equal(t, "/admin/iam/principal?done=put_profile&id=ann&kind=user", r.header.Get("Location"))
@@ -417,6 +430,7 @@ func TestAuditPage(t *testing.T) {
 	body := f.do("GET", "root", "/audit", nil).body
 	i, j, k := strings.Index(body, "<td>root</td>"), strings.Index(body, ">refused<"), strings.LastIndex(body, ">applied<")
 	require.True(t, i >= 0 && j > i && k > j, "newest first: root's change, mia's refused one, then mia's applied one:\n%s", body)
+	require.NotContains(t, f.do("GET", "mia", "/audit", nil).body, "<td>root</td>", "a superuser's changes are hidden from mia")
 	body = f.do("GET", "root", "/audit?target=user:ann", nil).body
 	require.Contains(t, body, "user:ann")
 	require.NotContains(t, body, "user:eve")
@@ -433,6 +447,12 @@ func TestRequests(t *testing.T) {
 	page := f.do("GET", "root", "/requests", nil).body
 	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(page)
 	require.NotNil(t, m, page)
+	// eve, another manager, may neither approve nor drop it: she could not
+	// make the change herself.
+	require.NoError(t, f.c.AssignRole(t.Context(), iam.Profile{Holder: iam.User("eve"), Role: manager.Name, Active: true}))
+	r = f.post("eve", "/request", url.Values{"id": {m[1]}, "decision": {"deny"}})
+	require.Equal(t, http.StatusForbidden, r.status, r.body)
+	require.Contains(t, f.do("GET", "root", "/requests", nil).body, m[1], "still pending")
 	// mia cannot approve (she does not hold blog.editor).
 	r = f.post("mia", "/request", url.Values{"id": {m[1]}, "decision": {"approve"}})
 	require.Equal(t, http.StatusForbidden, r.status, r.body)

@@ -71,7 +71,15 @@ func (h *Handler) requestDecision(w http.ResponseWriter, r *http.Request) {
 				err = h.o.Requests.RemoveRequest(ctx, id)
 			}
 		case "deny":
-			err = h.o.Requests.RemoveRequest(ctx, id)
+			// Only the requester (withdrawing it) or someone who could
+			// approve it now may drop a request.
+			actor := actorOf(r)
+			if actor.SubjectID() != req.RequestedBy {
+				err = h.m.Authorize(ctx, actor, req.Change)
+			}
+			if err == nil {
+				err = h.o.Requests.RemoveRequest(ctx, id)
+			}
 		default:
 			err = fmt.Errorf("%w: decision must be approve or deny", iam.ErrInvalid)
 		}

@@ -553,6 +553,13 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 		h.renderErr(w, r, "audit", "Audit", v, err)
 		return
 	}
+	if !isSuperuser(actorOf(r)) {
+		// Superusers' own changes and changes to them are not shown to
+		// those who may not see them.
+		evs = slices.DeleteFunc(evs, func(e iam.AuditEvent) bool {
+			return h.hidden(r.Context(), iam.User(e.Actor)) || h.hidden(r.Context(), e.Change.Target())
+		})
+	}
 	v.Events, v.Next = evs, next
 	h.render(w, r, http.StatusOK, "audit", "Audit", v, "")
 }
@@ -576,6 +583,11 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.renderErr(w, r, "requests", "Requests", v, err)
 		return
+	}
+	if !isSuperuser(actorOf(r)) {
+		reqs = slices.DeleteFunc(reqs, func(q StoredRequest) bool {
+			return h.hidden(r.Context(), iam.User(q.Request.RequestedBy)) || h.hidden(r.Context(), q.Request.Change.Target())
+		})
 	}
 	v.Requests, v.Next = reqs, next
 	h.render(w, r, http.StatusOK, "requests", "Requests", v, "")
