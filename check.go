@@ -1122,36 +1122,27 @@ func (st *evalState) profileLeaf(n *cnode) (bool, error) {
 	return n.src.pfn(st.ctx, st.s, st.obj, d.v)
 }
 
-// permCacheSize is the number of slots of the permission-name cache.
-const permCacheSize = 256
+// permSlots is the number of slots of the policy's permission-name table.
+const permSlots = 256
 
-// permSlot remembers the permInfo of one permission name: callers pass
-// the same names again and again, and a slot picked from a few of the
-// name's bytes and one string comparison cost less than the map's hash.
-type permSlot struct {
-	name string
-	pi   *permInfo
+// permSlot picks a name's slot from its length and three of its bytes: no
+// hash call. The slot's own name is compared in full, so two names that
+// share a slot are never confused.
+func permSlot(perm string) uint {
+	n := len(perm)
+	return (uint(n)*131 ^ uint(perm[0])*31 ^ uint(perm[n/2])*7 ^ uint(perm[n-1])) % permSlots
 }
 
-// permInfo returns the declaration of perm, or nil if it is undeclared.
+// permInfo finds perm's compiled declaration (nil: not declared). Callers
+// pass the same few names again and again; the table, filled when the
+// policy is compiled and never written after, costs less than the map's
+// hash. A name that shares its slot with another goes to the map.
 func (c *Checker) permInfo(perm string) *permInfo {
 	if len(perm) == 0 {
 		return nil
 	}
-	// The slot comes from the length and three bytes of the name (no hash
-	// call); the slot's own name is compared in full, so two names that
-	// share a slot are never confused.
-	n := len(perm)
-	i := (uint(n)*131 ^ uint(perm[0])*31 ^ uint(perm[n/2])*7 ^ uint(perm[n-1])) % permCacheSize
-	if e := c.permCache[i].Load(); e != nil && e.name == perm {
-		return e.pi
+	if pi := c.pol.permTable[permSlot(perm)]; pi != nil && pi.name == perm {
+		return pi
 	}
-	pi := c.pol.perms[perm]
-	if pi != nil && c.permCache[i].Load() == nil {
-		// Fill empty slots only: evicting would make two hot names that
-		// share a slot allocate on every check. A name that finds its slot
-		// taken costs a map lookup, never an allocation.
-		c.permCache[i].CompareAndSwap(nil, &permSlot{name: perm, pi: pi})
-	}
-	return pi
+	return c.pol.perms[perm]
 }

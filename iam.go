@@ -125,8 +125,6 @@ type Checker struct {
 	// entry is shared by every undeclared name, so made-up names cannot
 	// grow it.
 	logs []logLimit
-
-	permCache [permCacheSize]atomic.Pointer[permSlot]
 }
 
 type permInfo struct {
@@ -152,6 +150,9 @@ type policy struct {
 	ruleByRole  []bitset
 	ruleByGroup map[string]bitset
 	src         Policy // as given to New, copied
+	// permTable finds a declared permission by a few bytes of its name
+	// (see permInfo).
+	permTable [permSlots]*permInfo
 }
 
 // New validates the policy and returns a Checker over store. It is
@@ -226,6 +227,9 @@ func compilePolicy(p Policy) (*policy, error) {
 		}
 		pol.perms[name] = pi
 		pol.permList = append(pol.permList, pi)
+		if slot := &pol.permTable[permSlot(name)]; *slot == nil {
+			*slot = pi
+		}
 		return pi
 	}
 	for _, d := range p.Perms {
