@@ -130,6 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Frame-Options", "DENY")
 	path, ok := strings.CutPrefix(r.URL.Path, h.o.Prefix)
+	if ok && path == "" && r.Method == http.MethodGet {
+		http.Redirect(w, r, h.o.Prefix+"/", http.StatusMovedPermanently)
+		return
+	}
 	if !ok || !strings.HasPrefix(path, "/") {
 		http.NotFound(w, r)
 		return

@@ -305,7 +305,13 @@ func TestSecurityHeaders(t *testing.T) {
 		require.Equal(t, "no-store", r.header.Get("Cache-Control"), as)
 		require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), as)
 	}
-	r := f.do("GET", "", "/static/admin.css", nil)
+	r := f.do("GET", "mia", "", nil)
+	require.Contains(t, []int{http.StatusMovedPermanently, http.StatusTemporaryRedirect}, r.status, "the prefix without its slash")
+	require.Equal(t, "/admin/iam/", r.header.Get("Location"))
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, httptest.NewRequest("GET", "/admin/iam", nil))
+	require.Equal(t, http.StatusMovedPermanently, rec.Code, "the handler alone redirects too")
+	r = f.do("GET", "", "/static/admin.css", nil)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "text/css; charset=utf-8", r.header.Get("Content-Type"))
 }
