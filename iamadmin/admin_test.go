@@ -3,6 +3,7 @@ package iamadmin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -610,4 +611,64 @@ func TestAnyInputAnswersCleanly(t *testing.T) {
 		require.NotContains(t, res.body, "goroutine", "%v", q)
 		require.NotContains(t, res.body, "runtime error", "%v", q)
 	}
+}
+
+// The admin pages cannot be used to escalate (contract 19 through the
+// UI), judged by brute force, independently of the Manager: mia holds the
+// viewer role and the manage permissions; after each of her random forms
+// that the pages accept, every (user, permission, object) newly allowed
+// for someone else is one mia holds herself.
+func TestAdminCannotEscalate(t *testing.T) {
+	f := newFixture(t, iamadmin.Options{})
+	ctx := t.Context()
+	users := []string{"ann", "bob", "eve"}
+	perms := []string{"blog.view", "blog.edit", "blog.comment", iam.PermManageRoles, iam.PermManageGrants}
+	objs := []iam.Object{nil, iam.Ref{Type: "blog.post", ID: "1"}, iam.Ref{Type: "blog.post", ID: "7"}}
+	allowed := func() map[string]bool {
+		out := map[string]bool{}
+		for _, u := range users {
+			for _, p := range perms {
+				for i, o := range objs {
+					if f.c.HasPerm(ctx, f.dir[u], p, o) {
+						out[fmt.Sprint(u, " ", p, " ", i)] = true
+					}
+				}
+			}
+		}
+		return out
+	}
+	miaHolds := func(p string, i int) bool { return f.c.HasPerm(ctx, f.dir["mia"], p, objs[i]) }
+	r := rand.New(rand.NewPCG(3, 5))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	tok := f.token("mia")
+	accepted := 0
+	for range 400 {
+		form := url.Values{"csrf": {tok}, "op": {pick("assign", "remove", "deactivate", "activate", "join", "leave", "grant", "revoke")},
+			"kind": {pick("user", "user", "group")}, "id": {pick(append(users, "staff")...)},
+			"role": {pick("", "blog.viewer", "blog.editor", "site.manager")}, "perm": {pick(perms...)},
+			"group": {pick("staff", "writers")}, "user": {pick(users...)},
+			"type": {pick("blog.post", "*")}, "oid": {pick("1", "7", "*", "")}}
+		if form.Get("role") != "" && r.IntN(2) == 0 {
+			form.Del("perm")
+		}
+		before := allowed()
+		res := f.do("POST", "mia", "/change", form)
+		if res.status != http.StatusSeeOther {
+			require.Equal(t, before, allowed(), "a refused form changed something: %v", form)
+			continue
+		}
+		accepted++
+		for k := range allowed() {
+			if before[k] {
+				continue
+			}
+			var u, p string
+			var i int
+			_, err := fmt.Sscan(k, &u, &p, &i)
+			require.NoError(t, err)
+			require.True(t, miaHolds(p, i), "form %v let %s gain %s on %v, which mia does not hold", form, u, p, objs[i])
+		}
+	}
+	require.Greater(t, accepted, 20, "the random forms must exercise accepted changes too")
+	t.Logf("%d of 400 random forms accepted", accepted)
 }
