@@ -143,145 +143,81 @@
 //
 // # Writing: trusted and authorized
 //
-// An application writes who holds what in one of two ways:
-//
-//   - Trusted code (seeding, migrations, back-office jobs, tests) uses the
-//     Checker's write methods: [Checker.AssignRole], [Checker.SetRoleActive],
-//     [Checker.RemoveRole], [Checker.Grant], [Checker.Revoke], or
-//     [Checker.Apply] with a [Change]. Each is validated against the
-//     policy (unknown roles and permissions, the wrong type, an invalid
-//     Ref, an inactive new profile are errors) and none asks who is
-//     writing. Writes that name no role or permission (memberships,
-//     parents, deleting an object's grants) are the store's own methods;
-//     [MemoryStore.Transact] applies several writes at once.
-//   - Changes a user asks for (an admin page) go through a [Manager], which
-//     validates the same way and authorizes the acting subject (below).
-//
-// The store's methods of the same names are the implementer's API, as
-// database/sql/driver is: they store what they are given.
+// Trusted code (seeding, migrations, jobs, tests) writes through the
+// Checker: [Checker.AssignRole], [Checker.SetRoleActive],
+// [Checker.RemoveRole], [Checker.Grant], [Checker.Revoke] or
+// [Checker.Apply], each validated against the policy and none asking who
+// writes; memberships, parents and DeleteGrantsOn, which name no role or
+// permission, are the store's own methods. Changes a user asks for go
+// through a [Manager], which also authorizes the actor.
 //
 // # Managing roles and grants
 //
 // A [Manager] changes who holds what on behalf of an acting subject, under
 // rules that stop privilege escalation, in the spirit of Kubernetes RBAC:
 // bind only what you hold, where you hold it. The actor needs
-// [PermManageRoles] (profiles, memberships, local roles) or
-// [PermManageGrants] (permission grants) where the change applies, and it
-// must hold every stake of the change at the change's scope
-// ([ErrEscalation]). The stakes are the permissions the change can give or
-// take away: the role's (Includes followed), everything a group holds for
-// a membership, and every permission whose rule can turn because of the
-// change (HasRole or PredProfile of a role it changes, InGroup of the
-// group). A global change counts what the actor holds globally (global
-// roles and global grants; never a type-level grant, never a rule run
-// without an object), a change on a type adds grants on that type, and a
-// change on an object counts a check on that object — but only in ways
-// that reach the object's descendants too, unless
-// [ManagerOptions].Children lists them (a bare [Ref] is judged as refusing
-// global roles; [ManagerOptions].Object loads the application's object).
-// Nobody changes their own access or a group they belong to
-// ([ErrSelfChange]); only a superuser changes who holds a [Role] that is or
-// includes a Protected one ([ErrProtected]), and such a role keeps at least
-// one user with an active profile that does not expire ([ErrLastHolder]).
-// Every attempt, applied or refused, emits one slog record and one
-// [AuditEvent] to an optional hook. [Manager.Request] and [Manager.Approve]
-// implement a promotion-request workflow: the approver passes the same
-// rules on fresh state and on the object the Manager loads itself, and is
-// not the requester. A change is checked and written atomically in a store
-// that implements [Transactor] (MemoryStore, iamsql), which also
-// serialises concurrent changes. The [Manager] type documents the rule in
-// full, with an example of each refusal.
+// [PermManageRoles] or [PermManageGrants] where the change applies and
+// must hold every stake of the change at its scope ([ErrEscalation]);
+// nobody changes their own access ([ErrSelfChange]); Protected roles keep
+// a lasting holder ([ErrLastHolder]) and only superusers change who holds
+// them ([ErrProtected]). Every attempt is logged and audited
+// ([AuditEvent]); [Manager.Request] and [Manager.Approve] are a
+// promotion-request workflow. In a [Transactor] store the check and the
+// write are one transaction. The [Manager] type states the rules in full;
+// the iamadmin subpackage is an admin web UI over it.
 //
 // # Access queries
 //
-// Beyond yes/no, three queries answer what list and admin pages need:
-//
-//   - [Checker.ListObjects]: the objects of a type a subject may do a
-//     permission on (django-guardian's get_objects_for_user). The answer is
-//     either All (superuser, a global role, a grant or local role on the
-//     whole type or global; Why says which) or the sorted IDs of the
-//     objects on which the subject or one of its groups holds the
-//     permission through a grant or a local role, on the object or on an
-//     ancestor the store records ([ParentStore]). It pages with
-//     [ListOptions] After (a cursor: the last ID of the previous page) and
-//     Limit, in byte order. A permission with a rule is listed as Partial:
-//     a predicate cannot be enumerated, so candidate objects go through
-//     [Filter], which checks each one. Ancestors that only the
-//     application's objects know (their Parents method) and objects that
-//     refuse global roles cannot be seen from the store: run those through
-//     Filter too.
-//   - [Checker.Holders]: every user and group holding any permission on
-//     one object, with each [Path] (direct grant, local role, inherited
-//     from an ancestor, type-level or global grant, global role), groups
-//     optionally expanded to their members, superusers optionally added.
-//   - [Checker.Perms]: the permissions a subject holds on an object, one
-//     [Decision] with its reason each (guardian's get_perms).
-//
-// Stores answer them through optional interfaces: [ObjectLister] (the
-// object IDs for an [ObjectQuery]), [MemberLister] (a group's members) and
-// [RoleLister] (a role's profiles). The MemoryStore keeps sorted per-holder
-// indexes, so listing 10,000 of 1,000,000 objects is a merge, not a scan;
-// iamsql answers with one SQL query and also turns [Checker.AccessPlan]
-// into a clause for the application's own list query (iamsql.AccessFilter).
-// The iamtest.TestAccess suite requires Check, ListObjects and Holders to
-// agree on every triple of a randomised fixture. Every error means "show
-// nothing": the queries never return a partial answer with an error.
+// Beyond yes or no: [Checker.ListObjects] lists the objects of a type a
+// subject may act on (django-guardian's get_objects_for_user; All, or
+// sorted IDs paged with a cursor, Partial when a rule cannot be
+// enumerated, then [Filter]), [Checker.Holders] lists who holds what on
+// one object and by which [Path], and [Checker.Perms] the permissions a
+// subject holds on an object, each with its reason. Stores answer them
+// through optional interfaces ([ObjectLister], [MemberLister],
+// [RoleLister]); iamsql also turns [Checker.AccessPlan] into a clause of
+// the application's own list query. iamtest.TestAccess requires Check,
+// ListObjects and Holders to agree on every triple of a randomised
+// fixture. Any error means "show nothing": no query returns a partial
+// answer with an error.
 //
 // # Concurrency
 //
 // A [Checker] is safe for concurrent use, and so is [MemoryStore]. The read
 // path takes no global lock: MemoryStore reads load an immutable snapshot
 // through an atomic pointer, so checks scale with cores. Writes are
-// serialised and publish a new snapshot before they return: a write that
-// returned without error is visible to the next check (no stale allow after
-// a revocation or deactivation returns). [MemoryStore.Update] applies several
-// writes atomically: checks see all of them or none.
+// serialised and publish a new snapshot before they return, so a write
+// that returned is visible to the next check (no stale allow after a
+// revocation); [MemoryStore.Transact] applies several writes at once.
 //
-// Store implementations must be safe for concurrent use and make a
-// successful write visible to every later read. They should return the
-// same [Holding] or [GrantSet] pointer for as long as the principal's or
-// the ref's data does not change: the Checker attaches the compiled form
-// of holdings and of large grant sets to them. Returning fresh values on
-// every call is correct, only slower. iamtest.TestStore is the
-// conformance suite every store runs, this package's MemoryStore included.
-//
-// The Checker reads every store the same way: through a [Snapshot], one
-// per check. A store that implements [Snapshotter] (MemoryStore does)
-// hands out immutable views, so a check sees a write entirely or not at
-// all, and their [SnapshotFacts] let the Checker skip reads (no type or
-// global grants, no parents, no role grants) and keep answers (a
-// generation). Any other store is read through its own methods. A view is
-// used only when it names the Checker's store, so a test double that
-// embeds *MemoryStore and overrides Holding is read through its override.
+// Every store is read through a [Snapshot], one per check: a
+// [Snapshotter] store (MemoryStore) hands out immutable views whose
+// [SnapshotFacts] let the Checker skip reads and keep answers; any other
+// store is read through its own methods. Store implementations must be
+// safe for concurrent use, make a successful write visible to every later
+// read, and should return the same [Holding] or [GrantSet] pointer while
+// the data does not change (the Checker attaches compiled forms to them).
+// iamtest.TestStore is the conformance suite every store runs.
 //
 // # Answer cache
 //
 // On a store whose snapshots carry a generation (MemoryStore's do),
-// [Checker.HasPerm] and [Checker.Decide] remember what the store's roles
-// and grants answered for a (user, permission, object) question in a
-// fixed-size cache (Options.CacheSlots, 4096 by default,
-// 192 KB), so the same question asked again costs a hash of the question
-// and a few atomic loads, with no allocation. It cannot serve a stale
-// answer: every write to the store makes every earlier answer unusable. Rules always run; superusers and
-// inactive subjects are decided before the cache; and nothing is kept
-// when the answer depends on more than the store (a profile with an
-// expiry, groups from SubjectGroups, an object with a Parents method, an
-// ancestry cut short, a failure, IDs over 120 bytes). Check and Explain
-// always do the lookups; so does HasPerm on other stores, whose reads
-// iamcache caches.
-// Options{CacheSlots: -1} turns the cache off.
+// [Checker.HasPerm] and [Checker.Decide] keep what the stored roles and
+// grants answered for a (user, permission, object) question in a
+// fixed-size cache ([Options].CacheSlots, 4096 slots of 48 bytes by
+// default), so the question asked again costs a hash and a few atomic
+// loads. It cannot serve a stale answer: every write retires every earlier
+// one. Rules always run; nothing is kept when the answer depends on more
+// than the store (a profile with an expiry, SubjectGroups, an object's
+// Parents method, an ancestry cut short, a failure, IDs over 120 bytes).
 //
 // # Errors and logging
 //
-// Checks fail closed: store errors, cancelled or expired contexts, rules
-// that err and panics all deny, and Check returns the error. Errors are
-// sentinels ([ErrUnknownPermission], [ErrWrongType], [ErrInvalid],
-// [ErrPanic], [ErrTooDeep], [ErrDenied], ...) matched with [errors.Is],
-// never by their text. HasPerm and HasPerms cannot return an error, so
-// they log it: [Options].Logger (slog.Default() when nil) receives one
-// record per permission per minute, with the count of those
-// left out, so a misspelt permission in a template is seen, not silently
-// denied.
+// Checks fail closed: store errors, cancelled contexts, rules that err and
+// panics all deny, and Check returns the error, a sentinel matched with
+// [errors.Is]. HasPerm cannot return it, so [Options].Logger receives one
+// record per permission per minute: a misspelt permission in a template
+// is seen, not silently denied.
 //
 // # Security
 //
@@ -295,16 +231,9 @@
 // # Performance
 //
 // A warm check allocates nothing, and its cost does not grow with the
-// number of grants in the store: roles are compiled into bitsets attached
-// to holdings, a small grant set is read entry by entry and a large one
-// compiled once. The benchmarks are named after docs/contract.md
-// (BenchmarkCheck/... for the hot loop, BenchmarkWorkload/... for the
-// realistic mixes: many distinct questions over 1M grants, writes
-// interleaved); benchmarks/README.md has the figures and the side-by-side
-// comparison with casbin and OPA.
-// Run them with
-//
-//	make bench
-//
-// and compare runs with benchstat.
+// number of grants: roles are compiled into bitsets attached to holdings,
+// a small grant set is read entry by entry and a large one compiled once.
+// benchmarks/README.md has the figures of BenchmarkCheck (the hot loop)
+// and BenchmarkWorkload (distinct questions over 1,000,000 grants, writes
+// interleaved), beside casbin and OPA; run them with make bench.
 package iam
