@@ -1355,7 +1355,7 @@ func TestContract15_WritesVisibleToTheNextCheck(t *testing.T) {
 }
 
 func TestContract15_UpdateIsAtomic(t *testing.T) {
-	// contract 15, MemoryStore.Update: several writes become visible at once
+	// contract 15, MemoryStore.Transact: several writes become visible at once
 	// when fn returns nil, and none of them when it fails.
 	ctx := context.Background()
 	u1 := &ctUser{id: "u1"}
