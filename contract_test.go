@@ -1321,7 +1321,7 @@ func TestContract15_WritesVisibleToTheNextCheck(t *testing.T) {
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
 				return s.SetParents(ctx, ctFolder1, []iam.Ref{{Type: "folder", ID: "elsewhere"}})
 			}},
-		{name: "Update revokes", perm: "doc.view", obj: ctD("1"), before: true, after: false,
+		{name: "Transact revokes", perm: "doc.view", obj: ctD("1"), before: true, after: false,
 			setup: []ctStep{ctProfile(u1, "doc.viewer"), ctGrantPerm(u1, "doc.view", ctDoc1)},
 			write: func(ctx context.Context, s *iam.MemoryStore) error {
 				return s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
@@ -1354,14 +1354,14 @@ func TestContract15_WritesVisibleToTheNextCheck(t *testing.T) {
 	}
 }
 
-func TestContract15_UpdateIsAtomic(t *testing.T) {
+func TestContract15_TransactIsAtomic(t *testing.T) {
 	// contract 15, MemoryStore.Transact: several writes become visible at once
 	// when fn returns nil, and none of them when it fails.
 	ctx := context.Background()
 	u1 := &ctUser{id: "u1"}
 	u2 := &ctUser{id: "u2"}
 
-	t.Run("all writes visible together after Update returns", func(t *testing.T) {
+	t.Run("all writes visible together after Transact returns", func(t *testing.T) {
 		c, s, _ := ctNew(t)
 		checks := func() []bool {
 			return []bool{
@@ -1391,10 +1391,10 @@ func TestContract15_UpdateIsAtomic(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.Equal(t, []bool{false, false, false, false}, inside, "checks during the transaction")
-		require.Equal(t, []bool{true, true, true, true}, checks(), "checks after Update returned")
+		require.Equal(t, []bool{true, true, true, true}, checks(), "checks after Transact returned")
 	})
 
-	t.Run("a failing Update changes nothing", func(t *testing.T) {
+	t.Run("a failing Transact changes nothing", func(t *testing.T) {
 		c, s, _ := ctNew(t)
 		ctApply(t, s, []ctStep{
 			ctProfile(ctU1, "doc.viewer"),
