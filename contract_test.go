@@ -1427,14 +1427,14 @@ func TestContract15_TransactIsAtomic(t *testing.T) {
 			return boom
 		})
 		require.ErrorIs(t, err, boom)
-		require.Equal(t, want, state(), "state after the failed Update")
+		require.Equal(t, want, state(), "state after the failed Transact")
 		require.Equal(t, statsBefore, iam.CountMemory(s))
 		ps, err := s.Parents(ctx, ctDoc1)
 		require.NoError(t, err)
 		require.Empty(t, ps)
 	})
 
-	t.Run("an invalid write fails the whole Update", func(t *testing.T) {
+	t.Run("an invalid write fails the whole Transact", func(t *testing.T) {
 		c, s, _ := ctNew(t)
 		err := s.Transact(ctx, func(ctx context.Context, tx iam.Store) error {
 			if err := tx.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}); err != nil {
@@ -1447,7 +1447,7 @@ func TestContract15_TransactIsAtomic(t *testing.T) {
 		require.Equal(t, iam.MemoryCounts{}, iam.CountMemory(s))
 	})
 
-	t.Run("Update with a cancelled context does nothing", func(t *testing.T) {
+	t.Run("Transact with a cancelled context does nothing", func(t *testing.T) {
 		_, s, _ := ctNew(t)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
@@ -1465,7 +1465,7 @@ func TestContract15_TransactIsAtomic(t *testing.T) {
 func TestContract15_ConcurrentChecksDuringWrites(t *testing.T) {
 	// contract 15 under -race: readers check while a writer grants, revokes,
 	// deactivates and moves grants. Every check decides without error; a
-	// permission moved between two holders on one object by a single Update
+	// permission moved between two holders on one object by a single Transact
 	// is never seen as held by neither; once the writer is done every
 	// checker sees the final state.
 	ctx := context.Background()
@@ -1532,7 +1532,7 @@ func TestContract15_ConcurrentChecksDuringWrites(t *testing.T) {
 		note(s.Grant(ctx, iam.Grant{Holder: ctU1, Perm: "doc.comment", On: ctDoc1}))
 		note(s.PutProfile(ctx, iam.Profile{Holder: ctU1, Role: "doc.editor", Active: true}))
 		note(s.Grant(ctx, iam.Grant{Holder: ctStaff, Perm: "doc.publish", On: ctFolder1}))
-		// Move doc.view between u1 and staff in one atomic Update.
+		// Move doc.view between u1 and staff in one atomic Transact.
 		from, to := ctU1, ctStaff
 		if i%2 == 1 {
 			from, to = to, from
