@@ -7,19 +7,13 @@ import (
 	"slices"
 )
 
-// ObjectQuery asks a store for the objects of one type on which one of
-// Holders holds one of Perms as a grant, or one of Roles as a local role,
-// either on the object itself or on a stored ancestor (ParentStore) at most
-// MaxDepth levels above it. The Checker builds it (see Checker.AccessPlan);
-// stores answer it through ObjectLister.
-//
-// Holders and Perms are never empty in a query the Checker sends; Roles is
-// empty when no role grants the permission. A
-// grant on any Ref of another type counts only through the stored parents:
-// a grant on Ref{Type: "blog.section", ID: "1"} reaches the posts whose
-// recorded ancestry includes that section. Type-level and global grants are
-// not part of the query: the Checker reads them itself (they make the
-// answer "every object of the type").
+// ObjectQuery asks an ObjectLister for the objects of Type on which one of
+// Holders holds one of Perms as a grant or one of Roles as a local role, on
+// the object or a stored ancestor (ParentStore) at most MaxDepth levels up;
+// a grant on another type counts only through stored parents (a section's
+// reaches the posts below it). The Checker builds it (Checker.AccessPlan)
+// with Holders and Perms never empty, and reads type-level and global
+// grants itself (they make the answer "every object of the type").
 type ObjectQuery struct {
 	Type     string
 	Holders  []Principal
@@ -32,8 +26,8 @@ type ObjectQuery struct {
 
 // ListOptions pages through ListObjects. The zero value lists every ID.
 type ListOptions struct {
-	// After is the cursor: only IDs greater than After (byte order) are
-	// returned. Pass the previous page's ObjectList.Next.
+	// After is the cursor, the previous page's ObjectList.Next: only IDs
+	// greater than After (byte order) are returned.
 	After string
 	// Limit caps the IDs returned; 0 or less means no limit.
 	Limit int
@@ -42,13 +36,9 @@ type ListOptions struct {
 // ObjectList is the answer of ListObjects.
 type ObjectList struct {
 	// All reports that the subject holds the permission on every object of
-	// the type, for the reason in Why (superuser, a global role, or a grant
-	// or local role on the whole type or global). IDs is then empty.
-	//
-	// When Why.Reason is ReasonGlobalRole, objects that refuse global roles
-	// (AcquireGlobalRoles false) are the exception: the store cannot know
-	// which they are, so an application with such objects runs the
-	// candidates through Filter.
+	// the type, for the reason in Why; IDs is then empty. With
+	// ReasonGlobalRole, objects refusing global roles are an exception the
+	// store cannot see: an application with such objects uses Filter.
 	All bool
 	Why Decision
 	// IDs are the objects on which a stored grant or local role (on the
@@ -56,37 +46,32 @@ type ObjectList struct {
 	IDs []string
 	// Next is non-empty when more IDs follow: pass it as ListOptions.After.
 	Next string
-	// Partial reports that the permission has a rule (Rule is its
-	// expression): a rule cannot be enumerated, so objects outside IDs may
-	// still be allowed. Run candidates through Filter (or express the rule
-	// in the application's own query) to find them.
+	// Partial reports that the permission has a rule (Rule): it cannot be
+	// enumerated, so objects outside IDs may be allowed too; find them with
+	// Filter or the rule in the application's own query.
 	Partial bool
 	Rule    string
 }
 
-// AccessPlan is what the Checker knows about a subject's access to the
-// objects of one type before asking the store for object IDs: either the
-// answer outright (All, or nothing to ask) or the ObjectQuery to run.
+// AccessPlan is a subject's access to the objects of one type before any
+// IDs are read: the answer (All or Empty) or the Query to run.
 // iamsql.AccessFilter turns it into an SQL clause.
 type AccessPlan struct {
 	All     bool     // as ObjectList.All
 	Why     Decision // as ObjectList.Why
 	Partial bool     // as ObjectList.Partial
 	Rule    string   // as ObjectList.Rule
-	// Query is what to ask the store. It is meaningless when All is true or
-	// when Empty is true.
+	// Query is what to ask the store, unless All or Empty.
 	Query ObjectQuery
-	// Empty reports that no stored grant can give the permission: the
-	// subject is nil, inactive or anonymous. With All false, only the rule
-	// (if Partial) can allow.
+	// Empty reports that no stored grant can give the permission (the
+	// subject is nil, inactive or anonymous); only a Partial rule can allow.
 	Empty bool
 }
 
-// AccessPlan works out how subject s may hold perm on objects of objType:
-// everywhere (All), through object grants (Query), through a rule
-// (Partial), or not at all. Errors: ErrUnknownPermission, ErrWrongType for
-// a type the permission is not declared for, ErrInvalid for an empty type,
-// and store errors (the plan is then unusable: deny).
+// AccessPlan works out how s may hold perm on objects of objType: everywhere
+// (All), by object grants (Query), by a rule (Partial) or not at all.
+// Errors: ErrUnknownPermission, ErrWrongType for a type perm is not declared
+// for, ErrInvalid for an empty type, and store errors (then deny).
 func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType string) (plan AccessPlan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -178,8 +163,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	return plan, nil
 }
 
-// rolesGranting lists the roles that grant pi, directly or through
-// Includes, by name.
+// rolesGranting names the roles granting pi, Includes followed.
 func (c *Checker) rolesGranting(pi *permInfo) []string {
 	var out []string
 	for _, ri := range c.pol.roleList {
@@ -191,19 +175,13 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 }
 
 // ListObjects lists the objects of objType on which s holds perm (docs/contract.md
-// §1: guardian's get_objects_for_user): every object, when s holds perm
-// globally (ObjectList.All), or the IDs of the objects on which s or one of
-// its groups holds perm through a grant or a local role, on the object or
-// on an ancestor the store records (ParentStore). Ancestors known only to
-// the application's objects (their Parents method) cannot be followed here.
-//
-// A permission with a rule makes the list Partial: the rule cannot be
-// enumerated; pass candidate objects through Filter. A nil, inactive or
-// anonymous subject gets an empty list (Partial when a rule may still
-// allow anonymous access).
-//
-// The store must implement ObjectLister (the memory store and iamsql do);
-// otherwise the error wraps ErrNotListable. Any error means: show nothing.
+// §1: guardian's get_objects_for_user): all (ObjectList.All), or the IDs on
+// which s or one of its groups holds perm by a grant or local role, on the
+// object or a stored ancestor (ParentStore; an object's own Parents cannot
+// be followed here). A rule makes the list Partial. A nil, inactive or
+// anonymous subject gets no IDs (Partial when a rule may still allow
+// anonymous access). The store must implement ObjectLister (MemoryStore and
+// iamsql do), else the error wraps ErrNotListable. On any error, show nothing.
 func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (list ObjectList, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a store's ListObjectIDs panicked
@@ -242,10 +220,9 @@ func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType stri
 	return out, nil
 }
 
-// Filter returns the objects of objs that s may do perm on, in their order,
-// by checking each one (rules included). It is the companion of a Partial
-// ObjectList. Any check error fails the whole call: Filter then returns nil
-// and the error, so a caller never shows objects it could not check.
+// Filter returns, in order, the objs on which s holds perm, checking each
+// (rules included), to complete a Partial ObjectList. On any check error it
+// returns nil and the error, so no unchecked object is shown.
 func Filter[O Object](ctx context.Context, c *Checker, s Subject, perm string, objs []O) ([]O, error) {
 	out := make([]O, 0, len(objs))
 	for _, o := range objs {
@@ -260,10 +237,9 @@ func Filter[O Object](ctx context.Context, c *Checker, s Subject, perm string, o
 	return out, nil
 }
 
-// Perms returns the permissions s holds on obj (nil: model level), one
-// allowing Decision per permission with its reason, sorted by permission
-// name (guardian's get_perms). Only permissions that apply to obj's type
-// are considered. Any check error fails the call (nil and the error).
+// Perms returns an allowing Decision for each permission applying to obj's
+// type that s holds on obj (nil: model level), sorted by permission
+// (guardian's get_perms). Any check error fails the call (nil and the error).
 func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) ([]Decision, error) {
 	var typ string
 	if obj != nil {
@@ -289,13 +265,11 @@ func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) ([]Decision,
 // HoldersOptions tunes Holders. The zero value lists users and groups as
 // stored, without expanding groups and without superusers.
 type HoldersOptions struct {
-	// ExpandGroups adds, for every group holder, each of its stored members
-	// as a user holder (with Path.Via naming the group). The store must
-	// implement MemberLister.
+	// ExpandGroups also lists each stored member of a group holder as a user
+	// holder (Path.Via names the group); it needs a MemberLister.
 	ExpandGroups bool
-	// Superusers are the IDs of the application's superusers (the store
-	// does not know them): each is listed with every permission that
-	// applies to the object, for ReasonSuperuser.
+	// Superusers are the application's superuser IDs, unknown to the store,
+	// each listed with every applicable permission for ReasonSuperuser.
 	Superusers []string
 }
 
@@ -308,8 +282,7 @@ type Path struct {
 	Perms  []string  // the permissions this path gives, sorted
 }
 
-// Holder is a principal with the permissions it holds on an object and
-// every path it holds them by.
+// Holder is a principal, the permissions it holds on an object and how.
 type Holder struct {
 	Principal Principal
 	Perms     []string // sorted, distinct
@@ -319,22 +292,18 @@ type Holder struct {
 // HolderList is the answer of Holders.
 type HolderList struct {
 	Holders []Holder // sorted by kind (users first), then ID
-	// Rules lists the permissions (sorted) whose rules may allow further
-	// subjects: rules cannot be enumerated.
+	// Rules, sorted: permissions whose rules (not enumerable) may allow more.
 	Rules []string
 }
 
-// Holders lists every principal holding any permission on obj through the
-// store (guardian's get_users_with_perms): grants and local roles on obj
-// and on its ancestors (its Parents and the stored ones), grants and roles
-// on its type and global, and global roles held through live profiles
-// (unless obj refuses global roles). Only permissions that apply to obj's
-// type are listed. Subjects' SubjectGroups and IsActive are application
-// state the store does not see: a user listed here may still be denied
-// (inactive), and one allowed through an application group is not listed.
-//
-// Global roles need a RoleLister store, ExpandGroups a MemberLister store;
-// without them the error wraps ErrNotListable.
+// Holders lists every principal holding a permission applying to obj's
+// type on obj through the store (guardian's get_users_with_perms): grants
+// and local roles on obj and its ancestors (its Parents and stored ones),
+// on its type and global, and live profiles' global roles (unless obj
+// refuses them). The store does not see SubjectGroups or IsActive: a listed
+// user may be inactive, and one allowed by an application group is missing.
+// Global roles need a RoleLister, ExpandGroups a MemberLister; without them
+// the error wraps ErrNotListable.
 func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl HolderList, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -449,8 +418,7 @@ func (b *holderBuilder) add(p Principal, path Path, perms bitset) {
 	acc.paths = append(acc.paths, path)
 }
 
-// globalRoles adds the holders of live profiles of roles granting any
-// applicable permission.
+// globalRoles adds the holders of live profiles of applicable roles.
 func (b *holderBuilder) globalRoles(ctx context.Context) error {
 	var rl RoleLister
 	now := b.c.now()
@@ -477,8 +445,7 @@ func (b *holderBuilder) globalRoles(ctx context.Context) error {
 	return nil
 }
 
-// expand adds every stored member of each group holder as a user holder,
-// with the group's paths.
+// expand adds each group holder's stored members as users with its paths.
 func (b *holderBuilder) expand(ctx context.Context) error {
 	ml, ok := b.c.store.(MemberLister)
 	var groups []Principal

@@ -5,14 +5,11 @@ import (
 	"fmt"
 )
 
-// The sentinel errors of the package, matched with errors.Is, never by
-// their text. Errors of a check, a write or a Manager change wrap one of
-// these, often with the cause as well.
-
-// Sentinel errors, matched with errors.Is.
+// Sentinel errors, matched with errors.Is, never by text. Errors of a check,
+// a write or a Manager change wrap one, often with the cause as well.
 var (
-	// ErrUnknownPermission: the permission is not declared by the policy
-	// (docs/contract.md line 1). Typos never pass silently.
+	// ErrUnknownPermission: the policy declares no such permission
+	// (docs/contract.md line 1).
 	ErrUnknownPermission = errors.New("iam: unknown permission")
 	// ErrWrongType: an object of a type the permission is not declared for,
 	// or a predicate given a subject or object of the wrong Go type.
@@ -20,7 +17,7 @@ var (
 	// ErrPanic: a predicate (or a subject or object method) panicked during
 	// a check; the check is denied.
 	ErrPanic = errors.New("iam: panic during check")
-	// ErrDenied: returned (wrapped) by Checker.Require when access is denied.
+	// ErrDenied: wrapped by Checker.Require when access is denied.
 	ErrDenied = errors.New("iam: permission denied")
 	// ErrInvalidPolicy: New rejected the policy.
 	ErrInvalidPolicy = errors.New("iam: invalid policy")
@@ -37,26 +34,22 @@ var (
 // Errors of the Manager's rules (docs/contract.md line 19), matched with errors.Is.
 var (
 	// ErrNotManager: the actor is nil, anonymous or inactive, or lacks
-	// iam.manage_roles (roles, memberships) or iam.manage_grants
-	// (permission grants).
+	// iam.manage_roles or iam.manage_grants where the change applies.
 	ErrNotManager = errors.New("iam: actor may not manage this")
 	// ErrEscalation: the change would hand out a permission the actor does
 	// not hold itself (where it would apply).
 	ErrEscalation = errors.New("iam: change would grant more than the actor holds")
-	// ErrSelfChange: actors never change their own roles, profiles,
-	// memberships or grants, nor those of a group they belong to; and a
-	// requester never approves its own request.
+	// ErrSelfChange: the actor would change its own access or a group's it
+	// belongs to, or approve its own request.
 	ErrSelfChange = errors.New("iam: actors cannot change their own access")
-	// ErrProtected: only an active superuser changes who holds a Protected
-	// role (or a role that includes one).
+	// ErrProtected: only an active superuser changes who holds a Protected role.
 	ErrProtected = errors.New("iam: only a superuser can change a protected role")
 	// ErrLastHolder: the change would leave a Protected role with no user
-	// holding a live profile for it (groups do not count: they may have no
-	// members).
+	// holding it (groups do not count: they may have no members).
 	ErrLastHolder = errors.New("iam: the last holder of a protected role cannot be removed")
 )
 
-// ErrNotListable is wrapped by ListObjects, AccessPlan and Holders when the
-// store does not implement the optional interface the query needs
+// ErrNotListable is wrapped by ListObjects, Holders and iamsql.AccessFilter
+// when the store does not implement the optional interface the query needs
 // (ObjectLister, RoleLister, MemberLister). It also wraps errors.ErrUnsupported.
 var ErrNotListable = fmt.Errorf("iam: the store cannot answer this query: %w", errors.ErrUnsupported)

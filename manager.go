@@ -15,17 +15,14 @@ type ChangeKind uint8
 
 // The kinds of change a Manager applies.
 const (
-	// ChangePutProfile creates or replaces a profile: grants a global role
-	// (Change.Profile, with its data and expiry), or updates it.
+	// ChangePutProfile creates or replaces the profile Change.Profile.
 	ChangePutProfile ChangeKind = iota + 1
-	// ChangeActivate and ChangeDeactivate switch the profile
-	// (Change.Profile.Holder, Change.Profile.Role).
+	// ChangeActivate, ChangeDeactivate and ChangeDeleteProfile switch or
+	// remove the profile of Change.Profile.Holder for Change.Profile.Role.
 	ChangeActivate
 	ChangeDeactivate
-	// ChangeDeleteProfile removes the profile.
 	ChangeDeleteProfile
-	// ChangeGrant and ChangeRevoke add or remove Change.Grant: a permission
-	// or a local role on an object, a type or globally.
+	// ChangeGrant and ChangeRevoke add or remove Change.Grant.
 	ChangeGrant
 	ChangeRevoke
 	// ChangeAddMember and ChangeRemoveMember change Change.User's
@@ -44,21 +41,17 @@ func (k ChangeKind) String() string {
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
 }
 
-// Change is one management action, as a value: Manager.Apply carries it
-// out, Manager.Request records it for approval, and the audit trail reports
-// it. Which fields count depends on Kind.
+// Change is one management action, as a value, for Manager.Apply,
+// Manager.Request and the audit trail. Which fields count depends on Kind.
 type Change struct {
 	Kind    ChangeKind
 	Profile Profile // profile kinds: Holder and Role (all fields for PutProfile)
 	Grant   Grant   // ChangeGrant, ChangeRevoke
 	User    string  // membership kinds
 	Group   string  // membership kinds
-	// Object, optionally, is the application's object a grant is on (its
-	// ObjectRef must equal Grant.On). The Manager judges the actor on it,
-	// so rules typed on the application's object (an owner rule), its
-	// parents and its refusal of global roles apply. Without it the
-	// Manager loads it with ManagerOptions.Object, or judges the bare Ref
-	// as an object that refuses global roles.
+	// Object, optional, is the application's object whose ObjectRef is
+	// Grant.On; the actor is judged on it (its rules, parents, refusal of
+	// global roles). Without it, see ManagerOptions.Object.
 	Object Object
 }
 
@@ -78,9 +71,8 @@ func (c Change) isMembership() bool {
 	return c.Kind == ChangeAddMember || c.Kind == ChangeRemoveMember
 }
 
-// Request is a change asked for by one actor and applied later, by Approve,
-// by another actor who passes the same rules (a promotion request). It is
-// a plain value: the application stores it where it likes.
+// Request is a change asked for by one actor for another to Approve later
+// (a promotion request); a plain value the application stores as it likes.
 type Request struct {
 	Change      Change
 	RequestedBy string // the requester's SubjectID
@@ -101,8 +93,7 @@ type AuditEvent struct {
 	Err    error
 }
 
-// attrs returns the event as slog attributes: actor, action, target, role,
-// perm, object, result and error (those that apply).
+// attrs returns the event as slog attributes.
 func (e AuditEvent) attrs() []slog.Attr {
 	a := []slog.Attr{
 		slog.String("actor", e.Actor),
@@ -132,97 +123,72 @@ func (e AuditEvent) attrs() []slog.Attr {
 
 // ManagerOptions configure a Manager; the zero value is valid.
 type ManagerOptions struct {
-	// Logger receives one record per attempted change; nil means
-	// slog.Default(). Applied changes log at Info, refused and failed ones
-	// at Warn.
+	// Logger receives one record per attempted change (nil: slog.Default()),
+	// at Info when applied, at Warn when refused or failed.
 	Logger *slog.Logger
-	// Audit, if set, is called once per attempted change, after the change
-	// (so an application can keep an audit table). It must not block long.
+	// Audit, if set, is called after each attempted change (for an audit
+	// table); it must not block long.
 	Audit func(ctx context.Context, e AuditEvent)
-	// Object, if set, loads the application's object for a Ref, so that a
-	// change on an object is judged on the object itself (its rules, its
-	// parents, its refusal of global roles). The Manager calls it when a
-	// Change carries no Object, and always for Approve, which never trusts
-	// the object stored in a Request. (nil, nil) means "no such object":
-	// the change is then judged on the bare Ref, as without a loader.
-	// Without a loader a bare Ref is judged as an object that refuses
+	// Object, if set, loads the object a change is on when the Change
+	// carries none, and always for Approve (a Request's object is not
+	// trusted). Else, and for (nil, nil), the bare Ref is judged as refusing
 	// global roles (fail closed: the Manager cannot know it acquires them).
 	Object func(ctx context.Context, ref Ref) (Object, error)
-	// Children, if set, lists the objects whose parents include ref (its
-	// direct children). A grant or local role on an object also reaches
-	// its descendants, so an actor who holds a permission on the object
-	// only in a way that does not reach them (a global role, a type-level
-	// grant, a rule) may pass it on only when the Manager can list the
-	// descendants and the actor holds the permission on each of them.
-	// Without Children only holdings that reach every descendant count:
-	// grants and local roles on the object or an ancestor, global grants.
-	// Return no children (nil, nil) for objects that have none.
+	// Children, if set, lists ref's direct children ((nil, nil) for none). A
+	// grant on an object reaches its descendants, so a permission held there
+	// by a global role, a type-level grant or a rule passes on only if the
+	// actor holds it on every descendant Children lists. Without Children
+	// only grants and local roles on the object or an ancestor, and global
+	// grants, count.
 	Children func(ctx context.Context, ref Ref) ([]Object, error)
 }
 
-// Manager changes who holds what, under rules that stop privilege
-// escalation, and audits every attempt.
-// Every method takes the acting subject. The rules, in the order checked:
+// Manager changes who holds what, auditing every attempt, under these rules
+// against privilege escalation, in the order checked:
 //
-//   - the actor is an active, authenticated subject (else ErrNotManager);
-//   - nobody changes their own access, or a group they belong to
+//   - the actor is active and authenticated (else ErrNotManager);
+//   - nobody changes their own access or a group's they belong to
 //     (ErrSelfChange);
-//   - profiles, memberships and local roles need iam.manage_roles,
-//     permission grants need iam.manage_grants, where the change applies
+//   - profiles, memberships and local roles need iam.manage_roles, grants
+//     of permissions iam.manage_grants, where the change applies
 //     (ErrNotManager); superusers hold both;
-//   - only a superuser changes who holds a Protected role, or a role that
-//     includes one (ErrProtected);
-//   - the actor holds every stake of the change at the change's scope
-//     (ErrEscalation);
-//   - a Protected role keeps a user holding it for good (ErrLastHolder).
+//   - only a superuser changes who holds a Protected role or a role
+//     including one (ErrProtected);
+//   - the actor holds every stake of the change at its scope (ErrEscalation);
+//   - after the change, some user still holds each Protected role by an
+//     active profile without expiry, if one did before (ErrLastHolder; an
+//     expiry counts as a removal, groups do not count).
 //
-// The stakes of a change are the permissions it can hand out or take away:
-// the role's permissions (Includes followed), for a membership everything
-// the group holds (its live profiles and its grants), and every permission
-// whose rule can change answer because of it — a rule that uses HasRole of a
-// role the change's role includes (or is), PredProfile of such a role, or
-// InGroup of the group. (They are computed from the compiled rules once, by
-// New.) A predicate of the application's own that reads access state by
-// other means is not seen.
+// A change's stakes are the permissions it can hand out or take away: the
+// role's (Includes followed); for a membership, all the group holds (live
+// profiles and grants); and those whose rule it can turn by HasRole or
+// PredProfile of a role the change's role is or includes, or InGroup of the
+// group (an application predicate reading access state is not seen).
 //
-// The scope decides what of the actor's own access counts:
+// The scope decides what of the actor's access counts:
 //
-//   - a global change (a profile, a membership, a grant on GlobalScope()) counts
-//     what the actor holds globally: its global roles (its own and its
-//     groups' live profiles, roles granted on GlobalScope()) and its global grants.
-//     A permission granted directly on GlobalScope() also reaches objects that
-//     refuse global roles, so passing one on (and every stake that comes
-//     from a rule) needs the actor's own global grant of it. Never a
-//     type-level grant, never a rule run without an object.
-//   - a type-level change (TypeScope(t)) counts that, plus what is
-//     granted to the actor on TypeScope(t) itself.
-//   - an object change counts what a check on the object answers, with
-//     its ancestry and its refusal of global roles (see
-//     ManagerOptions.Object; a bare Ref refuses global roles). The change
-//     reaches the object's descendants too: a holding that does not
-//     (a global role, a type-level grant, a rule) counts only when
-//     ManagerOptions.Children lists them and the actor holds the
-//     permission on each.
+//   - a global change (a profile, a membership, a grant on GlobalScope())
+//     counts its global roles (its and its groups' live profiles, roles
+//     granted on GlobalScope()) and global grants; never a type-level grant
+//     or a rule run without an object. A permission granted on
+//     GlobalScope() reaches objects that refuse global roles, so passing
+//     one on, like any rule's stake, needs the actor's own global grant.
+//   - a type-level change (TypeScope(t)) also counts grants on TypeScope(t).
+//   - an object change counts what a check on the object answers (see
+//     ManagerOptions.Object), and reaches its descendants (see
+//     ManagerOptions.Children).
 //
-// Examples of refusals: an actor holding x.share by a grant on
-// TypeScope("doc") cannot assign a role with x.share (a global change) nor
-// grant it on TypeScope("folder"); assigning a role with no permissions is
-// refused when a rule says post.delete = HasRole(that role) and the actor
-// does not hold post.delete globally; adding bob to "admins" is refused
-// when admin.panel = InGroup("admins"); an admin whose doc.read comes from
-// a global role cannot grant doc.read on a document that refuses global
-// roles, nor on a folder whose refusing child the grant would reach;
-// editing bob's editor profile to cover one more section is refused unless
-// the actor holds the permissions the section rule gives, globally.
+// Refused, for example: with x.share granted on TypeScope("doc"), assigning
+// a role with x.share or granting it on TypeScope("folder"); with
+// post.delete = HasRole(r), assigning r (even without permissions) lacking
+// post.delete globally; with admin.panel = InGroup("admins"), adding bob to
+// "admins"; with doc.read from a global role, granting it on a document
+// refusing global roles or on a folder with such a child; extending bob's
+// editor profile by a section without holding globally what its rule gives.
 //
-// The last-holder rule: a change that leaves no user with an active profile
-// without expiry for a role that is or includes a Protected role, when
-// there was one before, is refused (an expiry counts as a removal; groups
-// do not count, they may have no members).
-//
-// A change is checked and written atomically when the store implements
-// Transactor; otherwise the Manager serialises its own changes in-process.
-// A Manager is safe for concurrent use.
+// With a Transactor store a change is checked and written atomically;
+// otherwise the Manager serialises its own changes in-process. A Manager is
+// safe for concurrent use.
 type Manager struct {
 	c        *Checker
 	log      *slog.Logger
@@ -258,9 +224,8 @@ func (m *Manager) Authorize(ctx context.Context, actor Subject, ch Change) (err 
 	return m.authorize(ctx, m.c.store, actor, ch)
 }
 
-// Request records that requester asks for ch: it validates the change and
-// audits the request, and returns it for the application to keep until
-// another actor approves it. Anyone may request, even for themselves.
+// Request validates and audits requester's ask for ch, returning it to keep
+// until Approve. Any authenticated subject may request, even for itself.
 func (m *Manager) Request(ctx context.Context, requester Subject, ch Change) (Request, error) {
 	r := Request{Change: ch, RequestedBy: safeID(requester), RequestedAt: m.c.now()}
 	err := m.validate(ch)
@@ -274,11 +239,9 @@ func (m *Manager) Request(ctx context.Context, requester Subject, ch Change) (Re
 	return r, nil
 }
 
-// Approve applies a request as approver, who must pass every rule as if it
-// made the change itself, on the state at the time of approval, and must
-// not be the requester (ErrSelfChange). The Change.Object of the request
-// is ignored (the requester built it): the object comes from
-// ManagerOptions.Object, or the change is judged on the bare Ref.
+// Approve applies r as approver, who must pass every rule on the current
+// state and not be the requester (ErrSelfChange). r's Change.Object, built
+// by the requester, is ignored (see ManagerOptions.Object).
 func (m *Manager) Approve(ctx context.Context, approver Subject, r Request) error {
 	var err error
 	ch := r.Change
@@ -292,8 +255,7 @@ func (m *Manager) Approve(ctx context.Context, approver Subject, r Request) erro
 	return err
 }
 
-// AssignRole grants the global role p.Role to p.Holder (creating or
-// replacing the profile, with its data and expiry).
+// AssignRole creates or replaces the profile p, a global role.
 func (m *Manager) AssignRole(ctx context.Context, actor Subject, p Profile) error {
 	return m.Apply(ctx, actor, Change{Kind: ChangePutProfile, Profile: p})
 }
@@ -443,10 +405,9 @@ type refusingRef struct{ Ref }
 
 func (refusingRef) AcquireGlobalRoles() bool { return false }
 
-// A stake is a permission a change can hand out or take away, where.
-// direct: it reaches objects that refuse global roles (a permission
-// granted directly, or a rule's), so only a direct holding of the actor's
-// counts for it at global or type scope.
+// A stake is a permission a change can hand out or take away, and where.
+// direct: it reaches objects refusing global roles (a direct grant, a
+// rule's), so at global or type scope only the actor's own grant counts.
 type stake struct {
 	pi     *permInfo
 	sc     scope
@@ -458,7 +419,6 @@ type stake struct {
 func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Change) error {
 	c := m.c
 	if s != c.store {
-		// Check against the transaction's view of the data.
 		c = c.withStore(s)
 	}
 	id := subjectID(actor)
@@ -469,7 +429,6 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 		return fmt.Errorf("%w: actor %s is inactive", ErrNotManager, id)
 	}
 	a := &actorView{m: m, c: c, s: s, subj: actor, id: id}
-	// Self-change: the target is the actor, or a group the actor is in.
 	target := ch.Target()
 	if target == User(id) {
 		return fmt.Errorf("%w: %s", ErrSelfChange, id)
@@ -487,7 +446,6 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 		a.super = true
 	}
 
-	// The manage permission, where the change applies.
 	managePerm, where := PermManageRoles, scope{}
 	if ch.Kind == ChangeGrant || ch.Kind == ChangeRevoke {
 		if ch.Grant.Perm != "" {
@@ -529,8 +487,7 @@ func (m *Manager) authorize(ctx context.Context, s Store, actor Subject, ch Chan
 	return m.lastHolder(ctx, s, ch)
 }
 
-// scopeOf returns the scope of a change on ref; obj is the application's
-// object the caller gave, if any.
+// scopeOf returns the scope of a change on ref, with obj if the caller gave it.
 func (m *Manager) scopeOf(ctx context.Context, ref Ref, obj Object) (scope, error) {
 	if !ref.IsObject() {
 		return scope{on: ref}, nil
@@ -552,18 +509,16 @@ func (m *Manager) scopeOf(ctx context.Context, ref Ref, obj Object) (scope, erro
 }
 
 // stakes returns the roles a change hands out or takes away (for the
-// Protected rule) and its stakes. A membership needs the store to list the
-// group's grants (HolderGrantLister); without it the change is refused for
-// everyone but superusers.
+// Protected rule) and its stakes, or errUnknownStakes for a membership
+// without a HolderGrantLister (only a superuser may go past).
 func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) ([]*roleInfo, []stake, error) {
 	pol := m.c.pol
 	var (
 		roles  []*roleInfo
 		stakes []stake
 	)
-	// role adds the stakes of holding ri at sc: its permissions (direct
-	// when granted on the type or globally they are not: a role is refused
-	// by objects refusing global roles), and the rules it can turn.
+	// role adds the stakes of holding ri at sc: its permissions (not direct:
+	// objects refusing global roles refuse a role), and the rules it turns.
 	role := func(ri *roleInfo, sc scope) {
 		roles = append(roles, ri)
 		for _, pi := range pol.permList {
@@ -585,8 +540,7 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) (
 		}
 		return roles, stakes, nil
 	}
-	// A membership hands out (or takes away) everything the group holds,
-	// and the rules that ask for the group.
+	// A membership hands out everything the group holds, and turns its rules.
 	ruleStakes(&stakes, pol, pol.ruleByGroup[ch.Group], scope{})
 	h, err := s.Holding(ctx, Group(ch.Group))
 	if err != nil {
@@ -600,7 +554,6 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) (
 	}
 	gl, ok := s.(HolderGrantLister)
 	if !ok {
-		// The group's grants are unknown: only a superuser may go on.
 		return roles, stakes, errUnknownStakes
 	}
 	grants, err := gl.GrantsHeldBy(ctx, Group(ch.Group))
@@ -624,9 +577,8 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) (
 // errUnknownStakes: the store cannot list a group's grants.
 var errUnknownStakes = errors.New("iam: unknown stakes")
 
-// ruleStakes adds the permissions in perms (those whose rule a change can
-// turn) as direct stakes at sc: a rule's leaves need not ask for a global
-// role, so it may reach objects that refuse them.
+// ruleStakes adds perms (whose rules a change can turn) as direct stakes at
+// sc: a rule need not ask for a global role, so it reaches refusing objects.
 func ruleStakes(out *[]stake, pol *policy, perms bitset, sc scope) {
 	if perms == nil {
 		return
@@ -638,8 +590,7 @@ func ruleStakes(out *[]stake, pol *policy, perms bitset, sc scope) {
 	}
 }
 
-// actorView answers what the actor of one change holds, at a scope. It
-// reads the actor's global access once.
+// actorView answers what a change's actor holds, reading global access once.
 type actorView struct {
 	m     *Manager
 	c     *Checker
@@ -729,9 +680,8 @@ func (a *actorView) grantsOn(ctx context.Context, on Ref, viaRole, viaGrant bits
 	return viaRole, viaGrant, nil
 }
 
-// holdsWide reports whether the actor holds pi globally or, for a type
-// scope, on the type: direct asks for a holding that objects refusing
-// global roles do not ignore (a grant of the permission itself).
+// holdsWide reports whether the actor holds pi globally or, at a type scope,
+// on the type; direct counts only grants of pi itself (see stake).
 func (a *actorView) holdsWide(ctx context.Context, pi *permInfo, on Ref, direct bool) (bool, error) {
 	if err := a.global(ctx); err != nil {
 		return false, err
@@ -757,8 +707,8 @@ func (a *actorView) holdsWide(ctx context.Context, pi *permInfo, on Ref, direct 
 	return t[1].has(pi.idx) || !direct && t[0].has(pi.idx), nil
 }
 
-// manages reports whether the actor holds the manage permission pi at sc:
-// what it holds there (an object: a check on it, rules included).
+// manages reports whether the actor holds the manage permission pi at sc
+// (on an object: by a check, rules included).
 func (a *actorView) manages(ctx context.Context, pi *permInfo, sc scope) (bool, error) {
 	if sc.obj == nil {
 		return a.holdsWide(ctx, pi, sc.on, false)
@@ -777,8 +727,7 @@ func (a *actorView) require(ctx context.Context, st stake) error {
 	case st.sc.obj != nil:
 		ok, how, err = a.holdsOnObject(ctx, st.pi, st.sc.obj)
 	case len(st.pi.types) > 0 && st.sc.on.Type != "" && !slices.Contains(st.pi.types, st.sc.on.Type):
-		// A role granted on a type its permission is not declared for
-		// gives nothing of it.
+		// A role on a type pi is not declared for gives nothing of pi.
 		return nil
 	default:
 		ok, err = a.holdsWide(ctx, st.pi, st.sc.on, st.direct)
@@ -816,8 +765,7 @@ func (a *actorView) holdsOnObject(ctx context.Context, pi *permInfo, obj Object)
 			}
 		}
 	}
-	// What the actor holds on obj (if anything) need not reach its
-	// descendants: look at each of them.
+	// What the actor holds on obj need not reach its descendants: check each.
 	if a.m.children == nil {
 		return false, " (it is held there only in a way that does not reach the object's descendants, and ManagerOptions.Children is not set)", nil
 	}
@@ -858,10 +806,9 @@ func (a *actorView) holdsOnObject(ctx context.Context, pi *permInfo, obj Object)
 }
 
 // reachesDescendants reports whether an allowing ground holds for every
-// descendant of the object too: a grant or local role on the object or an
-// ancestor, a global grant of the permission, a superuser. Not a global
-// role (a descendant may refuse it), a type-level grant (a descendant may
-// be of another type) nor a rule.
+// descendant too: a grant or local role on the object or an ancestor, a
+// global grant, a superuser. Not a global role (a descendant may refuse
+// it), a type-level grant (it may be of another type) nor a rule.
 func reachesDescendants(g Decision) bool {
 	switch g.Reason {
 	case ReasonSuperuser, ReasonLocalRole:
@@ -872,10 +819,8 @@ func reachesDescendants(g Decision) bool {
 	return false
 }
 
-// lastHolder refuses a change after which a Protected role (or a role that
-// includes one) is held for good by no user, when it was before: held for
-// good is an active profile without expiry, of the Protected role or of any
-// role that includes it.
+// lastHolder refuses a change that breaks the last-holder rule (see Manager):
+// only active profiles without expiry, of the role or one including it, count.
 func (m *Manager) lastHolder(ctx context.Context, s Store, ch Change) error {
 	if !ch.isProfile() || ch.Kind == ChangeActivate {
 		return nil
@@ -947,11 +892,8 @@ func (p *policy) protected(ri *roleInfo) bool {
 	return false
 }
 
-// compileStakes finds, for each role and each group the rules name, the
-// permissions whose rule can change answer when the role or the group
-// membership changes: a rule with HasRole or PredProfile of a role that the
-// changed role includes (or is), or InGroup of the group. The Manager
-// counts them among a change's stakes.
+// compileStakes finds the rule stakes (see Manager) of each role and of each
+// group the rules name.
 func (p *policy) compileStakes() {
 	p.ruleByRole = make([]bitset, len(p.roleList))
 	for _, pi := range p.permList {

@@ -14,19 +14,12 @@ import (
 	"github.com/iamgo/iam/internal/shard"
 )
 
-// MemoryStore is the embedded in-memory Store: profiles, memberships,
-// grants and object parents. It is the store for tests, for applications
-// that load their grants at start-up, and the reference the other stores are
-// measured against.
-//
-// MemoryStore is safe for concurrent use. Reads take no lock: they load an
-// immutable snapshot through an atomic pointer, so checks scale with cores.
-// Writes are serialised by a mutex and publish a new snapshot before they
-// return, so a write that returned is visible to every later read (docs/contract.md
-// line 15). Transact applies several writes atomically: readers see all
-// of them or none.
-//
-// The zero MemoryStore is not usable; call NewMemoryStore.
+// MemoryStore is the in-memory Store, with every optional interface: for
+// tests, for grants loaded at start-up, and the reference for other stores.
+// It is safe for concurrent use. Reads take no lock (they load an immutable
+// snapshot), so checks scale with cores; writes, Transact included, run one
+// at a time and publish a new snapshot before they return (docs/contract.md
+// line 15). The zero MemoryStore is not usable; call NewMemoryStore.
 type MemoryStore struct {
 	mu   sync.Mutex // serialises writes; readers never take it
 	cur  atomic.Pointer[memState]
@@ -38,9 +31,8 @@ type memState struct {
 	of    *MemoryStore
 	seed  maphash.Seed
 	facts SnapshotFacts
-	// localRoles: a local role (a grant of a role on an object, a type or
-	// globally) was stored at some time. While it is false no role is held
-	// through grants, and HasRole looks at profiles only.
+	// localRoles: a role was ever granted (on an object, a type or
+	// globally); while false, HasRole looks at profiles only.
 	localRoles bool
 
 	users   shard.Map[string, *Holding]
@@ -49,15 +41,13 @@ type memState struct {
 	wide    map[string]*GrantSet  // type-level grants by type; global grants under ""
 	parents shard.Map2[[]Ref]
 
-	// Indexes for access queries (ObjectLister): the object IDs each
-	// grant entry is on, by type, and the recorded children of each
-	// parent. Both are sorted lists, so a listing merges and seeks.
+	// ObjectLister's indexes, sorted so a listing merges and seeks: the
+	// object IDs of each grant entry by type, and each parent's children.
 	held     shard.Lists[heldKey, string]
 	children shard.Lists[Ref, Ref]
 }
 
-// heldKey names the objects of one type that one grant entry (holder and
-// permission or role) is on.
+// heldKey names the objects of one type that one grant entry is on.
 type heldKey struct {
 	e   grantEntry
 	typ unique.Handle[string]
@@ -74,27 +64,21 @@ var (
 	_ Snapshotter       = (*MemoryStore)(nil)
 )
 
-// Transact implements Transactor: it runs fn with a transaction, tx, and
-// if fn returns nil (and ctx is not done), every write fn made through tx
-// becomes visible at once; otherwise none does. tx reads see the writes
-// made through it. Transact calls and single writes run one at a time, so
-// a Manager's check and write see no other change in between. tx must not
-// be used after fn returns, and fn must write through tx, not through the
-// store: a write to the store inside fn waits for Transact, which waits
-// for fn.
+// Transact implements Transactor. Reads through tx see its writes, which all
+// become visible at once if fn returns nil and ctx is not done, else none.
+// tx must not be used after fn returns, and fn must write through tx: a
+// write to the store inside fn waits for Transact, which waits for fn.
 func (m *MemoryStore) Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error {
 	return m.update(ctx, func(tx *memTx) error { return fn(ctx, tx) })
 }
 
-// RoleProfiles implements RoleLister. It scans every principal: an
-// administrative query, not for the check path.
+// RoleProfiles implements RoleLister, scanning every principal: not for checks.
 func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, error) {
 	st := m.cur.Load()
 	return profilesOf(role, st.users.Range, st.groups.Range), nil
 }
 
-// GrantsHeldBy implements HolderGrantLister. It scans every grant: an
-// administrative query, not for the check path.
+// GrantsHeldBy implements HolderGrantLister, scanning all grants: not for checks.
 func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
 	st := m.cur.Load()
 	return grantsHeldBy(holder, st.grants.Range, st.wide), nil
@@ -164,8 +148,7 @@ func (m *MemoryStore) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
 	return m.cur.Load().Parents(ctx, ref)
 }
 
-// Snapshot implements Snapshotter: the store's current snapshot, which no
-// later write changes. It never fails.
+// Snapshot implements Snapshotter; it never fails.
 func (m *MemoryStore) Snapshot(context.Context) (Snapshot, error) { return m.cur.Load(), nil }
 
 // A memState is its own Snapshot. Its reads never fail and ignore the
@@ -275,8 +258,7 @@ func (tx *memTx) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, err
 	return grantsHeldBy(holder, tx.grants.Range, tx.wide), nil
 }
 
-// update runs fn with a transaction and publishes its writes if fn returns
-// nil and ctx is still live.
+// update runs fn with a transaction, publishing it if fn returns nil.
 func (m *MemoryStore) update(ctx context.Context, fn func(tx *memTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -345,8 +327,7 @@ func (m *MemoryStore) SetParents(ctx context.Context, ref Ref, parents []Ref) er
 	return m.update(ctx, func(tx *memTx) error { return tx.SetParents(ctx, ref, parents) })
 }
 
-// intern shares the bytes of strings that recur across many records
-// (principal IDs, permission, role and type names).
+// intern shares the bytes of recurring IDs and names.
 func intern(s string) string { return unique.Make(s).Value() }
 
 func (tx *memTx) holdings(p Principal) *shard.Batch[string, *Holding] {
@@ -370,7 +351,6 @@ func (tx *memTx) setHolding(p Principal, profiles []Profile, groups []string) {
 	tx.holdings(p).Set(p.ID, &Holding{profiles: profiles, groups: groups})
 }
 
-// PutProfile creates or replaces the profile for (p.Holder, p.Role).
 func (tx *memTx) PutProfile(_ context.Context, p Profile) error {
 	if !p.Holder.Valid() || p.Role == "" {
 		return fmt.Errorf("%w: profile needs a valid holder and a role, got %s %q", ErrInvalid, p.Holder, p.Role)
@@ -389,7 +369,6 @@ func (tx *memTx) PutProfile(_ context.Context, p Profile) error {
 	return nil
 }
 
-// SetProfileActive activates or deactivates an existing profile.
 func (tx *memTx) SetProfileActive(_ context.Context, holder Principal, role string, active bool) error {
 	h := tx.holding(holder)
 	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
@@ -402,7 +381,6 @@ func (tx *memTx) SetProfileActive(_ context.Context, holder Principal, role stri
 	return nil
 }
 
-// DeleteProfile removes a profile, if present.
 func (tx *memTx) DeleteProfile(_ context.Context, holder Principal, role string) error {
 	h := tx.holding(holder)
 	i := slices.IndexFunc(h.Profiles(), func(x Profile) bool { return x.Role == role })
@@ -413,7 +391,6 @@ func (tx *memTx) DeleteProfile(_ context.Context, holder Principal, role string)
 	return nil
 }
 
-// AddMember makes user a member of group.
 func (tx *memTx) AddMember(_ context.Context, user, group string) error {
 	if user == "" || group == "" {
 		return fmt.Errorf("%w: membership needs a user and a group", ErrInvalid)
@@ -427,7 +404,6 @@ func (tx *memTx) AddMember(_ context.Context, user, group string) error {
 	return nil
 }
 
-// RemoveMember ends a membership, if present.
 func (tx *memTx) RemoveMember(_ context.Context, user, group string) error {
 	u := User(user)
 	h := tx.holding(u)
@@ -471,7 +447,6 @@ func (tx *memTx) setGrantSet(on Ref, s *GrantSet) {
 	}
 }
 
-// Grant adds a grant; granting twice is the same as once.
 func (tx *memTx) Grant(_ context.Context, g Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
@@ -495,7 +470,6 @@ func (tx *memTx) Grant(_ context.Context, g Grant) error {
 	return nil
 }
 
-// Revoke removes a grant, if present.
 func (tx *memTx) Revoke(_ context.Context, g Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
@@ -520,7 +494,6 @@ func (tx *memTx) Revoke(_ context.Context, g Grant) error {
 	return nil
 }
 
-// DeleteGrantsOn removes every grant on exactly on.
 func (tx *memTx) DeleteGrantsOn(_ context.Context, on Ref) error {
 	if !on.Valid() {
 		return fmt.Errorf("%w: ref %s", ErrInvalid, on)
@@ -535,7 +508,6 @@ func (tx *memTx) DeleteGrantsOn(_ context.Context, on Ref) error {
 	return nil
 }
 
-// SetParents replaces the recorded parents of ref; none forgets them.
 func (tx *memTx) SetParents(_ context.Context, ref Ref, parents []Ref) error {
 	if !ref.IsObject() {
 		return fmt.Errorf("%w: parents need an object ref, got %s", ErrInvalid, ref)

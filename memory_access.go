@@ -7,12 +7,10 @@ import (
 	"unique"
 )
 
-// ListObjectIDs implements ObjectLister from the store's indexes: the
-// sorted object IDs each (holder, permission or role, type) is granted on,
-// and the recorded children of each parent. Without recorded parents it
-// merges the sorted lists of q.Type and seeks q.After by binary search;
-// with them it walks down from every granted object, at most q.MaxDepth
-// levels, checking ctx as it goes.
+// ListObjectIDs implements ObjectLister from the store's sorted indexes.
+// Without recorded parents it merges q.Type's lists, seeking q.After by
+// binary search; with them it walks down from every granted object, at most
+// q.MaxDepth levels, checking ctx as it goes.
 func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -79,11 +77,10 @@ func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]strin
 	return slices.Clip(ids), nil
 }
 
-// walkDown collects the IDs of q.Type objects at or below the objects the
-// entries are granted on (any type), breadth first, so each object is
-// reached first at its smallest depth. Only objects with children are
-// remembered as seen (that stops cycles and diamonds); an object reached
-// twice is listed twice and compacted by the caller.
+// walkDown collects the q.Type IDs at or below the objects (of any type) the
+// entries are granted on, breadth first so each is reached first at its
+// smallest depth. Only objects with children are marked seen (stopping
+// cycles and diamonds); an ID listed twice is compacted by the caller.
 func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []grantEntry, q ObjectQuery) ([]string, error) {
 	type node struct {
 		depth int
@@ -140,8 +137,7 @@ func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []gran
 	return ids, nil
 }
 
-// GroupMembers implements MemberLister. It scans every user: an
-// administrative query, not for the check path.
+// GroupMembers implements MemberLister, scanning every user: not for checks.
 func (m *MemoryStore) GroupMembers(ctx context.Context, group string) ([]string, error) {
 	var out []string
 	n := 0

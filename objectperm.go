@@ -6,26 +6,22 @@ import (
 	"strconv"
 )
 
-// Ref names what permissions are granted on and checked against: one
-// object, every object of a type, or everything. It is a plain value, safe to
-// copy, to compare with == and to use as a map key.
+// Ref names what permissions are granted on and checked against; a plain
+// value, comparable with == and usable as a map key:
 //
-//   - Ref{Type: "blog.post", ID: "42"}: one object (both fields set);
-//   - TypeScope("blog.post"): every object of the type (a type-level grant);
-//   - GlobalScope(): everything (a global grant).
+//   - Ref{Type: "blog.post", ID: "42"}: one object;
+//   - TypeScope("blog.post"): every object of the type;
+//   - GlobalScope(): everything.
 //
-// The scopes have their own constructors so that none is reached by
-// accident: a Ref with an empty ID, such as the ObjectRef of a post not
-// saved yet, is not "every post" but invalid, and so is the zero Ref, so a
-// Grant that forgets On grants nothing. Invalid Refs are refused with
-// ErrInvalid by grants, checks and the Manager.
+// Scopes have their own constructors so none is reached by accident: a Ref
+// with an empty ID (a post not saved yet) and the zero Ref (a Grant without
+// On) are invalid, refused with ErrInvalid by grants, checks and the Manager.
 type Ref struct {
 	Type string
 	ID   string
 
-	// scope tells a type-level or global Ref from an object Ref whose
-	// fields happen to be empty; only TypeScope, GlobalScope and StoredRef
-	// set it.
+	// scope tells scopes from object Refs with empty fields; only
+	// TypeScope, GlobalScope and StoredRef set it.
 	scope refScope
 }
 
@@ -37,19 +33,16 @@ const (
 	scopeGlobal
 )
 
-// TypeScope returns the Ref of every object of type typ, for type-level
-// grants ("may edit every post").
+// TypeScope returns the Ref of every object of type typ ("every post").
 func TypeScope(typ string) Ref { return Ref{Type: typ, scope: scopeType} }
 
 // GlobalScope returns the Ref of everything, for global grants.
 func GlobalScope() Ref { return Ref{scope: scopeGlobal} }
 
-// StoredRef rebuilds a Ref that a store persisted as its two fields: both
-// empty is GlobalScope(), an empty id is TypeScope(typ), else the object.
-// It is for store implementations reading back what they wrote (a store
-// only ever writes valid Refs); applications build object Refs as literals
-// and scopes with TypeScope and GlobalScope, so that an object with a
-// missing ID cannot become a scope.
+// StoredRef rebuilds a Ref a store persisted as its two fields: both empty
+// is GlobalScope(), an empty id TypeScope(typ), else the object. It is for
+// stores reading back the valid Refs they wrote; applications use literals,
+// TypeScope and GlobalScope, so an object missing its ID never becomes a scope.
 func StoredRef(typ, id string) Ref {
 	switch {
 	case typ == "" && id == "":
@@ -60,10 +53,9 @@ func StoredRef(typ, id string) Ref {
 	return Ref{Type: typ, ID: id}
 }
 
-// refJSON is a Ref's JSON form: {"Type", "ID"} for an object, as a plain
-// struct would encode, plus "Scope": "type" or "global" for the scopes, so
-// that a Ref stored as JSON (in a Manager Request, say) reads back as the
-// same scope and never as an object with a missing ID.
+// refJSON is a Ref's JSON form: Type and ID, plus Scope "type" or "global"
+// for scopes, so a Ref stored as JSON (in a Manager Request, say) reads back
+// as the same scope, never as an object missing its ID.
 type refJSON struct {
 	Type  string
 	ID    string
@@ -109,9 +101,8 @@ func (r Ref) ObjectRef() Ref { return r }
 // Equal reports whether r and o are the same Ref (as ==; go-cmp uses it).
 func (r Ref) Equal(o Ref) bool { return r == o }
 
-// String returns "type:id" for an object, "type:*" for a whole type, "*"
-// for global, "" for the zero Ref and "invalid(type:id)" for any other
-// invalid Ref.
+// String returns "type:id" for an object, "type:*" for a type, "*" for
+// global, "" for the zero Ref and "invalid(type:id)" for other invalid Refs.
 func (r Ref) String() string {
 	switch {
 	case r == Ref{}:
@@ -126,13 +117,12 @@ func (r Ref) String() string {
 	return r.Type + ":" + r.ID
 }
 
-// Valid reports whether r is an object with a type and an ID, a TypeScope
-// with a type, or the GlobalScope.
+// Valid reports whether r is an object, a TypeScope or the GlobalScope.
 func (r Ref) Valid() bool { return validRef(r.scope, r.Type, r.ID) }
 
-// validRef is Valid on a Ref's fields. A hot read calls it rather than
-// Valid on a Ref argument, which the compiler copies in 16-byte words
-// right after spilling it in 8-byte ones: a store-forwarding stall.
+// validRef is Valid on a Ref's fields, for hot reads: the compiler copies a
+// Ref argument in 16-byte words right after spilling it in 8-byte ones, a
+// store-forwarding stall.
 func validRef(sc refScope, typ, id string) bool {
 	switch sc {
 	case scopeObject:
@@ -165,18 +155,16 @@ type Object interface{ ObjectRef() Ref }
 type parenter interface{ Parents() []Ref }
 type globalRoleAcquirer interface{ AcquireGlobalRoles() bool }
 
-// Perm declares a permission. Types, when set, lists the only object types
-// the permission may be granted on and checked against (one action for
-// several types, as in django-rubberstamp); empty means any type.
+// Perm declares a permission. Types, if set, are the only object types it is
+// granted on and checked against (as in django-rubberstamp); empty: any.
 type Perm struct {
 	Name  string
 	Types []string
 }
 
-// Grant gives a permission, or a local role, to a user or a group, on one
-// object, on a whole type (On: TypeScope(t)) or globally (On:
-// GlobalScope()); see Ref. Exactly one of Perm and Role is set. A Grant
-// with no On, or with the Ref of an object that has no ID yet, is invalid.
+// Grant gives a permission or a local role (exactly one of Perm and Role)
+// to a user or a group on On: an object, TypeScope(t) or GlobalScope() (see
+// Ref).
 type Grant struct {
 	Holder Principal
 	Perm   string
@@ -200,8 +188,7 @@ func (g Grant) String() string {
 	return g.Holder.String() + " " + what + " on " + g.On.String()
 }
 
-// problem says what makes g invalid, in words a caller can act on; "" when
-// g is valid.
+// problem says, actionably, what makes g invalid ("" if nothing).
 func (g Grant) problem() string {
 	switch {
 	case !g.Holder.Valid():
@@ -212,8 +199,7 @@ func (g Grant) problem() string {
 	return refProblem("On", g.On)
 }
 
-// refProblem says what makes r (the field named field) invalid; "" when r
-// is valid.
+// refProblem says what makes r, the field named field, invalid ("" if none).
 func refProblem(field string, r Ref) string {
 	switch {
 	case r.Valid():

@@ -6,13 +6,11 @@ import (
 	"strings"
 )
 
-// Predicate is a rule: a boolean expression over the subject and the object
-// of a check, built from leaves (Pred, PredE, PredProfile and the built-ins)
-// with And, Or, Not and Xor. A predicate is true, false or an error; there is
-// no "skip" value (docs/contract.md line 13).
-//
-// Predicates are immutable values, safe for concurrent use. The zero
-// Predicate is invalid: New rejects a policy that uses one.
+// Predicate is a rule: a boolean expression over a check's subject and
+// object, built from leaves (Pred, PredE, PredProfile, the built-ins) with
+// And, Or, Not and Xor. It is true, false or an error, with no "skip" value
+// (docs/contract.md line 13). Predicates are immutable and safe for
+// concurrent use; New rejects a policy using the zero Predicate.
 type Predicate struct{ n *pnode }
 
 type op uint8
@@ -55,8 +53,7 @@ func (p Predicate) String() string {
 	return p.n.str
 }
 
-// err returns the construction error of an invalid predicate (nil otherwise):
-// New reports it.
+// err returns the construction error New reports (nil for a valid p).
 func (p Predicate) err() error {
 	if p.n == nil {
 		return fmt.Errorf("%w: zero Predicate", ErrInvalidPolicy)
@@ -76,17 +73,14 @@ func leafName(name string) error {
 	return nil
 }
 
-// Pred returns a leaf predicate named name that calls fn. The subject is
-// type-asserted to S and the object to O; a nil object (a model-level check)
-// reaches fn as O's zero value, and so does an anonymous subject
-// (SubjectID "") of another type as S's zero value: with S a pointer type,
-// fn must expect nil for both. A subject or object of another type makes
-// the leaf false with an error wrapping ErrWrongType (docs/contract.md line
-// 11).
-//
-// fn must be safe for concurrent use. It runs at most once per check, however
-// often the leaf occurs in the rule (contract 12); a panic in fn denies the
-// check with ErrPanic (contract 10).
+// Pred returns a leaf named name that calls fn with the subject asserted to
+// S and the object to O. A nil object (a model-level check) and an anonymous
+// subject (SubjectID "") of another type arrive as zero values (nil for
+// pointer types); any other mismatch is false with an error wrapping
+// ErrWrongType (docs/contract.md line 11). fn must be safe for concurrent
+// use; it runs at most once per check, however often the leaf occurs
+// (contract 12), and a panic in it denies the check with ErrPanic
+// (contract 10).
 func Pred[S, O any](name string, fn func(ctx context.Context, s S, o O) bool) Predicate {
 	if fn == nil {
 		return invalid("Pred %q: nil function", name)
@@ -123,8 +117,7 @@ func PredE[S, O any](name string, fn func(ctx context.Context, s S, o O) (bool, 
 	})
 }
 
-// leafPred is the leaf named name that calls fn with the check's
-// arguments.
+// leafPred is the leaf named name that calls fn.
 func leafPred(name string, fn func(ctx context.Context, s Subject, o Object) (bool, error)) Predicate {
 	if err := leafName(name); err != nil {
 		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
@@ -132,9 +125,8 @@ func leafPred(name string, fn func(ctx context.Context, s Subject, o Object) (bo
 	return Predicate{&pnode{op: opLeaf, str: name, fn: fn}}
 }
 
-// castArgs asserts the check's subject to S and its object (unless nil)
-// to O. It makes no error (wrongArgs does), so that it inlines into every
-// predicate call.
+// castArgs asserts s to S and o (unless nil) to O. It makes no error
+// (wrongArgs does), so that it inlines into every predicate call.
 func castArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 	sv, ok = any(s).(S)
 	if ok && o != nil {
@@ -143,10 +135,9 @@ func castArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 	return sv, ov, ok
 }
 
-// anonArgs is castArgs for an anonymous subject (SubjectID "") of
-// another type than S, such as iamhttp.Anonymous: it reaches the predicate
-// as S's zero value, as a nil object reaches it as O's, so that a rule
-// typed on the application's user type can decide for visitors too
+// anonArgs is castArgs for an anonymous subject (SubjectID "") of another
+// type than S, such as iamhttp.Anonymous: it arrives as S's zero value, so a
+// rule typed on the application's user decides for visitors too
 // (docs/contract.md line 11). Off the fast path: castArgs failed first.
 func anonArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 	if s == nil || s.SubjectID() != "" {
@@ -161,23 +152,18 @@ func anonArgs[S, O any](s Subject, o Object) (sv S, ov O, ok bool) {
 
 // wrongArgs is the error of arguments castArgs refused (docs/contract.md line 11).
 func wrongArgs[S, O any](name string, s Subject, o Object) error {
-	// An anonymous subject of another type is not wrong (anonArgs): then
-	// the object is.
+	// An anonymous subject of another type is fine (anonArgs).
 	if _, ok := any(s).(S); !ok && (s == nil || s.SubjectID() != "") {
 		return fmt.Errorf("%w: predicate %s wants subject %T, got %T", ErrWrongType, name, *new(S), s)
 	}
 	return fmt.Errorf("%w: predicate %s wants object %T, got %T", ErrWrongType, name, *new(O), o)
 }
 
-// PredProfile returns a leaf that reads the subject's own profile for role:
-// it is true when the subject holds a live (active, unexpired) profile for
-// role in the store and fn returns true for the profile's data decoded as a
-// T (see ProfileData). Without such a profile the leaf is false; data that
-// does not decode is an error. The decoded data is cached with the profile,
-// so a warm check does not decode again.
-//
-// Only the subject's own profile counts (a role held through a group has no
-// personal data). S and O are handled as in Pred.
+// PredProfile returns a leaf true when the subject's own stored, live profile
+// for role exists and fn returns true for its data decoded as a T
+// (ProfileData); without one it is false, and undecodable data is an error.
+// Group profiles do not count (they carry no personal data). The decoded
+// data is cached with the profile. S and O are handled as in Pred.
 func PredProfile[S, O, T any](name string, role *Role, fn func(ctx context.Context, s S, o O, data T) bool) Predicate {
 	if err := leafName(name); err != nil {
 		return Predicate{&pnode{op: opInvalid, str: "<invalid>", err: err}}
@@ -220,9 +206,8 @@ func IsAuthenticated() Predicate { return authP }
 // IsSuperuser is true when the subject is an active superuser.
 func IsSuperuser() Predicate { return superP }
 
-// IsActive is true unless the subject reports IsActive() == false. (Checks
-// of inactive subjects are denied before any rule runs; the leaf is useful
-// inside Not or for documentation.)
+// IsActive is true unless the subject reports IsActive() == false. Inactive
+// subjects are denied before any rule runs: use it inside Not or to document.
 func IsActive() Predicate { return activeP }
 
 // InGroup is true when the subject is a member of every named group (docs/contract.md
@@ -243,9 +228,8 @@ func InGroup(groups ...string) Predicate {
 // HasRole is true when the subject holds r, or a role that includes r,
 // globally (unless the object refuses global roles) or locally on the object
 // or one of its ancestors, directly or through a group (docs/contract.md line 14b).
-// A role granted on a whole type counts for objects of that type and, in a
-// model-level check, for the types the permission is declared for.
-// r must be listed in Policy.Roles.
+// A role on a type counts for its objects and, model-level, for the types the
+// permission is declared for. r must be listed in Policy.Roles.
 func HasRole(r *Role) Predicate {
 	if r == nil {
 		return invalid("HasRole(nil)")
@@ -276,18 +260,17 @@ func combine(o op, sym string, ps []Predicate) Predicate {
 	return Predicate{n}
 }
 
-// And is true when every predicate is true. It evaluates left to right and
-// stops at the first false (docs/contract.md line 8). If none is false but one
-// erred, And is that error (contract 9). And of one predicate is that
-// predicate.
+// And is true when every predicate is true, evaluating left to right up to
+// the first false (docs/contract.md line 8); if none is false but one erred,
+// And is that error (contract 9). And of one predicate is that predicate.
 func And(ps ...Predicate) Predicate { return combine(opAnd, "&", ps) }
 
 // Or is true when any predicate is true. It evaluates left to right and stops
 // at the first true. If none is true but one erred, Or is that error.
 func Or(ps ...Predicate) Predicate { return combine(opOr, "|", ps) }
 
-// Xor is true when an odd number of the predicates are true. It evaluates
-// every predicate; any error makes it an error. It needs at least two.
+// Xor is true when an odd number of at least two predicates are true; it
+// evaluates all, and any error makes it an error.
 func Xor(ps ...Predicate) Predicate {
 	if len(ps) < 2 {
 		return invalid("Xor needs at least two predicates")

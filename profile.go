@@ -9,8 +9,8 @@ import (
 // PrincipalKind tells whether a Principal is a user or a group.
 type PrincipalKind uint8
 
-// The kinds of Principal. The zero kind is invalid, so a zero Principal never
-// matches anything.
+// The kinds of Principal. The zero kind is invalid: a zero Principal matches
+// nothing.
 const (
 	KindUser  PrincipalKind = 1
 	KindGroup PrincipalKind = 2
@@ -34,8 +34,7 @@ type Principal struct {
 	ID   string
 }
 
-// User returns the Principal for the user with the given ID (the subject's
-// SubjectID).
+// User returns the Principal of the user whose SubjectID is id.
 func User(id string) Principal { return Principal{Kind: KindUser, ID: id} }
 
 // Group returns the Principal for a group.
@@ -49,14 +48,10 @@ func (p Principal) Valid() bool {
 	return (p.Kind == KindUser || p.Kind == KindGroup) && p.ID != ""
 }
 
-// Profile is a role held globally by a principal. Roles are profiles: the
-// principal holds the role iff the profile is Active and not expired. The
-// profile carries role-specific data (a doctor's department, an editor's
-// sections) as JSON; read it with ProfileData or use it in a rule with
-// PredProfile.
-//
-// A Profile is a plain value. Stores copy what they keep; Data must not be
-// modified after it is handed to a store.
+// Profile is a principal's global role, held iff the profile is Active and
+// not expired. Data is role-specific JSON (a doctor's department), read with
+// ProfileData or in a rule with PredProfile. A Profile is a plain value;
+// stores copy what they keep, and Data must not be modified once handed over.
 type Profile struct {
 	Holder    Principal
 	Role      string
@@ -65,14 +60,12 @@ type Profile struct {
 	Data      []byte    // JSON, may be empty
 }
 
-// Live reports whether the profile grants its role at time now: it is active
-// and either never expires or expires after now.
+// Live reports whether the profile is active and unexpired at now.
 func (p Profile) Live(now time.Time) bool {
 	return p.Active && (p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt))
 }
 
-// ProfileData decodes the profile's JSON data into a T. Empty data decodes to
-// T's zero value.
+// ProfileData decodes p.Data into a T; empty data gives T's zero value.
 func ProfileData[T any](p Profile) (T, error) {
 	var v T
 	if len(p.Data) == 0 {

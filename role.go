@@ -2,20 +2,17 @@ package iam
 
 import "fmt"
 
-// Role bundles permissions. Holding a role (globally through an active
-// Profile, or locally on an object through a Grant) means holding its Perms
-// and, transitively, everything its Includes grant.
-//
-// Roles are declared in Go at start-up, listed in Policy.Roles and validated
-// by New: names must be unique, included roles must be listed too, and
-// Includes must not form a cycle. A Role must not be modified after New.
+// Role bundles permissions. Holding it (globally by a live Profile, locally
+// by a Grant) means holding its Perms and, transitively, its Includes' Perms.
+// Roles are listed in Policy.Roles; New requires unique names, listed
+// Includes and no cycle. A Role must not be modified after New.
 type Role struct {
 	Name     string   // "blog.editor"
 	Perms    []string // permissions the role grants
 	Includes []*Role  // holding this role means holding these too
-	// Protected marks a superuser-equivalent role: only an active superuser
-	// may grant, revoke, activate or deactivate it (or a role including
-	// it) through the Manager, and its last live holder cannot be removed.
+	// Protected marks a superuser-equivalent role: through the Manager, only
+	// an active superuser changes who holds it (or a role including it), and
+	// its last holder cannot be removed.
 	Protected bool
 }
 

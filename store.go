@@ -6,25 +6,20 @@ import (
 	"unique"
 )
 
-// The store interfaces: the implementer's API, as database/sql/driver is
-// database/sql's. A Checker reads a Store; the optional interfaces add
-// recorded parents, atomic transactions and the listing queries that
-// access queries and the Manager need. Every store must be safe for
-// concurrent use and make a successful write visible to every later
-// read; iamtest.TestStore is the conformance suite that checks it.
+// The store interfaces are the implementer's API, as database/sql/driver is
+// database/sql's; iamtest.TestStore is their conformance suite.
 
-// ProfileStore keeps profiles (global roles) and group memberships.
-//
-// Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Holding call (docs/contract.md line 15). Holding
-// returns (nil, nil) for a principal the store knows nothing about.
+// ProfileStore keeps profiles (global roles) and group memberships. It must
+// be safe for concurrent use, and a write that returns nil must be visible to
+// every later Holding call (docs/contract.md line 15). Holding returns (nil,
+// nil) for an unknown principal.
 type ProfileStore interface {
 	// Holding returns the principal's profiles and, for a user, its groups.
 	Holding(ctx context.Context, p Principal) (*Holding, error)
 	// PutProfile creates or replaces the profile for (p.Holder, p.Role).
 	PutProfile(ctx context.Context, p Profile) error
-	// SetProfileActive activates or deactivates an existing profile; a
-	// missing profile is an error wrapping ErrNotFound.
+	// SetProfileActive switches an existing profile on or off; for a missing
+	// one the error wraps ErrNotFound.
 	SetProfileActive(ctx context.Context, holder Principal, role string, active bool) error
 	// DeleteProfile removes the profile; removing a missing one is not an error.
 	DeleteProfile(ctx context.Context, holder Principal, role string) error
@@ -34,12 +29,10 @@ type ProfileStore interface {
 	RemoveMember(ctx context.Context, user, group string) error
 }
 
-// ObjectPermStore keeps per-object, per-type and global grants of
-// permissions and local roles.
-//
-// Implementations must be safe for concurrent use. A write that returns nil
-// must be visible to every later Grants call (docs/contract.md line 15). Grants
-// returns (nil, nil) for a Ref with no grants.
+// ObjectPermStore keeps grants of permissions and local roles on objects,
+// types and globally. It must be safe for concurrent use, and a write that
+// returns nil must be visible to every later Grants call
+// (docs/contract.md line 15). Grants returns (nil, nil) for a Ref with no grants.
 type ObjectPermStore interface {
 	// Grants returns every grant on exactly on (not on its parents).
 	Grants(ctx context.Context, on Ref) (*GrantSet, error)
@@ -47,79 +40,62 @@ type ObjectPermStore interface {
 	Grant(ctx context.Context, g Grant) error
 	// Revoke removes g; revoking a missing grant is not an error.
 	Revoke(ctx context.Context, g Grant) error
-	// DeleteGrantsOn removes every grant on exactly on, in one call (for an
-	// object being deleted).
+	// DeleteGrantsOn removes every grant on exactly on (a deleted object).
 	DeleteGrantsOn(ctx context.Context, on Ref) error
 }
 
-// ParentStore is an optional interface of a store that records object
-// parents. The Checker follows them, after the object's own Parents(), to
-// walk the ancestry transitively.
+// ParentStore is an optional store interface for recorded object parents,
+// which the Checker follows transitively after the object's own Parents().
 type ParentStore interface {
-	// Parents returns the recorded parents of ref; the slice is shared and
-	// must not be modified (by the caller, nor by the store while a check
-	// that read it may still run: the Checker keeps pointers into it).
+	// Parents returns ref's recorded parents in a shared slice that neither
+	// the caller nor the store may modify (checks keep pointers into it).
 	Parents(ctx context.Context, ref Ref) ([]Ref, error)
 	// SetParents replaces the recorded parents of ref (none: forget them).
 	SetParents(ctx context.Context, ref Ref, parents []Ref) error
 }
 
-// Snapshotter is an optional interface of a store that gives each check
-// one consistent view of everything the check reads. A Checker over a
-// Snapshotter takes one Snapshot per check and reads only through it: a
-// write that lands during a check is seen entirely or not at all, and the
-// view's Facts let the Checker skip reads that cannot matter and keep
-// answers across checks.
+// Snapshotter is an optional store interface. A Checker takes one Snapshot
+// per check and reads only through it, so a write during a check is seen
+// entirely or not at all; the view's Facts let it skip reads that cannot
+// matter and keep answers across checks.
 //
-// The Checker uses a view only when its Facts name the Checker's own store
-// (SnapshotFacts.Store). A type that embeds a Snapshotter, such as a test
-// double that overrides Holding to fail, inherits Snapshot, but the views
-// name the embedded store, not the wrapper: the Checker then reads through
-// the wrapper's own methods, overrides included.
+// A view is used only when SnapshotFacts.Store is the Checker's own store: a
+// wrapper embedding a Snapshotter (a test double overriding Holding) is read
+// through its own methods, overrides included.
 type Snapshotter interface {
 	Snapshot(ctx context.Context) (Snapshot, error)
 }
 
-// Snapshot is a consistent, read-only view of a store at one moment. Its
-// methods mean what the Store's and ParentStore's methods of the same names
-// mean, on the data as it was when the view was taken. It must be safe
-// for concurrent use; the values it returns are shared and must not be
-// modified.
+// Snapshot is a consistent, read-only view of a store at one moment; its
+// methods mean what the store methods of the same names mean. It must be
+// safe for concurrent use; the values it returns are shared and read-only.
 type Snapshot interface {
 	Holding(ctx context.Context, p Principal) (*Holding, error)
 	Grants(ctx context.Context, on Ref) (*GrantSet, error)
 	Parents(ctx context.Context, ref Ref) ([]Ref, error)
-	// Facts reports what holds for the whole view. It is called on every
-	// check, so it must be cheap: a view keeps its facts and returns a
+	// Facts is called on every check: a view keeps its facts and returns a
 	// pointer to them, which neither side may modify.
 	Facts() *SnapshotFacts
 }
 
-// SnapshotFacts is what a Snapshot knows about all of its data. The zero
-// value claims nothing and is always correct; every field set must be true
-// of the whole view.
+// SnapshotFacts is what holds for a whole Snapshot. The zero value claims
+// nothing and is always correct; every field set must be true of the view.
 type SnapshotFacts struct {
-	// Store is the store the view is of: the value a Checker was given.
-	// A view that names another store (or none) is not used; the Checker
-	// reads through its store's methods instead.
+	// Store is the store viewed, as given to the Checker (see Snapshotter).
 	Store Store
-	// Generation numbers the view: two views with the same nonzero
-	// Generation hold the same data, and every write makes a new one. A
-	// Checker keeps HasPerm's answers under it (the answer cache); zero
-	// keeps none.
+	// Generation: views with the same nonzero Generation hold the same data,
+	// and every write makes a new one. The Checker caches HasPerm's answers
+	// under it; zero caches none.
 	Generation uint64
-	// NoRoleGrants: no role is granted on any object, type or globally,
-	// so HasRole need look at profiles only.
+	// NoRoleGrants: no role is granted anywhere; HasRole reads profiles only.
 	NoRoleGrants bool
-	// NoWideGrants: nothing is granted on a type (TypeScope) or globally
-	// (GlobalScope).
+	// NoWideGrants: nothing is granted on a TypeScope or GlobalScope().
 	NoWideGrants bool
 	// NoParents: no object has recorded parents.
 	NoParents bool
 }
 
-// storeView is the Snapshot of a store that is not a Snapshotter: each
-// read asks the store itself, and its Facts claim nothing.
+// storeView is a non-Snapshotter store's Snapshot; its Facts claim nothing.
 type storeView struct {
 	Store
 	parents ParentStore // nil: the store records no parents
@@ -134,7 +110,6 @@ func (v *storeView) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
 
 func (v *storeView) Facts() *SnapshotFacts { return &noFacts }
 
-// noFacts claims nothing.
 var noFacts SnapshotFacts
 
 // Store is what the Checker reads: profiles, memberships and grants.
@@ -143,58 +118,49 @@ type Store interface {
 	ObjectPermStore
 }
 
-// Transactor is an optional interface of a store in which the Manager
-// checks and writes a change atomically: fn runs while no other Transact
-// on the same data runs (across processes, for a shared database), its
-// reads see every change committed before it started, and its writes
-// through tx commit together, or not at all if fn returns an error. The
-// Manager reads only through tx, so tx should also implement RoleLister and
-// HolderGrantLister when the store does.
+// Transactor is an optional store interface; the Manager checks and writes
+// each change in one Transact. fn runs while no other Transact on the same
+// data runs (across processes, for a shared database), reads everything
+// committed before it started, and its writes through tx commit together,
+// or not at all if fn returns an error. The Manager reads only through tx,
+// so tx should implement RoleLister and HolderGrantLister if the store does.
 type Transactor interface {
 	Transact(ctx context.Context, fn func(ctx context.Context, tx Store) error) error
 }
 
-// RoleLister is an optional interface of a store that lists the profiles of
-// a role, live or not. The Manager's last-holder rule needs it; without it,
-// removing a holder of a Protected role is refused.
+// RoleLister is an optional store interface listing a role's profiles, live
+// or not. Without it the Manager refuses to remove a Protected role's holder.
 type RoleLister interface {
 	RoleProfiles(ctx context.Context, role string) ([]Profile, error)
 }
 
-// HolderGrantLister is an optional interface of a store that lists every
-// grant a principal holds directly. The Manager needs it to treat a
-// membership change as granting the group's grants; without it, a
-// non-superuser cannot add members to a group that holds any.
+// HolderGrantLister is an optional store interface listing a principal's
+// direct grants, which the Manager counts as stakes of a membership change;
+// without it only superusers change memberships.
 type HolderGrantLister interface {
 	GrantsHeldBy(ctx context.Context, holder Principal) ([]Grant, error)
 }
 
-// ObjectLister is an optional interface of a store that can answer
-// ObjectQuery, which Checker.ListObjects needs.
-//
-// ListObjectIDs returns the IDs of the matching objects of q.Type, each
-// once, in ascending byte order (Go's string order, SQL's COLLATE "C"),
-// greater than q.After and at most q.Limit of them. It must honour ctx's
-// deadline and return an error rather than a partial answer.
+// ObjectLister is the optional store interface Checker.ListObjects needs.
+// ListObjectIDs returns the IDs of q.Type's matching objects, each once,
+// ascending in byte order (Go's string order, SQL's COLLATE "C"), greater
+// than q.After, at most q.Limit. It must honour ctx's deadline and return an
+// error rather than a partial answer.
 type ObjectLister interface {
 	ListObjectIDs(ctx context.Context, q ObjectQuery) ([]string, error)
 }
 
-// MemberLister is an optional interface of a store that lists the stored
-// members of a group; Checker.Holders needs it to expand groups to users.
-// GroupMembers returns the user IDs in ascending byte order.
+// MemberLister is the optional store interface Checker.Holders needs to
+// expand groups; GroupMembers returns user IDs in ascending byte order.
 type MemberLister interface {
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 }
 
-// Holding is what a store holds for one principal: its profiles (active or
-// not) and, for a user, the groups it is a stored member of.
-//
-// A Holding is immutable once built and safe for concurrent use. Stores
-// build one with NewHolding and should return the same *Holding for as long
-// as the principal's data does not change: the Checker attaches its compiled
-// form (a permission bitset) to it, so a warm check costs one pointer load.
-// Returning a fresh Holding on every call is correct, only slower.
+// Holding is a principal's profiles (active or not) and, for a user, its
+// stored groups; immutable and safe for concurrent use. Stores build it with
+// NewHolding and should return the same *Holding while the data is
+// unchanged: the Checker attaches its compiled form, so a warm check costs
+// one pointer load. A fresh Holding per call is correct, only slower.
 type Holding struct {
 	profiles []Profile
 	groups   []string
@@ -213,8 +179,7 @@ func NewHolding(profiles []Profile, groups []string) *Holding {
 	return h
 }
 
-// Profiles returns the principal's profiles. The slice is shared: do not
-// modify it. A nil Holding has none.
+// Profiles returns the profiles (shared, read-only; none for a nil Holding).
 func (h *Holding) Profiles() []Profile {
 	if h == nil {
 		return nil
@@ -222,8 +187,7 @@ func (h *Holding) Profiles() []Profile {
 	return h.profiles
 }
 
-// Groups returns the groups a user is a stored member of. The slice is
-// shared: do not modify it. A nil Holding has none.
+// Groups returns a user's stored groups (shared, read-only; none if nil).
 func (h *Holding) Groups() []string {
 	if h == nil {
 		return nil
@@ -241,13 +205,10 @@ func (h *Holding) Profile(role string) (Profile, bool) {
 	return Profile{}, false
 }
 
-// GrantSet is every grant on one Ref, as returned by a store. It is immutable
-// once built and safe for concurrent use.
-//
-// Stores build one with NewGrantSet and should return the same *GrantSet for
-// as long as the grants on the Ref do not change: the Checker attaches its
-// compiled form to it. Returning a fresh set on every call is correct, only
-// slower.
+// GrantSet is every grant on one Ref; immutable and safe for concurrent use.
+// Stores build it with NewGrantSet and should return the same *GrantSet
+// while the grants are unchanged: the Checker attaches its compiled form. A
+// fresh set per call is correct, only slower.
 type GrantSet struct {
 	entries []grantEntry
 	memo    atomic.Pointer[grantMemo]
@@ -275,9 +236,8 @@ func (e grantEntry) grant(on Ref) Grant {
 	return g
 }
 
-// NewGrantSet returns a GrantSet over the holder and permission or role of
-// each grant; Grant.On is ignored (the set is on one Ref). Invalid grants are
-// dropped: a set never grants more than its valid entries.
+// NewGrantSet returns a GrantSet of the grants' holders and permissions or
+// roles, ignoring Grant.On (a set is on one Ref) and dropping invalid grants.
 func NewGrantSet(grants []Grant) *GrantSet {
 	s := &GrantSet{entries: make([]grantEntry, 0, len(grants))}
 	for _, g := range grants {
