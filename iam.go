@@ -918,3 +918,32 @@ func (c *Checker) Declares(perm string) bool { return c.pol.perms[perm] != nil }
 
 // Store returns the store the checker reads.
 func (c *Checker) Store() Store { return c.store }
+
+// Token names a state of a store, as a store that implements Tokener hands
+// it out: opaque text an application may carry between processes (a
+// header, a cookie) and give back to AtLeast. Its content is the store's
+// own; "" is no token.
+type Token string
+
+type tokenKey struct{}
+
+// AtLeast returns a context under which a check reads a store state at
+// least as new as t: after a write on one replica, a request carrying the
+// write's token reads that write on every replica (read-your-writes), and
+// a revocation's token keeps a later check from using what it revoked.
+// Stores that implement Tokener honour it on their reads (a store that
+// cannot catch up fails the read, so the check denies with the error);
+// other stores ignore it. An empty t returns ctx.
+func AtLeast(ctx context.Context, t Token) context.Context {
+	if t == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, tokenKey{}, t)
+}
+
+// TokenOf returns the token AtLeast put in ctx, or "": for stores that
+// honour tokens on their reads.
+func TokenOf(ctx context.Context) Token {
+	t, _ := ctx.Value(tokenKey{}).(Token)
+	return t
+}

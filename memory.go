@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,6 +151,12 @@ func (m *MemoryStore) Parents(ctx context.Context, ref Ref) ([]Ref, error) {
 
 // Snapshot implements Snapshotter; it never fails.
 func (m *MemoryStore) Snapshot(context.Context) (Snapshot, error) { return m.cur.Load(), nil }
+
+// Token implements Tokener: the current snapshot's generation. Every write
+// is visible to the next read, so a read never waits for a token.
+func (m *MemoryStore) Token(context.Context) (Token, error) {
+	return Token("mem:" + strconv.FormatUint(m.cur.Load().facts.Generation, 10)), nil
+}
 
 // A memState is its own Snapshot. Its reads never fail and ignore the
 // context: they are map lookups in immutable data.

@@ -276,3 +276,14 @@ func (s *GrantSet) Grants(on Ref) []Grant {
 	}
 	return out
 }
+
+// Tokener is an optional store interface: Token returns a token of the
+// store's state now, which every write that returned before the call is
+// part of. A Tokener's reads honour AtLeast: under a context that carries
+// one of its tokens they answer from that state or a newer one. For a store
+// shared by several processes (iamsql) this is what keeps replicas
+// consistent for one request; MemoryStore, one process whose writes are
+// seen at once, satisfies every token of its own.
+type Tokener interface {
+	Token(ctx context.Context) (Token, error)
+}

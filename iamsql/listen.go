@@ -3,6 +3,8 @@ package iamsql
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +25,15 @@ type ListenerStats struct {
 	Connects uint64
 	// Notifications counts invalidation messages received.
 	Notifications uint64
-	// DropAll counts whole-cache drops (reconnects, bulk payloads).
+	// DropAll counts whole-cache drops: the change log could not be read,
+	// or no longer reached back.
 	DropAll uint64
+	// CatchUps counts reads of the change log that found revisions to
+	// apply, and LogRows the changes they applied.
+	CatchUps, LogRows uint64
+	// Applied is the revision this Store's cache is at: every write of it
+	// and before is invalidated here.
+	Applied int64
 }
 
 // ListenerStats returns the listener's counters (zero without a listener).
@@ -33,6 +42,9 @@ func (s *Store) ListenerStats() ListenerStats {
 		Connects:      s.lstats.connects.Load(),
 		Notifications: s.lstats.notifications.Load(),
 		DropAll:       s.lstats.dropAll.Load(),
+		CatchUps:      s.follow.catchUps.Load(),
+		LogRows:       s.follow.rows.Load(),
+		Applied:       s.follow.applied.Load(),
 	}
 }
 
@@ -76,8 +88,9 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 				first = false
 				ready <- nil
 			} else {
-				s.lstats.dropAll.Add(1)
-				s.cache.InvalidateAll()
+				// Back after a break: read what was missed from the log
+				// (the cache is dropped only if it no longer reaches back).
+				s.follow.wake()
 			}
 			backoff = 10 * time.Millisecond
 		})
@@ -89,10 +102,9 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 			return
 		}
 		s.log.Warn("iamsql: invalidation listener lost its connection; reconnecting", "err", err, "retry_in", backoff)
-		// The cache may now miss notifications: drop it at once too, so
-		// the TTL is not the only bound while the listener is away.
-		s.lstats.dropAll.Add(1)
-		s.cache.InvalidateAll()
+		// While the listener is away the follower reads the log through
+		// the pool every ChangePoll, and drops the cache if it cannot.
+		s.follow.wake()
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
@@ -168,12 +180,58 @@ func (s *Store) listenOnce(ctx context.Context, cfg **pgx.ConnConfig, listening 
 			continue
 		}
 		s.lstats.notifications.Add(1)
-		if keys, ok := decodeKeys(n.Payload); ok {
-			s.cache.Invalidate(keys...)
-		} else {
-			s.lstats.dropAll.Add(1)
-			s.cache.InvalidateAll()
+		s.notified(n.Payload)
+	}
+}
+
+// notified applies one notification. Each write sends "<revision> <keys>",
+// whose keys are dropped at once; the commit trigger ends a transaction's
+// with "<revision> end <rows>". A revision whose rows all arrived, after
+// a whole one, is applied without reading the log. Anything else (a
+// revision skipped, rows lost, a payload too large to carry its keys)
+// sends the follower to the log.
+func (s *Store) notified(payload string) {
+	f := &s.follow
+	defer f.announce()
+	revText, rest, _ := strings.Cut(payload, " ")
+	rev, err := strconv.ParseInt(revText, 10, 64)
+	if err != nil {
+		f.wake()
+		return
+	}
+	if heard := f.heard.Load(); rev > heard {
+		if rev > heard+1 {
+			f.wake()
 		}
+		f.heard.Store(rev)
+	}
+	if f.seen == nil {
+		f.seen = map[int64]int64{}
+	}
+	if nText, ok := strings.CutPrefix(rest, "end "); ok {
+		n, err := strconv.ParseInt(nText, 10, 64)
+		got := f.seen[rev]
+		delete(f.seen, rev)
+		for r := range f.seen {
+			if r < rev {
+				delete(f.seen, r)
+			}
+		}
+		if err != nil || got != n || !f.applied.CompareAndSwap(rev-1, rev) {
+			if f.applied.Load() < rev {
+				f.wake()
+			}
+		}
+		return
+	}
+	if rev > f.applied.Load() {
+		f.seen[rev]++
+	}
+	if keys, ok := decodeKeys(rest); ok {
+		s.cache.Invalidate(keys...)
+	} else {
+		f.seen[rev] = -1 << 62 // its keys must come from the log
+		f.wake()
 	}
 }
 
@@ -183,6 +241,9 @@ func (s *Store) listenOnce(ctx context.Context, cfg **pgx.ConnConfig, listening 
 // (every connection busy, or the server unreachable) does not hold the
 // listener up: it reconnects with last, the settings that worked before.
 func (s *Store) listenConfig(ctx context.Context, last *pgx.ConnConfig) (*pgx.ConnConfig, error) {
+	if s.opts.ListenDSN != "" {
+		return pgx.ParseConfig(s.opts.ListenDSN)
+	}
 	if last == nil {
 		return s.poolConnConfig(ctx)
 	}

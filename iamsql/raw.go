@@ -27,6 +27,8 @@ type queries struct {
 	grant, revoke, deleteGrantsOn        string
 	deleteParents, insertParent          string
 	notify                               string
+
+	revision, nextRevision, logChange, readLog, pruneChanges string
 }
 
 func queriesFor(d Dialect) *queries {
@@ -81,7 +83,26 @@ func queriesFor(d Dialect) *queries {
 		deleteParents:  r(`DELETE FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
 		insertParent:   r(`INSERT INTO iam_parents (obj_type, obj_id, pos, parent_type, parent_id) VALUES ($1, $2, $3, $4, $5)`),
 		notify:         `SELECT pg_notify($1, $2)`,
+
+		revision:     `SELECT rev FROM iam_revision WHERE id = 1`,
+		nextRevision: nextRevision(d),
+		logChange: r(`INSERT INTO iam_changes (revision, seq, at_us, op, holder_kind, holder_id, name, is_role, obj_type, obj_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		readLog: r(`SELECT revision, at_us, op, holder_kind, holder_id, name, is_role, obj_type, obj_id FROM iam_changes
+			WHERE revision > $1 AND revision <= $2 ORDER BY revision, seq LIMIT $3`),
+		// Whole revisions only, oldest first, so the log stays contiguous.
+		pruneChanges: r(`DELETE FROM iam_changes WHERE revision <= (SELECT max(revision) FROM iam_changes WHERE at_us < $1)`),
 	}
+}
+
+// nextRevision takes the transaction's revision. On PostgreSQL it also
+// names the NOTIFY channel for the commit trigger that ends the
+// transaction's notifications (migration 0004).
+func nextRevision(d Dialect) string {
+	if d == Postgres {
+		return `UPDATE iam_revision SET rev = rev + 1 WHERE id = 1 AND set_config('iam.channel', $1, true) IS NOT NULL RETURNING rev`
+	}
+	return `UPDATE iam_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev`
 }
 
 func managerLock(d Dialect) string {

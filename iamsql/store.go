@@ -89,9 +89,24 @@ type Options struct {
 	// Logger receives listener reconnects and invalidation problems; nil
 	// means slog.Default().
 	Logger *slog.Logger
-	// Now is the clock for cache TTLs (tests); nil means time.Now. The
-	// Checker has its own clock for profile expiry.
+	// Now is the clock for cache TTLs and the change log's times (tests);
+	// nil means time.Now. The Checker has its own clock for profile expiry.
 	Now func() time.Time
+	// ChangePoll is how often a Store with a cache reads the change log
+	// for what no notification told it (a lost notification, a listener
+	// away, SQLite written by another process); 0 means DefaultChangePoll.
+	// Without notifications, other processes' writes reach this cache
+	// within about this long.
+	ChangePoll time.Duration
+	// ChangeRetention, if positive, prunes change-log rows older than it
+	// (see PruneChanges); 0 keeps them until PruneChanges is called.
+	ChangeRetention time.Duration
+	// ListenDSN, if set, is the PostgreSQL connection string of the
+	// listener's own connection (LISTEN needs a session of its own: through
+	// PgBouncer in transaction mode, point this at the server, or at a
+	// session-mode pool). Empty: the listener connects with the settings of
+	// the Store's pool.
+	ListenDSN string
 }
 
 // DefaultOptions returns the options OpenSQLite and OpenPostgres use: a
@@ -123,6 +138,8 @@ type Store struct {
 	ownDB bool
 
 	heartbeat time.Duration
+	poll      time.Duration
+	follow    follower
 
 	closeOnce sync.Once
 	stop      context.CancelFunc
@@ -273,9 +290,12 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 		// pg_notify: every write would fail.
 		return nil, fmt.Errorf("%w: channel name %q is longer than 63 bytes", iam.ErrInvalid, opts.Channel)
 	}
-	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger, heartbeat: opts.ListenHeartbeat}
+	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger, heartbeat: opts.ListenHeartbeat, poll: opts.ChangePoll}
 	if s.heartbeat <= 0 {
 		s.heartbeat = DefaultHeartbeat
+	}
+	if s.poll <= 0 {
+		s.poll = DefaultChangePoll
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -299,8 +319,12 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 	if opts.CacheTTL > 0 {
 		s.cache = iamcache.New(s.raw, iamcache.Options{TTL: opts.CacheTTL, MaxEntries: opts.CacheMaxEntries, Now: opts.Now})
 		s.read = s.cache
+		if err := s.startFollower(ctx); err != nil {
+			return nil, err
+		}
 		if d == Postgres {
 			if err := s.startListener(ctx); err != nil {
+				s.stopFollower()
 				return nil, err
 			}
 		}
@@ -317,11 +341,26 @@ func (s *Store) Close() error {
 			s.stop()
 			<-s.listening
 		}
+		s.stopFollower()
 		if s.ownDB {
 			err = s.db.Close()
 		}
 	})
 	return err
+}
+
+func (s *Store) stopFollower() {
+	if s.follow.stop != nil {
+		s.follow.stop()
+		<-s.follow.done
+	}
+}
+
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
 }
 
 // DB returns the database the store uses.
@@ -339,17 +378,26 @@ func (s *Store) Cache() *iamcache.Cache { return s.cache }
 
 // Holding implements iam.ProfileStore.
 func (s *Store) Holding(ctx context.Context, p iam.Principal) (*iam.Holding, error) {
+	if err := s.fresh(ctx); err != nil {
+		return nil, err
+	}
 	return s.read.Holding(ctx, p)
 }
 
 // Grants implements iam.ObjectPermStore.
 func (s *Store) Grants(ctx context.Context, on iam.Ref) (*iam.GrantSet, error) {
+	if err := s.fresh(ctx); err != nil {
+		return nil, err
+	}
 	return s.read.Grants(ctx, on)
 }
 
 // Parents implements iam.ParentStore.
 func (s *Store) Parents(ctx context.Context, ref iam.Ref) ([]iam.Ref, error) {
 	if s.cache != nil {
+		if err := s.fresh(ctx); err != nil {
+			return nil, err
+		}
 		return s.cache.Parents(ctx, ref)
 	}
 	return s.raw.Parents(ctx, ref)
@@ -431,6 +479,9 @@ func (s *Store) update(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql
 	err = tx.Commit()
 	// After an error from Commit the outcome is unknown: drop the keys anyway.
 	w.Committed()
+	if err == nil {
+		s.committed(w.rev)
+	}
 	return err
 }
 

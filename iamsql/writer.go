@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 
@@ -34,6 +35,8 @@ type Writer struct {
 
 	mu   sync.Mutex
 	keys []iamcache.Key
+	rev  int64 // the transaction's revision, taken on its first write
+	seq  int
 }
 
 // Writer returns a Writer over tx, a transaction on the store's database.
@@ -51,13 +54,16 @@ func (w *Writer) Committed() {
 	}
 }
 
-// exec runs one statement, then records the key and notifies.
-func (w *Writer) exec(ctx context.Context, key iamcache.Key, q string, args ...any) (sql.Result, error) {
+// exec logs c, runs one statement, then records c's key and notifies.
+func (w *Writer) exec(ctx context.Context, c Change, q string, args ...any) (sql.Result, error) {
+	if err := w.logRow(ctx, c); err != nil {
+		return nil, err
+	}
 	res, err := w.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	return res, w.touched(ctx, key)
+	return res, w.touched(ctx, c.key())
 }
 
 // touched records that key changed: the local cache drops it at once (a
@@ -73,7 +79,10 @@ func (w *Writer) touched(ctx context.Context, keys ...iamcache.Key) error {
 	if w.s.d != Postgres {
 		return nil
 	}
-	_, err := w.tx.ExecContext(ctx, w.s.q.notify, w.s.opts.Channel, encodeKeys(keys))
+	w.mu.Lock()
+	rev := w.rev
+	w.mu.Unlock()
+	_, err := w.tx.ExecContext(ctx, w.s.q.notify, w.s.opts.Channel, strconv.FormatInt(rev, 10)+" "+encodeKeys(keys))
 	return err
 }
 
@@ -89,7 +98,7 @@ func (w *Writer) PutProfile(ctx context.Context, p iam.Profile) error {
 	if err := checkPrincipal(p.Holder); err != nil || p.Role == "" {
 		return fmt.Errorf("%w: profile needs a valid holder and a role, got %s %q", iam.ErrInvalid, p.Holder, p.Role)
 	}
-	_, err := w.exec(ctx, iamcache.HoldingKey(p.Holder), w.s.q.putProfile,
+	_, err := w.exec(ctx, Change{Op: OpPutProfile, Holder: p.Holder, Role: p.Role}, w.s.q.putProfile,
 		int(p.Holder.Kind), p.Holder.ID, p.Role, p.Active, expiresArg(p.ExpiresAt), p.Data)
 	return wrap("putting profile", err)
 }
@@ -100,7 +109,11 @@ func (w *Writer) SetProfileActive(ctx context.Context, holder iam.Principal, rol
 	if err := checkPrincipal(holder); err != nil {
 		return err
 	}
-	res, err := w.exec(ctx, iamcache.HoldingKey(holder), w.s.q.setActive, int(holder.Kind), holder.ID, role, active)
+	op := OpDeactivate
+	if active {
+		op = OpActivate
+	}
+	res, err := w.exec(ctx, Change{Op: op, Holder: holder, Role: role}, w.s.q.setActive, int(holder.Kind), holder.ID, role, active)
 	if err != nil {
 		return wrap("setting profile active", err)
 	}
@@ -119,7 +132,7 @@ func (w *Writer) DeleteProfile(ctx context.Context, holder iam.Principal, role s
 	if err := checkPrincipal(holder); err != nil {
 		return err
 	}
-	_, err := w.exec(ctx, iamcache.HoldingKey(holder), w.s.q.deleteProfile, int(holder.Kind), holder.ID, role)
+	_, err := w.exec(ctx, Change{Op: OpDeleteProfile, Holder: holder, Role: role}, w.s.q.deleteProfile, int(holder.Kind), holder.ID, role)
 	return wrap("deleting profile", err)
 }
 
@@ -128,7 +141,7 @@ func (w *Writer) AddMember(ctx context.Context, user, group string) error {
 	if user == "" || group == "" {
 		return fmt.Errorf("%w: membership needs a user and a group", iam.ErrInvalid)
 	}
-	_, err := w.exec(ctx, iamcache.HoldingKey(iam.User(user)), w.s.q.addMember, user, group)
+	_, err := w.exec(ctx, Change{Op: OpAddMember, Holder: iam.User(user), Group: group}, w.s.q.addMember, user, group)
 	return wrap("adding member", err)
 }
 
@@ -137,7 +150,7 @@ func (w *Writer) RemoveMember(ctx context.Context, user, group string) error {
 	if user == "" || group == "" {
 		return fmt.Errorf("%w: membership needs a user and a group", iam.ErrInvalid)
 	}
-	_, err := w.exec(ctx, iamcache.HoldingKey(iam.User(user)), w.s.q.removeMember, user, group)
+	_, err := w.exec(ctx, Change{Op: OpRemoveMember, Holder: iam.User(user), Group: group}, w.s.q.removeMember, user, group)
 	return wrap("removing member", err)
 }
 
@@ -155,7 +168,7 @@ func (w *Writer) Grant(ctx context.Context, g iam.Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %+v", iam.ErrInvalid, g)
 	}
-	_, err := w.exec(ctx, iamcache.GrantsKey(g.On), w.s.q.grant, grantArgs(g)...)
+	_, err := w.exec(ctx, Change{Op: OpGrant, Holder: g.Holder, Role: g.Role, Perm: g.Perm, On: g.On}, w.s.q.grant, grantArgs(g)...)
 	return wrap("granting", err)
 }
 
@@ -164,7 +177,7 @@ func (w *Writer) Revoke(ctx context.Context, g iam.Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %+v", iam.ErrInvalid, g)
 	}
-	_, err := w.exec(ctx, iamcache.GrantsKey(g.On), w.s.q.revoke, grantArgs(g)...)
+	_, err := w.exec(ctx, Change{Op: OpRevoke, Holder: g.Holder, Role: g.Role, Perm: g.Perm, On: g.On}, w.s.q.revoke, grantArgs(g)...)
 	return wrap("revoking", err)
 }
 
@@ -173,7 +186,7 @@ func (w *Writer) DeleteGrantsOn(ctx context.Context, on iam.Ref) error {
 	if !on.Valid() {
 		return fmt.Errorf("%w: ref %s", iam.ErrInvalid, on)
 	}
-	_, err := w.exec(ctx, iamcache.GrantsKey(on), w.s.q.deleteGrantsOn, on.Type, on.ID)
+	_, err := w.exec(ctx, Change{Op: OpDeleteGrantsOn, On: on}, w.s.q.deleteGrantsOn, on.Type, on.ID)
 	return wrap("deleting grants", err)
 }
 
@@ -188,8 +201,11 @@ func (w *Writer) SetParents(ctx context.Context, ref iam.Ref, parents []iam.Ref)
 			return fmt.Errorf("%w: parent %s of %s is not an object", iam.ErrInvalid, p, ref)
 		}
 	}
-	// Record the key first: if a later statement fails and the
+	// Record the change first: if a later statement fails and the
 	// application commits what did succeed, the key is still dropped.
+	if err := w.logRow(ctx, Change{Op: OpSetParents, On: ref}); err != nil {
+		return wrap("setting parents", err)
+	}
 	if err := w.touched(ctx, iamcache.ParentsKey(ref)); err != nil {
 		return wrap("setting parents", err)
 	}
