@@ -282,6 +282,10 @@ func (s *Store) catchUp(ctx context.Context) error {
 	return nil
 }
 
+// tokenWait is how long a check under a newer token waits for the
+// listener before it reads the change log itself.
+const tokenWait = 2 * time.Millisecond
+
 // maxCatchUp bounds one catch-up: past it, dropping the cache is cheaper.
 const maxCatchUp = 100_000
 
@@ -319,9 +323,26 @@ func (s *Store) fresh(ctx context.Context) error {
 	if rev <= s.follow.applied.Load() {
 		return nil
 	}
-	// Read the log now rather than wait for the listener: one query,
-	// which the checks waiting for the same revision share (catchUp runs
-	// one at a time, and the next finds nothing left to read).
+	// The listener usually applies a revision within a millisecond of its
+	// commit: wait that long for it, then read the log (one query, which
+	// the checks waiting for the same revision share: catchUp runs one at
+	// a time, and the next finds nothing left to read).
+	if s.d == Postgres {
+		wait := time.NewTimer(tokenWait)
+		for rev > s.follow.applied.Load() {
+			select {
+			case <-s.follow.newsChan():
+				continue
+			case <-wait.C:
+			case <-ctx.Done():
+			}
+			break
+		}
+		wait.Stop()
+		if rev <= s.follow.applied.Load() {
+			return nil
+		}
+	}
 	if err := s.catchUp(ctx); err != nil {
 		return fmt.Errorf("iamsql: catching up to token %s: %w", t, err)
 	}

@@ -89,8 +89,13 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 				ready <- nil
 			} else {
 				// Back after a break: read what was missed from the log
-				// (the cache is dropped only if it no longer reaches back).
-				s.follow.wake()
+				// before counting the reconnect (the cache is dropped only
+				// if the log cannot be read or no longer reaches back).
+				cctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+				if err := s.catchUp(cctx); err != nil {
+					s.dropAll("reading the change log after a reconnect: "+err.Error(), s.follow.applied.Load(), -1)
+				}
+				cancel()
 			}
 			backoff = 10 * time.Millisecond
 		})
@@ -151,8 +156,8 @@ func (s *Store) listenOnce(ctx context.Context, cfg **pgx.ConnConfig, listening 
 	if err := s.checkListening(ctx, pc, check); err != nil {
 		return err
 	}
-	s.lstats.connects.Add(1)
 	listening()
+	s.lstats.connects.Add(1)
 	for {
 		// Wake up every heartbeat to ping: a half-open connection (a dead
 		// network path that nobody closed) delivers nothing and would
