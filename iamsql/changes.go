@@ -210,6 +210,7 @@ func (s *Store) followLoop(ctx context.Context) {
 	defer close(s.follow.done)
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
+	var failing time.Time // since when the log could not be read
 	for {
 		select {
 		case <-ctx.Done():
@@ -223,9 +224,18 @@ func (s *Store) followLoop(ctx context.Context) {
 			err = s.maybePrune(cctx)
 		}
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			// The log cannot be read, so nothing tells what changed: drop
-			// the cache, and let the reads fail while the database does.
+		switch {
+		case err == nil || ctx.Err() != nil:
+			failing = time.Time{}
+		case failing.IsZero():
+			failing = time.Now()
+			s.log.Warn("iamsql: cannot read the change log", "err", err)
+		case time.Since(failing) >= s.heartbeat:
+			// Unreadable for a heartbeat: nothing tells what changed (a
+			// replica cut off from the database while others write), so
+			// drop the cache and let the reads fail while the database
+			// does. A shorter outage (a restart) keeps it: nobody could
+			// write meanwhile, and the log tells the rest.
 			s.log.Warn("iamsql: cannot read the change log; dropping the cache", "err", err)
 			s.lstats.dropAll.Add(1)
 			s.cache.InvalidateAll()

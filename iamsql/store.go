@@ -139,6 +139,7 @@ type Store struct {
 
 	heartbeat time.Duration
 	poll      time.Duration
+	writeTurn chan struct{} // SQLite: one Update at a time in this process
 	follow    follower
 
 	closeOnce sync.Once
@@ -290,7 +291,8 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, opts Options) (*Store, err
 		// pg_notify: every write would fail.
 		return nil, fmt.Errorf("%w: channel name %q is longer than 63 bytes", iam.ErrInvalid, opts.Channel)
 	}
-	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger, heartbeat: opts.ListenHeartbeat, poll: opts.ChangePoll}
+	s := &Store{db: db, d: d, opts: opts, q: queriesFor(d), log: opts.Logger, heartbeat: opts.ListenHeartbeat, poll: opts.ChangePoll,
+		writeTurn: make(chan struct{}, 1)}
 	if s.heartbeat <= 0 {
 		s.heartbeat = DefaultHeartbeat
 	}
@@ -459,6 +461,23 @@ func (s *Store) Update(ctx context.Context, fn func(tx *sql.Tx, w *Writer) error
 
 // update is Update with the transaction's options.
 func (s *Store) update(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx, w *Writer) error) (err error) {
+	if s.d == SQLite {
+		// SQLite has one writer at a time and its busy handler is not
+		// fair: under many writers one can starve past busy_timeout. Take
+		// turns in this process first (cross-process writers still meet
+		// the busy handler). A function that writes through the Store
+		// instead of w would wait for itself: it gets an error, not a hang.
+		t := time.NewTimer(sqliteWriteWait)
+		defer t.Stop()
+		select {
+		case s.writeTurn <- struct{}{}:
+			defer func() { <-s.writeTurn }()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return fmt.Errorf("iamsql: waited %v for this process's SQLite write turn (is a write made through the Store inside Update?)", sqliteWriteWait)
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
@@ -484,6 +503,9 @@ func (s *Store) update(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql
 	}
 	return err
 }
+
+// sqliteWriteWait bounds the wait for a write turn.
+const sqliteWriteWait = 30 * time.Second
 
 // $N placeholders, rewritten to SQLite's ?N.
 var placeholder = regexp.MustCompile(`\$(\d+)`)
