@@ -56,7 +56,9 @@ func ownCluster(t *testing.T) (dsn string, restart func()) {
 			append(as, ctl, "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop")[1:]...).Run()
 	})
 	return fmt.Sprintf("postgres://iam@127.0.0.1:%d/postgres?sslmode=disable", port),
-		func() { run(ctl, "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "log"), "-m", "fast", "-w", "-o", opts, "restart") }
+		func() {
+			run(ctl, "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "log"), "-m", "fast", "-w", "-o", opts, "restart")
+		}
 }
 
 // contract 16 across a PostgreSQL restart: the replicas' listeners lose
