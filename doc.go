@@ -199,6 +199,12 @@
 // the data does not change (the Checker attaches compiled forms to them).
 // iamtest.TestStore is the conformance suite every store runs.
 //
+// Across processes sharing one database, a [Tokener] store (iamsql) names
+// each state of its data with a [Token]: a check under [AtLeast](ctx,
+// token) reads state at least that new on every process, so a request
+// that carries the token of a write (or of a revocation) is answered
+// consistently wherever it lands.
+//
 // # Answer cache
 //
 // On a store whose snapshots carry a generation (MemoryStore's do),

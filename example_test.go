@@ -507,6 +507,30 @@ func ExampleMemoryStore_Transact() {
 	// <nil> false
 }
 
+// A token names a store's state; a check under AtLeast reads state at
+// least that new. A memory store is one process whose writes are seen at
+// once, so its own tokens never wait; with iamsql the same code keeps
+// replicas consistent for a request that carries its write's token.
+func ExampleAtLeast() {
+	ctx := context.Background()
+	store := iam.NewMemoryStore()
+	checker, err := iam.New(iam.Policy{Perms: []iam.Perm{{Name: "doc.view"}}}, store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	doc := iam.Ref{Type: "doc", ID: "1"}
+	if err := checker.Grant(ctx, iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: doc}); err != nil {
+		log.Fatal(err)
+	}
+	tok, err := store.Token(ctx) // the state after the grant
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(checker.HasPerm(iam.AtLeast(ctx, tok), &User{ID: "ann"}, "doc.view", doc))
+	// Output:
+	// true
+}
+
 func ExampleHasRole() {
 	ctx := context.Background()
 	author := &iam.Role{Name: "blog.author", Perms: []string{"blog.add_post"}}

@@ -57,7 +57,7 @@ func replicas(t *testing.T, dialect string, deaf bool, opts iamsql.Options) (a, 
 	return a, open(o)
 }
 
-// The token of a write makes the other replica read it at once, even one
+// contract 16b: the token of a write makes the other replica read it at once, even one
 // that hears no notification and would otherwise serve its cached allow
 // until its next poll of the change log.
 func TestTokenReadsYourWrites(t *testing.T) {
@@ -99,7 +99,7 @@ func TestTokenReadsYourWrites(t *testing.T) {
 	}
 }
 
-// A token a store cannot have issued is an error, so the check denies.
+// contract 16b: a token a store cannot have issued is an error, so the check denies.
 func TestBadTokenDenies(t *testing.T) {
 	ctx := context.Background()
 	for _, d := range dialects {
@@ -208,7 +208,7 @@ func sameLog(t *testing.T, want, got []iamsql.Change) {
 	}
 }
 
-// Watch reports every write in commit order, one call per transaction, and
+// contract 16b: Watch reports every write in commit order, one call per transaction, and
 // resuming from any of its tokens reproduces the rest of the log exactly.
 func TestWatchResumes(t *testing.T) {
 	for _, d := range dialects {
@@ -249,7 +249,7 @@ func TestWatchResumes(t *testing.T) {
 	}
 }
 
-// Pruning keeps the log contiguous; a replica behind the pruned rows drops
+// contract 16b: pruning keeps the log contiguous; a replica behind the pruned rows drops
 // its cache (the only case it must), and Watch cannot resume from them.
 func TestPruneChanges(t *testing.T) {
 	for _, d := range dialects {
@@ -292,7 +292,7 @@ func TestPruneChanges(t *testing.T) {
 	}
 }
 
-// Without notifications (another SQLite process, a deaf PostgreSQL
+// contract 16b: without notifications (another SQLite process, a deaf PostgreSQL
 // listener), a replica reads the log every ChangePoll: a revoke reaches its
 // cache within that bound, with no token and no whole-cache drop.
 func TestChangePollBound(t *testing.T) {

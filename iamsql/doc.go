@@ -98,22 +98,48 @@
 // ancestor level. A write returns only after this process's cache dropped
 // what it changed (contract 15).
 //
-// On PostgreSQL every write also runs pg_notify in its transaction, so the
-// notification is delivered when, and only if, it commits. Each Store
-// LISTENs on a connection of its own, made with the settings of a
-// connection of its pool (borrowed only to copy them) but not counted in
-// the pool; it checks that the LISTEN is in effect there (in
-// pg_listening_channels) before Open returns and at every heartbeat, and
-// drops the entries named in the payload (or everything, for a payload that
-// would exceed PostgreSQL's 8000 bytes). If the listening connection breaks
-// or the check fails, the cache is dropped at once, the listener reconnects
-// with backoff, LISTENs again and then drops the cache again, so nothing
-// committed while it was away is served stale. The TTL bounds staleness if
-// notifications stop for any other reason; 0 disables the cache, and a
-// per-call iamcache.Fresh(ctx) reads the database directly.
+// # Change log, notifications and tokens
 //
-// SQLite has no notifications: use one process per database file, or a
-// short TTL.
+// Every write appends a row to the change log (iam_changes, schema version
+// 4) in its own transaction, under the transaction's revision: a counter
+// (iam_revision) that the transaction raises on its first write and keeps
+// locked until it commits, so revisions are dense and in commit order
+// (writers through iamsql take turns on that row). Each Store with a cache
+// tracks the revision its cache has applied.
+//
+// On PostgreSQL every write also runs pg_notify in its transaction
+// ("<revision> <keys>"), and a commit trigger ends the transaction's
+// notifications with its row count, so they are delivered when, and only
+// if, it commits. Each Store LISTENs on a connection of its own (made with
+// Options.ListenDSN, or with the settings of a connection of its pool,
+// borrowed only to copy them, but never counted in the pool: point
+// ListenDSN at the server when the pool goes through PgBouncer in
+// transaction mode) and checks that the LISTEN is in effect there (in
+// pg_listening_channels) before Open returns and at every heartbeat. It
+// drops the keys named at once, and a revision whose notifications all
+// arrived is applied without a query. A revision skipped, a transaction's
+// notifications incomplete, a payload too large to carry its keys
+// (PostgreSQL's 8000 bytes), or a reconnect sends the Store to the log:
+// it reads the rows past its revision and drops exactly their keys. It also
+// reads the log every Options.ChangePoll (1 s), which bounds how long a
+// lost notification can go unnoticed, and is how SQLite Stores of several
+// processes on one file learn of each other's writes. The whole cache is
+// dropped only when the log no longer reaches back (PruneChanges,
+// Options.ChangeRetention), or when it could not be read for a
+// ListenHeartbeat: a Store cut off from the database while others write.
+//
+// A write's token (Writer.Token after its commit, or Store.Token: every
+// write committed before the call) names its revision. Under
+// iam.AtLeast(ctx, token), a check on any Store of the database reads
+// state at least that new: a Store behind it waits up to 2 ms for its
+// listener, then reads the log itself. So a request that carries the token
+// of its own write, or of a revocation, is answered consistently on every
+// replica. A token from another store, or newer than the database, fails
+// the read (the check denies with iam.ErrInvalid). Store.Watch streams the
+// log, one call per revision, resumable from any token.
+//
+// The TTL still bounds staleness if everything else fails; 0 disables the
+// cache, and a per-call iamcache.Fresh(ctx) reads the database directly.
 //
 // # Failures
 //

@@ -95,7 +95,7 @@ func (p *dropProxy) serverToClient(dst, src net.Conn) {
 	}
 }
 
-// contract 16, with notifications lost: the reading replica's listener
+// contract 16b, with notifications lost: the reading replica's listener
 // connects through a proxy that swallows half of them. Every change still
 // reaches its cache, from the change log (a revision skipped or a
 // transaction's rows incomplete sends it there at once; a lost last

@@ -185,7 +185,7 @@ func (p *replicaProc) reply(t *testing.T) []string {
 	return nil
 }
 
-// contract 16: four replica processes over one PostgreSQL, each writing
+// contract 16 and contract 16b: four replica processes over one PostgreSQL, each writing
 // and checking. 10,000 random grant, revoke, profile and membership
 // changes, each written by one replica and checked on the three others:
 // with the write's token they answer as the model does, every time (the

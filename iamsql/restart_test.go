@@ -61,7 +61,7 @@ func ownCluster(t *testing.T) (dsn string, restart func()) {
 		}
 }
 
-// contract 16 across a PostgreSQL restart: the replicas' listeners lose
+// contract 16b across a PostgreSQL restart: the replicas' listeners lose
 // their connections and come back; what was written after the restart
 // reaches the other replica's cache, the log reaching back means no
 // whole-cache drop, and tokens still give fresh answers.
