@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // ObjectQuery asks an ObjectLister for the objects of Type on which one of
@@ -22,6 +23,10 @@ type ObjectQuery struct {
 	MaxDepth int      // levels of stored ancestors to follow (0: the object only)
 	After    string   // only IDs greater than After, in byte order ("" = from the start)
 	Limit    int      // at most Limit IDs; 0 = no limit
+	// At is when the grants must be live (Grant.ExpiresAt): expired grants
+	// list nothing. AccessPlan sets it to the Checker's clock; zero means
+	// any grant counts.
+	At time.Time
 }
 
 // ListOptions pages through ListObjects. The zero value lists every ID.
@@ -142,7 +147,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 		if err != nil {
 			return AccessPlan{}, fmt.Errorf("iam: reading grants on %s: %w", on.String(), err)
 		}
-		gm := c.grantMemoOf(gs)
+		gm := c.grantMemoOf(gs, st.nowNanos())
 		if gm == nil {
 			continue
 		}
@@ -159,7 +164,7 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	}
 	roles := c.rolesGranting(pi)
 	plan.Empty = false
-	plan.Query = ObjectQuery{Type: objType, Holders: holders, Perms: []string{perm}, Roles: roles, MaxDepth: c.maxDepth}
+	plan.Query = ObjectQuery{Type: objType, Holders: holders, Perms: []string{perm}, Roles: roles, MaxDepth: c.maxDepth, At: c.now()}
 	return plan, nil
 }
 
@@ -347,7 +352,7 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 		l := st.link(i)
 		gm := l.gm
 		if gm == nil {
-			gm = c.grantMemoOf(l.gs)
+			gm = c.grantMemoOf(l.gs, st.nowNanos())
 		}
 		if gm == nil {
 			continue

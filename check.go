@@ -137,6 +137,7 @@ func (c *Checker) compileHolding(h *Holding, now int64) *holdingMemo {
 
 // grantMemo is a GrantSet compiled against one policy.
 type grantMemo struct {
+	exp     []int64 // only in the memo of a set with expiring grants (see GrantSet)
 	pol     *policy
 	holders []memoHolder
 	index   map[Principal]int32 // for large sets
@@ -183,7 +184,8 @@ func (m *grantMemo) find(p Principal) *memoHolder {
 
 // holdsOn reports what p holds on link l: perm granted directly, and the
 // first of its local roles there that grants perm ("" if none).
-func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role string) {
+func (st *evalState) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role string) {
+	c := st.c
 	if l.gm != nil {
 		h := l.gm.find(p)
 		if h == nil {
@@ -196,7 +198,7 @@ func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role
 	}
 	for i := range l.gs.entries {
 		e := &l.gs.entries[i]
-		if e.kind != p.Kind || e.holder.Value() != p.ID {
+		if e.kind != p.Kind || e.holder.Value() != p.ID || !st.live(l.gs, i) {
 			continue
 		}
 		d, ri := c.pol.gives(e, pi)
@@ -206,6 +208,12 @@ func (c *Checker) holdsOn(l *link, p Principal, pi *permInfo) (direct bool, role
 		}
 	}
 	return direct, role
+}
+
+// live reports whether entry i of gs gives anything now; only a set with
+// expiring grants reads the clock.
+func (st *evalState) live(gs *GrantSet, i int) bool {
+	return gs.expiries() == nil || gs.live(i, st.nowNanos())
 }
 
 // gives reports how grant entry e gives perm: directly, or through the
@@ -230,12 +238,15 @@ func (st *evalState) ownGrant(pi *permInfo) (bool, error) {
 		return false, fmt.Errorf("iam: reading grants on %s: %w", st.ref.String(), err)
 	}
 	st.objGrants, st.objRead = gs, true
+	if gs.expiries() != nil {
+		st.timed = true
+	}
 	if gs.Len() == 0 || gs.Len() > linearHolders {
 		return false, nil
 	}
 	for i := range gs.entries {
 		e := &gs.entries[i]
-		if e.kind == KindUser && e.holder.Value() == st.uid {
+		if e.kind == KindUser && e.holder.Value() == st.uid && st.live(gs, i) {
 			if d, ri := st.c.pol.gives(e, pi); d || ri != nil {
 				return true, nil
 			}
@@ -249,7 +260,7 @@ func (st *evalState) ownGrant(pi *permInfo) (bool, error) {
 func (st *evalState) grantedIn(gs *GrantSet, pi *permInfo, rolesOK bool) bool {
 	for i := range gs.entries {
 		e := &gs.entries[i]
-		if d, ri := st.c.pol.gives(e, pi); !d && (!rolesOK || ri == nil) {
+		if d, ri := st.c.pol.gives(e, pi); !d && (!rolesOK || ri == nil) || !st.live(gs, i) {
 			continue
 		}
 		switch e.kind {
@@ -268,15 +279,15 @@ func (st *evalState) grantedIn(gs *GrantSet, pi *permInfo, rolesOK bool) bool {
 
 // holdsRoleOn reports whether p holds ri on link l, through a local role
 // that is or includes it.
-func (c *Checker) holdsRoleOn(l *link, p Principal, ri *roleInfo) bool {
+func (st *evalState) holdsRoleOn(l *link, p Principal, ri *roleInfo) bool {
 	if l.gm != nil {
 		h := l.gm.find(p)
 		return h != nil && h.roles.has(ri.idx)
 	}
 	for i := range l.gs.entries {
 		e := &l.gs.entries[i]
-		if e.role && e.kind == p.Kind && e.holder.Value() == p.ID {
-			if held := c.pol.roleHandles[e.name]; held != nil && held.roles.has(ri.idx) {
+		if e.role && e.kind == p.Kind && e.holder.Value() == p.ID && st.live(l.gs, i) {
+			if held := st.c.pol.roleHandles[e.name]; held != nil && held.roles.has(ri.idx) {
 				return true
 			}
 		}
@@ -287,12 +298,13 @@ func (c *Checker) holdsRoleOn(l *link, p Principal, ri *roleInfo) bool {
 // grantMemoOf returns s compiled for c's policy: attached to s when s is
 // large, so later checks find it, and made afresh for a small set (the
 // administrative queries that want every holder).
-func (c *Checker) grantMemoOf(s *GrantSet) *grantMemo {
+func (c *Checker) grantMemoOf(s *GrantSet, now int64) *grantMemo {
 	if s == nil || len(s.entries) == 0 {
 		return nil
 	}
-	if len(s.entries) <= linearHolders {
-		return c.compileGrants(s)
+	if len(s.entries) <= linearHolders || s.expiries() != nil {
+		// A set with expiring grants is compiled for now, and never kept.
+		return c.compileGrants(s, now)
 	}
 	head := s.memo.Load()
 	for m := head; m != nil; m = m.next {
@@ -300,17 +312,20 @@ func (c *Checker) grantMemoOf(s *GrantSet) *grantMemo {
 			return m
 		}
 	}
-	m := c.compileGrants(s)
+	m := c.compileGrants(s, now)
 	m.next = chainCopy(head, c.pol, func(m *grantMemo) *policy { return m.pol }, func(m *grantMemo) **grantMemo { return &m.next })
 	s.memo.Store(m)
 	return m
 }
 
-func (c *Checker) compileGrants(s *GrantSet) *grantMemo {
+func (c *Checker) compileGrants(s *GrantSet, now int64) *grantMemo {
 	pol := c.pol
 	m := &grantMemo{pol: pol}
 	pos := map[Principal]int{}
-	for _, e := range s.entries {
+	for k, e := range s.entries {
+		if !s.live(k, now) {
+			continue
+		}
 		p := e.principal()
 		i, ok := pos[p]
 		if !ok {
@@ -814,9 +829,10 @@ func (st *evalState) buildChain() error {
 		}
 		if gs.Len() > 0 {
 			l.gs = gs
+			st.timed = st.timed || gs.expiries() != nil
 		}
-		if gs.Len() > linearHolders {
-			l.gm = c.grantMemoOf(gs)
+		if gs.Len() > linearHolders && gs.expiries() == nil {
+			l.gm = c.grantMemoOf(gs, 0)
 		}
 	}
 	return nil
@@ -877,7 +893,7 @@ func (st *evalState) hasRole(ri *roleInfo) (bool, error) {
 			continue
 		}
 		for j := -1; j < st.ngroups(); j++ {
-			if st.c.holdsRoleOn(l, st.principal(j), ri) {
+			if st.holdsRoleOn(l, st.principal(j), ri) {
 				return true, nil
 			}
 		}

@@ -99,7 +99,7 @@ func BenchmarkCheckParts(b *testing.B) {
 	})
 	run("object_grants_and_memo", func(k int) {
 		gs, _ := store.Grants(ctx, docs[k].ObjectRef())
-		if c.grantMemoOf(gs) == nil {
+		if c.grantMemoOf(gs, 0) == nil {
 			b.Fatal("no grants on a granted document")
 		}
 	})

@@ -81,7 +81,7 @@ type Policy struct {
 
 // Options tunes a Checker. The zero value is ready to use.
 type Options struct {
-	// Now is the clock used for profile expiry. Nil means time.Now.
+	// Now is the clock of profile and grant expiry. Nil means time.Now.
 	Now func() time.Time
 	// MaxDepth caps how many levels of ancestors are followed. Zero means 25;
 	// values above 64 act as 64.
@@ -882,7 +882,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 			continue
 		}
 		for j := -1; j < st.ngroups(); j++ {
-			direct, role := c.holdsOn(l, st.principal(j), pi)
+			direct, role := st.holdsOn(l, st.principal(j), pi)
 			if direct {
 				if st.quickAllow() || st.record(ground{reason: ReasonGrant, who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
 					return true, nil

@@ -35,6 +35,9 @@ type memState struct {
 	// localRoles: a role was ever granted (on an object, a type or
 	// globally); while false, HasRole looks at profiles only.
 	localRoles bool
+	// expiring: a grant with an expiry was ever stored; while false, a
+	// listing need not look at any grant's expiry.
+	expiring bool
 
 	users   shard.Map[string, *Holding]
 	groups  shard.Map[string, *Holding]
@@ -101,9 +104,11 @@ func profilesOf(role string, users, groups func(func(string, *Holding) bool)) []
 func grantsHeldBy(holder Principal, grants func(func(typ, id string, gs *GrantSet) bool), wide map[string]*GrantSet) []Grant {
 	var out []Grant
 	collect := func(on Ref, gs *GrantSet) {
-		for _, e := range gs.entries {
+		for i, e := range gs.entries {
 			if e.kind == holder.Kind && e.holder.Value() == holder.ID {
-				out = append(out, e.grant(on))
+				g := e.grant(on)
+				g.ExpiresAt = gs.expiresAt(i)
+				out = append(out, g)
 			}
 		}
 	}
@@ -227,6 +232,7 @@ type memTx struct {
 	children *shard.ListsBatch[Ref, Ref]
 
 	localRoles bool
+	expiring   bool
 }
 
 var (
@@ -276,14 +282,14 @@ func (m *MemoryStore) update(ctx context.Context, fn func(tx *memTx) error) erro
 	tx := &memTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
 		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed),
 		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs),
-		localRoles: st.localRoles}
+		localRoles: st.localRoles, expiring: st.expiring}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err // cancelled while fn ran: keep nothing of it
 	}
-	m.publish(&memState{gen: st.gen + 1, localRoles: tx.localRoles, users: tx.users.Commit(), groups: tx.groups.Commit(),
+	m.publish(&memState{gen: st.gen + 1, localRoles: tx.localRoles, expiring: tx.expiring, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
 		held: tx.held.Commit(), children: tx.children.Commit()})
 	return nil
@@ -458,18 +464,36 @@ func (tx *memTx) Grant(_ context.Context, g Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %s: %s", ErrInvalid, g, g.problem())
 	}
-	e := entryOf(g)
+	e, exp := entryOf(g), expNanos(g.ExpiresAt)
 	on := g.On
 	on.Type = intern(on.Type)
 	s := tx.grantSet(on)
-	if s != nil && slices.Contains(s.entries, e) {
+	tx.expiring = tx.expiring || exp != expNever
+	if i := s.index(e); i >= 0 {
+		if s.expiry(i) == exp {
+			return nil
+		}
+		// The same grant with another expiry: replace the expiry (the
+		// entries are shared, the old set is immutable).
+		exps := make([]int64, len(s.entries))
+		copy(exps, s.expiries())
+		exps[i] = exp
+		tx.setGrantSet(on, newGrantSet(s.entries, exps))
 		return nil
 	}
 	entries := make([]grantEntry, 0, s.Len()+1)
+	var exps []int64
 	if s != nil {
 		entries = append(entries, s.entries...)
+		if s.expiries() != nil || exp != expNever {
+			exps = make([]int64, len(s.entries), len(s.entries)+1)
+			copy(exps, s.expiries())
+		}
 	}
-	tx.setGrantSet(on, &GrantSet{entries: append(entries, e)})
+	if exps != nil || exp != expNever {
+		exps = append(exps, exp)
+	}
+	tx.setGrantSet(on, newGrantSet(append(entries, e), exps))
 	tx.localRoles = tx.localRoles || e.role
 	if on.ID != "" {
 		tx.held.Add(heldKey{e, unique.Make(on.Type)}, on.ID)
@@ -486,7 +510,7 @@ func (tx *memTx) Revoke(_ context.Context, g Grant) error {
 	if s == nil {
 		return nil
 	}
-	i := slices.Index(s.entries, e)
+	i := s.index(e)
 	if i < 0 {
 		return nil
 	}
@@ -497,7 +521,11 @@ func (tx *memTx) Revoke(_ context.Context, g Grant) error {
 		tx.setGrantSet(g.On, nil)
 		return nil
 	}
-	tx.setGrantSet(g.On, &GrantSet{entries: slices.Delete(slices.Clone(s.entries), i, i+1)})
+	var exps []int64
+	if x := s.expiries(); x != nil {
+		exps = slices.Delete(slices.Clone(x), i, i+1)
+	}
+	tx.setGrantSet(g.On, newGrantSet(slices.Delete(slices.Clone(s.entries), i, i+1), exps))
 	return nil
 }
 

@@ -38,6 +38,13 @@ func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]strin
 			entries = append(entries, grantEntry{holder: hid, name: unique.Make(n.name), kind: h.Kind, role: n.role})
 		}
 	}
+	// With expiring grants in the store, an indexed ID counts only while
+	// its grant is live at q.At.
+	var at int64
+	filter := st.expiring && !q.At.IsZero()
+	if filter {
+		at = q.At.UnixNano()
+	}
 	var ids []string
 	if st.children.Len() == 0 {
 		// No recorded parents: only grants on objects of q.Type count.
@@ -48,6 +55,9 @@ func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]strin
 				l = l[i+1:]
 			} else {
 				l = l[i:]
+			}
+			if filter {
+				l = st.liveOnly(e, q.Type, l, at)
 			}
 			if len(l) > 0 {
 				lists = append(lists, l)
@@ -75,6 +85,31 @@ func (m *MemoryStore) ListObjectIDs(ctx context.Context, q ObjectQuery) ([]strin
 		ids = ids[:q.Limit]
 	}
 	return slices.Clip(ids), nil
+}
+
+// liveOnly returns the IDs of l whose grant entry e on (typ, id) is live at
+// at (a new slice when some are not).
+func (st *memState) liveOnly(e grantEntry, typ string, l []string, at int64) []string {
+	for i, id := range l {
+		if st.liveAt(e, Ref{Type: typ, ID: id}, at) {
+			continue
+		}
+		out := slices.Clone(l[:i])
+		for _, id := range l[i+1:] {
+			if st.liveAt(e, Ref{Type: typ, ID: id}, at) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	return l
+}
+
+// liveAt reports whether entry e on the object ref is live at at.
+func (st *memState) liveAt(e grantEntry, ref Ref, at int64) bool {
+	gs, _ := st.Grants(context.Background(), ref)
+	i := gs.index(e)
+	return i >= 0 && gs.live(i, at)
 }
 
 // walkDown collects the q.Type IDs at or below the objects (of any type) the
@@ -114,7 +149,9 @@ func (m *MemoryStore) walkDown(ctx context.Context, st *memState, entries []gran
 		for _, e := range entries {
 			k.e = e
 			for _, id := range st.held.Get(m.hashHeld(k), k) {
-				visit(Ref{Type: t, ID: id}, 0)
+				if !st.expiring || q.At.IsZero() || st.liveAt(e, Ref{Type: t, ID: id}, q.At.UnixNano()) {
+					visit(Ref{Type: t, ID: id}, 0)
+				}
 			}
 			if err = ctx.Err(); err != nil {
 				return false

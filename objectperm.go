@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Ref names what permissions are granted on and checked against; a plain
@@ -170,7 +171,15 @@ type Grant struct {
 	Perm   string
 	Role   string
 	On     Ref
+	// ExpiresAt, if set, ends the grant: from then on it gives nothing, to
+	// checks, access queries and the Manager alike, as Profile.ExpiresAt
+	// ends a profile. Granting the same grant again replaces its expiry;
+	// Revoke removes it whatever its expiry.
+	ExpiresAt time.Time
 }
+
+// Live reports whether g still gives what it names at now.
+func (g Grant) Live(now time.Time) bool { return g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt) }
 
 // Valid reports whether g names a valid holder, a valid Ref and exactly one
 // of Perm and Role.

@@ -2,7 +2,10 @@ package iam
 
 import (
 	"context"
+	"math"
+	"slices"
 	"sync/atomic"
+	"time"
 	"unique"
 )
 
@@ -211,7 +214,91 @@ func (h *Holding) Profile(role string) (Profile, bool) {
 // fresh set per call is correct, only slower.
 type GrantSet struct {
 	entries []grantEntry
-	memo    atomic.Pointer[grantMemo]
+	// memo is the set compiled for the Checkers that read it (large sets
+	// only). A set with expiring grants is never compiled to keep (it is
+	// compiled afresh, for the time of each use): its memo holds instead
+	// the entries' expiries (a grantMemo with no policy), which costs the
+	// sets without expiring grants, nearly all of them, no memory.
+	memo atomic.Pointer[grantMemo]
+}
+
+// newGrantSet returns a set of entries with their expiries (nil: none
+// expires).
+func newGrantSet(entries []grantEntry, exp []int64) *GrantSet {
+	s := &GrantSet{entries: entries}
+	if exp = compactExp(exp); exp != nil {
+		s.memo.Store(&grantMemo{exp: exp})
+	}
+	return s
+}
+
+// expiries returns each entry's expiry in Unix nanoseconds (expNever:
+// none), or nil when no grant of the set expires.
+func (s *GrantSet) expiries() []int64 {
+	if s == nil {
+		return nil
+	}
+	if m := s.memo.Load(); m != nil && m.pol == nil {
+		return m.exp
+	}
+	return nil
+}
+
+// expNever is the expiry of a grant that does not expire.
+const expNever = 0
+
+// expNanos returns t as an entry's expiry.
+func expNanos(t time.Time) int64 {
+	switch {
+	case t.IsZero() || t.After(lastNano):
+		return expNever // never, or after 2262: beyond int64 nanoseconds
+	case t.Before(firstNano):
+		return math.MinInt64 + 1 // before 1678: always past
+	case t.UnixNano() == expNever:
+		return -1
+	}
+	return t.UnixNano()
+}
+
+// live reports whether entry i gives anything at now.
+func (s *GrantSet) live(i int, now int64) bool {
+	exp := s.expiries()
+	return exp == nil || exp[i] == expNever || now < exp[i]
+}
+
+// index returns the position of e in s, or -1.
+func (s *GrantSet) index(e grantEntry) int {
+	if s == nil {
+		return -1
+	}
+	return slices.Index(s.entries, e)
+}
+
+// expiry returns entry i's expiry (expNever: none).
+func (s *GrantSet) expiry(i int) int64 {
+	exp := s.expiries()
+	if exp == nil {
+		return expNever
+	}
+	return exp[i]
+}
+
+// compactExp returns exps, or nil when no entry expires.
+func compactExp(exps []int64) []int64 {
+	for _, x := range exps {
+		if x != expNever {
+			return exps
+		}
+	}
+	return nil
+}
+
+// expiresAt returns entry i's expiry as a time (zero: never).
+func (s *GrantSet) expiresAt(i int) time.Time {
+	if x := s.expiry(i); x != expNever {
+		return time.Unix(0, x)
+	}
+	return time.Time{}
 }
 
 // grantEntry is one grant of a GrantSet, without the Ref it is on. Names are
@@ -239,15 +326,22 @@ func (e grantEntry) grant(on Ref) Grant {
 // NewGrantSet returns a GrantSet of the grants' holders and permissions or
 // roles, ignoring Grant.On (a set is on one Ref) and dropping invalid grants.
 func NewGrantSet(grants []Grant) *GrantSet {
-	s := &GrantSet{entries: make([]grantEntry, 0, len(grants))}
+	entries := make([]grantEntry, 0, len(grants))
+	var exp []int64
 	for _, g := range grants {
 		g.On = GlobalScope()
 		if !g.Valid() {
 			continue
 		}
-		s.entries = append(s.entries, entryOf(g))
+		if x := expNanos(g.ExpiresAt); x != expNever && exp == nil {
+			exp = make([]int64, len(entries), cap(entries))
+		}
+		entries = append(entries, entryOf(g))
+		if exp != nil {
+			exp = append(exp, expNanos(g.ExpiresAt))
+		}
 	}
-	return s
+	return newGrantSet(entries, exp)
 }
 
 func entryOf(g Grant) grantEntry {
@@ -273,6 +367,7 @@ func (s *GrantSet) Grants(on Ref) []Grant {
 	out := make([]Grant, len(s.entries))
 	for i, e := range s.entries {
 		out[i] = e.grant(on)
+		out[i].ExpiresAt = s.expiresAt(i)
 	}
 	return out
 }
