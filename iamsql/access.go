@@ -157,11 +157,16 @@ func buildObjectQuery(d Dialect, q iam.ObjectQuery, first int, list bool) (oq ob
 	holders := match("holder_kind", "holder_id", keyed{int(iam.KindUser), users}, keyed{int(iam.KindGroup), groups})
 	names := match("is_role", "name", keyed{false, perms}, keyed{true, roles})
 	depth := max(q.MaxDepth, 0)
+	// Expired grants give nothing (at q.At, the Checker's clock).
+	live := ""
+	if !q.At.IsZero() {
+		live = ` AND (g.expires_at_us IS NULL OR g.expires_at_us > ` + arg(q.At.UnixMicro()) + `)`
+	}
 
 	var b strings.Builder
 	b.WriteString(`WITH RECURSIVE iam_reach (obj_type, obj_id, depth) AS (
 	SELECT g.obj_type, g.obj_id, 0 FROM iam_grants g
-	WHERE g.obj_id <> '' AND (` + holders + `) AND (` + names + `)
+	WHERE g.obj_id <> '' AND (` + holders + `) AND (` + names + `)` + live + `
 	UNION
 	SELECT p.obj_type, p.obj_id, r.depth + 1 FROM iam_reach r
 	JOIN iam_parents p ON p.parent_type = r.obj_type AND p.parent_id = r.obj_id

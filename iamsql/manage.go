@@ -140,10 +140,11 @@ func (r *raw) GrantsHeldBy(ctx context.Context, holder iam.Principal) ([]iam.Gra
 			name   string
 		)
 		var typ, id string
-		if err := rows.Scan(&typ, &id, &isRole, &name); err != nil {
+		var exp sql.NullInt64
+		if err := rows.Scan(&typ, &id, &isRole, &name, &exp); err != nil {
 			return nil, fmt.Errorf("iamsql: listing the grants of %s: %w", holder, err)
 		}
-		g.On = iam.StoredRef(typ, id)
+		g.On, g.ExpiresAt = iam.StoredRef(typ, id), expiresAt(exp)
 		setName(&g, isRole, name)
 		out = append(out, g)
 	}

@@ -48,20 +48,20 @@ func queriesFor(d Dialect) *queries {
 			UNION ALL SELECT 2, m.group_id, p.role, p.active, p.expires_at_us, p.data
 				FROM iam_members m JOIN iam_profiles p ON p.holder_kind = 2 AND p.holder_id = m.group_id
 				WHERE m.user_id = $1`),
-		grants: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = $2`),
+		grants: r(`SELECT 0, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = $1 AND obj_id = $2`),
 		// Grants on an object, on its type and global, and the object's
 		// parents (row kind 3: holder_kind = pos, holder_id = parent type,
 		// name = parent id), in one round trip.
-		grantsBundle: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = $2
-			UNION ALL SELECT 1, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
-			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = '' AND obj_id = ''
-			UNION ALL SELECT 3, pos, parent_type, ` + boolLit(d, false) + `, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
+		grantsBundle: r(`SELECT 0, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = $1 AND obj_id = $2
+			UNION ALL SELECT 1, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
+			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = '' AND obj_id = ''
+			UNION ALL SELECT 3, pos, parent_type, ` + boolLit(d, false) + `, parent_id, NULL FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
 		// The same for a type-level Ref: its grants and the global ones.
-		grantsBundleType: r(`SELECT 0, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
-			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name FROM iam_grants WHERE obj_type = '' AND obj_id = ''`),
+		grantsBundleType: r(`SELECT 0, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = $1 AND obj_id = ''
+			UNION ALL SELECT 2, holder_kind, holder_id, is_role, name, expires_at_us FROM iam_grants WHERE obj_type = '' AND obj_id = ''`),
 		parents:      r(`SELECT parent_type, parent_id FROM iam_parents WHERE obj_type = $1 AND obj_id = $2 ORDER BY pos`),
 		roleProfiles: r(`SELECT holder_kind, holder_id, active, expires_at_us, data FROM iam_profiles WHERE role = $1`),
-		grantsHeldBy: r(`SELECT obj_type, obj_id, is_role, name FROM iam_grants WHERE holder_kind = $1 AND holder_id = $2`),
+		grantsHeldBy: r(`SELECT obj_type, obj_id, is_role, name, expires_at_us FROM iam_grants WHERE holder_kind = $1 AND holder_id = $2`),
 		// Transact's first statement. PostgreSQL: an advisory lock. SQLite:
 		// a write that matches no row takes the database's write lock even
 		// in a deferred transaction (a DSN without _txlock=immediate), so
@@ -77,7 +77,8 @@ func queriesFor(d Dialect) *queries {
 		deleteProfile:  r(`DELETE FROM iam_profiles WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
 		addMember:      r(`INSERT INTO iam_members (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
 		removeMember:   r(`DELETE FROM iam_members WHERE user_id = $1 AND group_id = $2`),
-		grant:          r(`INSERT INTO iam_grants (obj_type, obj_id, holder_kind, holder_id, is_role, name) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`),
+		grant: r(`INSERT INTO iam_grants (obj_type, obj_id, holder_kind, holder_id, is_role, name, expires_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (obj_type, obj_id, holder_kind, holder_id, is_role, name) DO UPDATE SET expires_at_us = excluded.expires_at_us`),
 		revoke:         r(`DELETE FROM iam_grants WHERE obj_type = $1 AND obj_id = $2 AND holder_kind = $3 AND holder_id = $4 AND is_role = $5 AND name = $6`),
 		deleteGrantsOn: r(`DELETE FROM iam_grants WHERE obj_type = $1 AND obj_id = $2`),
 		deleteParents:  r(`DELETE FROM iam_parents WHERE obj_type = $1 AND obj_id = $2`),
@@ -301,14 +302,15 @@ func (r *raw) queryGrants(ctx context.Context, q string, args ...any) ([3]*iam.G
 			isRole      bool
 			name        string
 		)
-		if err := rows.Scan(&which, &kind, &holder, &isRole, &name); err != nil {
+		var exp sql.NullInt64
+		if err := rows.Scan(&which, &kind, &holder, &isRole, &name, &exp); err != nil {
 			return sets, nil, err
 		}
 		if which == 3 {
 			parents = append(parents, posRef{pos: kind, ref: iam.Ref{Type: holder, ID: name}})
 			continue
 		}
-		g := iam.Grant{Holder: iam.Principal{Kind: iam.PrincipalKind(kind), ID: holder}}
+		g := iam.Grant{Holder: iam.Principal{Kind: iam.PrincipalKind(kind), ID: holder}, ExpiresAt: expiresAt(exp)}
 		setName(&g, isRole, name)
 		grants[which] = append(grants[which], g)
 	}

@@ -168,7 +168,8 @@ func (w *Writer) Grant(ctx context.Context, g iam.Grant) error {
 	if !g.Valid() {
 		return fmt.Errorf("%w: grant %+v", iam.ErrInvalid, g)
 	}
-	_, err := w.exec(ctx, Change{Op: OpGrant, Holder: g.Holder, Role: g.Role, Perm: g.Perm, On: g.On}, w.s.q.grant, grantArgs(g)...)
+	_, err := w.exec(ctx, Change{Op: OpGrant, Holder: g.Holder, Role: g.Role, Perm: g.Perm, On: g.On}, w.s.q.grant,
+		append(grantArgs(g), expiresArg(g.ExpiresAt))...)
 	return wrap("granting", err)
 }
 
