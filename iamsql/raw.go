@@ -73,10 +73,10 @@ func queriesFor(d Dialect) *queries {
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (holder_kind, holder_id, role) DO UPDATE
 			SET active = excluded.active, expires_at_us = excluded.expires_at_us, data = excluded.data`),
-		setActive:      r(`UPDATE iam_profiles SET active = $4 WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
-		deleteProfile:  r(`DELETE FROM iam_profiles WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
-		addMember:      r(`INSERT INTO iam_members (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
-		removeMember:   r(`DELETE FROM iam_members WHERE user_id = $1 AND group_id = $2`),
+		setActive:     r(`UPDATE iam_profiles SET active = $4 WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
+		deleteProfile: r(`DELETE FROM iam_profiles WHERE holder_kind = $1 AND holder_id = $2 AND role = $3`),
+		addMember:     r(`INSERT INTO iam_members (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
+		removeMember:  r(`DELETE FROM iam_members WHERE user_id = $1 AND group_id = $2`),
 		grant: r(`INSERT INTO iam_grants (obj_type, obj_id, holder_kind, holder_id, is_role, name, expires_at_us) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (obj_type, obj_id, holder_kind, holder_id, is_role, name) DO UPDATE SET expires_at_us = excluded.expires_at_us`),
 		revoke:         r(`DELETE FROM iam_grants WHERE obj_type = $1 AND obj_id = $2 AND holder_kind = $3 AND holder_id = $4 AND is_role = $5 AND name = $6`),
