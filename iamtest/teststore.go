@@ -74,6 +74,7 @@ var suiteTests = []suiteTest{
 	{"DeleteGrantsOn", (*suite).testDeleteGrantsOn},
 	{"GrantSetIsSnapshot", (*suite).testGrantSetIsSnapshot},
 	{"GrantInvalidRefRefused", (*suite).testGrantInvalidRef},
+	{"GrantExpiry", (*suite).testGrantExpiry},
 
 	// ParentStore, when implemented (teststore_parents.go).
 	{"ParentsUnknownRef", (*suite).testParentsUnknownRef},

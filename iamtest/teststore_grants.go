@@ -3,6 +3,7 @@ package iamtest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -275,4 +276,43 @@ func (s *suite) testGrantInvalidRef(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, d.Allowed, "alice may view %v after refused grants: %v", on, d)
 	}
+}
+
+func (s *suite) testGrantExpiry(t *testing.T) {
+	// A grant keeps its ExpiresAt (to the microsecond, what SQL stores
+	// keep), in Grants and in a store's own listing; granting it again
+	// replaces the expiry, also with none; Revoke removes it whatever its
+	// expiry.
+	st := s.store(t)
+	at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	g := permGrant(alice, permView, doc1)
+	g.ExpiresAt = at
+	other := roleGrant(staff, roleEditor, docType)
+	grantAll(t, st, g, other)
+	got := grantsOn(t, st, doc1)
+	require.Len(t, got, 1)
+	require.True(t, got[0].ExpiresAt.Equal(at), "Grants keeps the expiry: %v, want %v", got[0].ExpiresAt, at)
+	require.True(t, grantsOn(t, st, docType)[0].ExpiresAt.IsZero(), "a grant without expiry reads back without")
+	if l, ok := st.(iam.HolderGrantLister); ok {
+		held, err := l.GrantsHeldBy(t.Context(), alice)
+		require.NoError(t, err)
+		require.Len(t, held, 1)
+		require.True(t, held[0].ExpiresAt.Equal(at), "GrantsHeldBy keeps the expiry")
+	}
+	later := at.Add(time.Hour)
+	g.ExpiresAt = later
+	grantAll(t, st, g)
+	got = grantsOn(t, st, doc1)
+	require.Len(t, got, 1, "granting again replaces, it does not add")
+	require.True(t, got[0].ExpiresAt.Equal(later), "the new expiry: %v", got[0].ExpiresAt)
+	g.ExpiresAt = time.Time{}
+	grantAll(t, st, g)
+	got = grantsOn(t, st, doc1)
+	require.Len(t, got, 1)
+	require.True(t, got[0].ExpiresAt.IsZero(), "granted again without expiry")
+	g.ExpiresAt = later
+	grantAll(t, st, g)
+	g.ExpiresAt = time.Time{}
+	must(t, st.Revoke(t.Context(), g), "Revoke")
+	require.Empty(t, grantsOn(t, st, doc1), "Revoke ignores the expiry")
 }
