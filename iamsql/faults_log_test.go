@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,40 +29,14 @@ type dropProxy struct {
 	rate    float64
 	dropped atomic.Int64
 	passed  atomic.Int64
-	mu      sync.Mutex
-	conns   []net.Conn
 }
 
 func newDropProxy(t *testing.T, target string, rate float64) *dropProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &dropProxy{ln: ln, rate: rate}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c) }()
-			go p.serverToClient(c, s)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
+	p := &dropProxy{rate: rate}
+	p.ln = startProxy(t, target, func(c, s net.Conn) {
+		go func() { _, _ = io.Copy(s, c) }()
+		go p.serverToClient(c, s)
 	})
 	return p
 }

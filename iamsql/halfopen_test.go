@@ -15,20 +15,16 @@ import (
 	"github.com/iamgo/iam/iamsql"
 )
 
-// freezeProxy forwards TCP to PostgreSQL until frozen; then it stops
-// forwarding bytes but keeps the sockets open: a half-open network path.
-type freezeProxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+// startProxy listens on a local port and, for each client, dials target
+// and runs pipe over the two connections; the test's end closes them all.
+func startProxy(t *testing.T, target string, pipe func(client, server net.Conn)) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &freezeProxy{ln: ln}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -40,20 +36,36 @@ func newFreezeProxy(t *testing.T, target string) *freezeProxy {
 				_ = c.Close()
 				continue
 			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go p.pipe(c, s)
-			go p.pipe(s, c)
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			pipe(c, s)
 		}
 	}()
 	t.Cleanup(func() {
 		_ = ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
 			_ = c.Close()
 		}
+	})
+	return ln
+}
+
+// freezeProxy forwards TCP to PostgreSQL until frozen; then it stops
+// forwarding bytes but keeps the sockets open: a half-open network path.
+type freezeProxy struct {
+	ln     net.Listener
+	frozen atomic.Bool
+}
+
+func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+	t.Helper()
+	p := &freezeProxy{}
+	p.ln = startProxy(t, target, func(c, s net.Conn) {
+		go p.pipe(c, s)
+		go p.pipe(s, c)
 	})
 	return p
 }
