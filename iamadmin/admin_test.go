@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -411,6 +412,21 @@ func TestObjectPage(t *testing.T) {
 	form.Set("op", "revoke")
 	require.Equal(t, http.StatusSeeOther, f.post("mia", "/change", form).status)
 	require.False(t, f.c.HasPerm(ctx, f.dir["ann"], "blog.view", post))
+
+	// A grant that expires: stored with its expiry, shown on the
+	// principal's page, and gone once past (contract 7d).
+	form.Set("op", "grant")
+	form.Set("expires", "2000-01-02")
+	require.Equal(t, http.StatusSeeOther, f.post("mia", "/change", form).status)
+	held, err := f.c.Store().(iam.HolderGrantLister).GrantsHeldBy(ctx, iam.User("ann"))
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	require.Equal(t, "2000-01-02", held[0].ExpiresAt.Format(time.DateOnly))
+	require.False(t, f.c.HasPerm(ctx, f.dir["ann"], "blog.view", post), "expired in 2000")
+	page = f.do("GET", "mia", "/principal?kind=user&id=ann", nil)
+	require.Contains(t, page.body, "(until 2000-01-02 00:00 UTC)")
+	form.Set("expires", "soon")
+	require.Equal(t, http.StatusBadRequest, f.post("mia", "/change", form).status)
 }
 
 // The explain page shows the decision and every leaf of the rule.

@@ -134,15 +134,11 @@ func changeOf(f url.Values) (pageRef, iam.Change, error) {
 	role := strings.TrimSpace(f.Get("role"))
 	switch op := f.Get("op"); op {
 	case "assign":
-		pr := iam.Profile{Holder: p, Role: role, Active: true}
-		if e := strings.TrimSpace(f.Get("expires")); e != "" {
-			t, err := time.Parse(time.DateOnly, e)
-			if err != nil {
-				return back, ch, fmt.Errorf("%w: expiry %q is not a date (YYYY-MM-DD)", iam.ErrInvalid, e)
-			}
-			pr.ExpiresAt = t
+		exp, err := expiresParam(f)
+		if err != nil {
+			return back, ch, err
 		}
-		ch = iam.Change{Kind: iam.ChangePutProfile, Profile: pr}
+		ch = iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: p, Role: role, Active: true, ExpiresAt: exp}}
 	case "activate", "deactivate", "remove":
 		kind := map[string]iam.ChangeKind{"activate": iam.ChangeActivate, "deactivate": iam.ChangeDeactivate, "remove": iam.ChangeDeleteProfile}[op]
 		ch = iam.Change{Kind: kind, Profile: iam.Profile{Holder: p, Role: role}}
@@ -170,10 +166,30 @@ func changeOf(f url.Values) (pageRef, iam.Change, error) {
 		kind := iam.ChangeGrant
 		if op == "revoke" {
 			kind = iam.ChangeRevoke
+		} else {
+			exp, err := expiresParam(f)
+			if err != nil {
+				return back, ch, err
+			}
+			g.ExpiresAt = exp
 		}
 		ch = iam.Change{Kind: kind, Grant: g}
 	default:
 		return back, ch, fmt.Errorf("%w: unknown change %q", iam.ErrInvalid, op)
 	}
 	return back, ch, nil
+}
+
+// expiresParam reads the optional expires field: a date (YYYY-MM-DD, the
+// start of that day, UTC) or nothing.
+func expiresParam(f url.Values) (time.Time, error) {
+	e := strings.TrimSpace(f.Get("expires"))
+	if e == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, e)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: expiry %q is not a date (YYYY-MM-DD)", iam.ErrInvalid, e)
+	}
+	return t, nil
 }
