@@ -86,6 +86,7 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 		err := s.listenOnce(ctx, &cfg, func() {
 			if first {
 				first = false
+				s.lstats.connects.Add(1)
 				ready <- nil
 			} else {
 				// Back after a break: read what was missed from the log
@@ -96,6 +97,7 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 					s.dropAll("reading the change log after a reconnect: "+err.Error(), s.follow.applied.Load(), -1)
 				}
 				cancel()
+				s.lstats.connects.Add(1)
 			}
 			backoff = 10 * time.Millisecond
 		})
@@ -119,7 +121,8 @@ func (s *Store) listenLoop(ctx context.Context, ready chan<- error) {
 }
 
 // listenOnce runs one connection's LISTEN session until it fails or ctx
-// ends; listening is called once the LISTEN is in effect.
+// ends; listening is called once the LISTEN is in effect, and counts the
+// connect.
 //
 // The connection is the listener's own, made with the settings of the
 // application's pool (*cfg, refreshed from a pool connection that is
@@ -157,7 +160,6 @@ func (s *Store) listenOnce(ctx context.Context, cfg **pgx.ConnConfig, listening 
 		return err
 	}
 	listening()
-	s.lstats.connects.Add(1)
 	for {
 		// Wake up every heartbeat to ping: a half-open connection (a dead
 		// network path that nobody closed) delivers nothing and would
