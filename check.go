@@ -827,11 +827,15 @@ func (st *evalState) buildChain() error {
 		if err != nil {
 			return fmt.Errorf("iam: reading grants on %s: %w", st.refOf(l).String(), err)
 		}
-		if gs.Len() > 0 {
-			l.gs = gs
-			st.timed = st.timed || gs.expiries() != nil
+		if gs.Len() == 0 {
+			continue
 		}
-		if gs.Len() > linearHolders && gs.expiries() == nil {
+		l.gs = gs
+		// A set with expiring grants is read entry by entry at the check's
+		// time, and no answer that read it is kept.
+		if gs.expiries() != nil {
+			st.timed = true
+		} else if gs.Len() > linearHolders {
 			l.gm = c.grantMemoOf(gs, 0)
 		}
 	}

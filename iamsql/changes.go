@@ -2,7 +2,6 @@ package iamsql
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -138,11 +137,20 @@ func (w *Writer) Token() iam.Token {
 // Token implements iam.Tokener: the token of the database's state now,
 // which every write committed before the call is part of.
 func (s *Store) Token(ctx context.Context) (iam.Token, error) {
-	var rev int64
-	if err := s.db.QueryRowContext(ctx, s.q.revision).Scan(&rev); err != nil {
-		return "", fmt.Errorf("iamsql: reading the revision: %w", err)
+	rev, err := s.revision(ctx)
+	if err != nil {
+		return "", err
 	}
 	return token(rev), nil
+}
+
+// revision reads the database's revision: every write committed so far.
+func (s *Store) revision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.db.QueryRowContext(ctx, s.q.revision).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("iamsql: reading the revision: %w", err)
+	}
+	return rev, nil
 }
 
 // follower is the part of a Store that keeps its cache in step with the
@@ -194,9 +202,9 @@ func (s *Store) startFollower(ctx context.Context) error {
 	f := &s.follow
 	f.kick = make(chan struct{}, 1)
 	f.news = make(chan struct{})
-	var rev int64
-	if err := s.db.QueryRowContext(ctx, s.q.revision).Scan(&rev); err != nil {
-		return fmt.Errorf("iamsql: reading the revision: %w", err)
+	rev, err := s.revision(ctx)
+	if err != nil {
+		return err
 	}
 	f.applied.Store(rev)
 	f.heard.Store(rev)
@@ -236,9 +244,7 @@ func (s *Store) followLoop(ctx context.Context) {
 			// drop the cache and let the reads fail while the database
 			// does. A shorter outage (a restart) keeps it: nobody could
 			// write meanwhile, and the log tells the rest.
-			s.log.Warn("iamsql: cannot read the change log; dropping the cache", "err", err)
-			s.lstats.dropAll.Add(1)
-			s.cache.InvalidateAll()
+			s.dropAll("the change log cannot be read: "+err.Error(), s.follow.applied.Load(), -1)
 		}
 	}
 }
@@ -252,8 +258,8 @@ func (s *Store) catchUp(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	from := f.applied.Load()
-	var top int64
-	if err := s.db.QueryRowContext(ctx, s.q.revision).Scan(&top); err != nil {
+	top, err := s.revision(ctx)
+	if err != nil {
 		return err
 	}
 	if top == from {
@@ -431,19 +437,21 @@ func (s *Store) Watch(ctx context.Context, since iam.Token, fn func(tok iam.Toke
 	if err != nil {
 		return err
 	}
+	if top, err := s.revision(ctx); err != nil {
+		return err
+	} else if rev > top {
+		return fmt.Errorf("%w: token %s is newer than the database (revision %d)", iam.ErrInvalid, since, top)
+	}
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
-	for first := true; ; first = false {
+	for {
 		var news <-chan struct{}
 		if s.cache != nil {
 			news = s.follow.newsChan()
 		}
-		var top int64
-		if err := s.db.QueryRowContext(ctx, s.q.revision).Scan(&top); err != nil {
+		top, err := s.revision(ctx)
+		if err != nil {
 			return fmt.Errorf("iamsql: watching: %w", err)
-		}
-		if first && rev > top {
-			return fmt.Errorf("%w: token %s is newer than the database (revision %d)", iam.ErrInvalid, since, top)
 		}
 		for rev < top {
 			changes, err := s.readLog(ctx, s.db, rev, top, 10_000)
@@ -512,5 +520,3 @@ func (s *Store) maybePrune(ctx context.Context) error {
 	_, err := s.PruneChanges(ctx, now.Add(-keep))
 	return err
 }
-
-var _ querier = (*sql.DB)(nil)

@@ -68,6 +68,19 @@ func (p *dropProxy) serverToClient(dst, src net.Conn) {
 	}
 }
 
+// toggleGrant revokes ann's doc.view on doc d through s if held says she
+// has it, else grants it, and records the change in held.
+func toggleGrant(t *testing.T, s *iamsql.Store, held map[string]bool, d string) {
+	t.Helper()
+	g := iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: doc(d)}
+	if held[d] {
+		require.NoError(t, s.Revoke(t.Context(), g))
+	} else {
+		require.NoError(t, s.Grant(t.Context(), g))
+	}
+	held[d] = !held[d]
+}
+
 // contract 16b, with notifications lost: the reading replica's listener
 // connects through a proxy that swallows half of them. Every change still
 // reaches its cache, from the change log (a revision skipped or a
@@ -98,13 +111,7 @@ func TestDroppedNotifications(t *testing.T) {
 	stale := 0
 	for i := range 600 {
 		d := strconv.Itoa(r.IntN(20))
-		g := iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: doc(d)}
-		if held[d] {
-			require.NoError(t, a.Revoke(ctx, g))
-		} else {
-			require.NoError(t, a.Grant(ctx, g))
-		}
-		held[d] = !held[d]
+		toggleGrant(t, a, held, d)
 		committed := time.Now()
 		if i%2 == 0 {
 			tok, err := a.Token(ctx)
@@ -151,13 +158,7 @@ func TestListenerKilledMidStream(t *testing.T) {
 			kills += n
 		}
 		d := strconv.Itoa(r.IntN(30))
-		g := iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: doc(d)}
-		if held[d] {
-			require.NoError(t, a.Revoke(ctx, g))
-		} else {
-			require.NoError(t, a.Grant(ctx, g))
-		}
-		held[d] = !held[d]
+		toggleGrant(t, a, held, d)
 		// Half of the changes are checked at once (a cached answer for
 		// the next change to turn), the rest only at the end.
 		if i%2 == 0 {

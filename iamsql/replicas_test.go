@@ -300,20 +300,9 @@ func TestReplicaHelperProcess(t *testing.T) {
 	if os.Getenv(replicaEnv) != "1" {
 		t.Skip("a replica of TestReplicasConsistency")
 	}
-	out := bufio.NewWriter(os.Stdout)
-	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...); out.Flush() }
-	fail := func(err error) { say("error %v", strings.ReplaceAll(err.Error(), "\n", " ")); os.Exit(1) }
 	ctx := context.Background()
-	s, err := iamsql.OpenPostgresWith(ctx, os.Getenv("IAM_HELPER_DSN"),
-		iamsql.Options{CacheTTL: time.Hour, Channel: os.Getenv("IAM_HELPER_CHANNEL")})
-	if err != nil {
-		fail(err)
-	}
+	say, fail, s, c := helperProcess()
 	defer s.Close()
-	c, err := iam.New(policy, s)
-	if err != nil {
-		fail(err)
-	}
 	// burn keeps every CPU of this process busy while it is on.
 	var burning atomic.Bool
 	var burners sync.WaitGroup

@@ -89,26 +89,34 @@ func TestTwoProcessRevocation(t *testing.T) {
 	}
 }
 
+// helperProcess is the start of a helper process: its replies on stdout
+// (say, and fail, which ends the process), and a Store (its cache keeps
+// entries for an hour, so only notifications and the change log refresh
+// it) with a Checker, on the database and channel its parent names.
+func helperProcess() (say func(format string, args ...any), fail func(error), s *iamsql.Store, c *iam.Checker) {
+	out := bufio.NewWriter(os.Stdout)
+	say = func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...); out.Flush() }
+	fail = func(err error) { say("error %v", strings.ReplaceAll(err.Error(), "\n", " ")); os.Exit(1) }
+	s, err := iamsql.OpenPostgresWith(context.Background(), os.Getenv("IAM_HELPER_DSN"),
+		iamsql.Options{CacheTTL: helperCacheTTL, Channel: os.Getenv("IAM_HELPER_CHANNEL")})
+	if err != nil {
+		fail(err)
+	}
+	if c, err = iam.New(policy, s); err != nil {
+		fail(err)
+	}
+	return say, fail, s, c
+}
+
 // TestRevocationHelperProcess is process B of TestTwoProcessRevocation; run
 // on its own it does nothing.
 func TestRevocationHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) != "1" {
 		t.Skip("process B of TestTwoProcessRevocation")
 	}
-	out := bufio.NewWriter(os.Stdout)
-	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...); out.Flush() }
-	fail := func(err error) { say("error %v", strings.ReplaceAll(err.Error(), "\n", " ")); os.Exit(1) }
 	ctx := context.Background()
-	s, err := iamsql.OpenPostgresWith(ctx, os.Getenv("IAM_HELPER_DSN"),
-		iamsql.Options{CacheTTL: helperCacheTTL, Channel: os.Getenv("IAM_HELPER_CHANNEL")})
-	if err != nil {
-		fail(err)
-	}
+	say, fail, s, c := helperProcess()
 	defer s.Close()
-	c, err := iam.New(policy, s)
-	if err != nil {
-		fail(err)
-	}
 	say("hello")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
