@@ -561,6 +561,9 @@ func (m *Manager) stakes(ctx context.Context, s Store, ch Change, where scope) (
 		return nil, nil, fmt.Errorf("iam: listing the grants of %s: %w", Group(ch.Group), err)
 	}
 	for _, g := range grants {
+		if !g.Live(now) {
+			continue // an expired grant hands out nothing
+		}
 		sc, err := m.scopeOf(ctx, g.On, nil)
 		if err != nil {
 			return nil, nil, err
@@ -667,8 +670,9 @@ func (a *actorView) grantsOn(ctx context.Context, on Ref, viaRole, viaGrant bits
 	if err != nil {
 		return nil, nil, fmt.Errorf("iam: reading the grants on %s: %w", on.String(), err)
 	}
+	now := a.c.now()
 	for _, g := range set.Grants(on) {
-		if !slices.Contains(a.principals, g.Holder) {
+		if !slices.Contains(a.principals, g.Holder) || !g.Live(now) {
 			continue
 		}
 		if ri := pol.roles[g.Role]; g.Role != "" && ri != nil {
@@ -760,7 +764,7 @@ func (a *actorView) holdsOnObject(ctx context.Context, pi *permInfo, obj Object)
 			return false, "", nil
 		}
 		for _, g := range e.Grounds {
-			if reachesDescendants(g) {
+			if reachesDescendants(g, obj.ObjectRef()) {
 				return true, "", nil
 			}
 		}
@@ -805,16 +809,21 @@ func (a *actorView) holdsOnObject(ctx context.Context, pi *permInfo, obj Object)
 	return true, "", nil
 }
 
-// reachesDescendants reports whether an allowing ground holds for every
-// descendant too: a grant or local role on the object or an ancestor, a
+// reachesDescendants reports whether an allowing ground on obj holds for
+// every descendant too: a grant or local role on obj itself (a descendant's
+// check reaches obj exactly where a grant the change puts on obj does), a
 // global grant, a superuser. Not a global role (a descendant may refuse
-// it), a type-level grant (it may be of another type) nor a rule.
-func reachesDescendants(g Decision) bool {
+// it), a type-level grant (it may be of another type), a rule, nor a grant
+// on an ancestor: a descendant's check may not reach that far (obj's own
+// Parents method is not read from below, and MaxDepth may stop the walk).
+func reachesDescendants(g Decision, obj Ref) bool {
 	switch g.Reason {
-	case ReasonSuperuser, ReasonLocalRole:
+	case ReasonSuperuser:
 		return true
+	case ReasonLocalRole:
+		return g.On == obj
 	case ReasonGrant:
-		return g.On.IsObject() || g.On == GlobalScope()
+		return g.On == obj || g.On == GlobalScope()
 	}
 	return false
 }

@@ -734,3 +734,128 @@ func TestEscalationApprove(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalationExpiredWideGrants: an actor's grants on GlobalScope() or a
+// type that have expired give it nothing to hand out, nor the manage
+// permission: the Manager counts only live grants, as the Checker does.
+// contract 7d, contract 19
+func TestEscalationExpiredWideGrants(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	past, later := now.Add(-time.Hour), now.Add(time.Hour)
+	admin := &iam.Role{Name: "admin", Perms: []string{iam.PermManageRoles, iam.PermManageGrants, "doc.read"}}
+	tests := []struct {
+		name   string
+		grants []iam.Grant // alice's
+		change iam.Change
+		want   error
+	}{
+		{
+			name: "expired global grants of the manage permission and the stake",
+			grants: []iam.Grant{
+				{Holder: iam.User("alice"), Perm: iam.PermManageGrants, On: iam.GlobalScope(), ExpiresAt: past},
+				{Holder: iam.User("alice"), Perm: "doc.read", On: iam.GlobalScope(), ExpiresAt: past},
+			},
+			change: iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "doc.read", On: iam.GlobalScope()}},
+			want:   iam.ErrNotManager,
+		},
+		{
+			name: "expired global grant of the stake only",
+			grants: []iam.Grant{
+				{Holder: iam.User("alice"), Perm: iam.PermManageGrants, On: iam.GlobalScope()},
+				{Holder: iam.User("alice"), Perm: "doc.read", On: iam.GlobalScope(), ExpiresAt: past},
+			},
+			change: iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "doc.read", On: iam.GlobalScope()}},
+			want:   iam.ErrEscalation,
+		},
+		{
+			name: "expired type-level grant of the stake",
+			grants: []iam.Grant{
+				{Holder: iam.User("alice"), Perm: iam.PermManageGrants, On: iam.GlobalScope()},
+				{Holder: iam.User("alice"), Perm: "doc.read", On: iam.TypeScope("doc"), ExpiresAt: past},
+			},
+			change: iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "doc.read", On: iam.TypeScope("doc")}},
+			want:   iam.ErrEscalation,
+		},
+		{
+			name:   "expired global role grant",
+			grants: []iam.Grant{{Holder: iam.User("alice"), Role: "admin", On: iam.GlobalScope(), ExpiresAt: past}},
+			change: iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: iam.User("bob"), Role: "admin", Active: true}},
+			want:   iam.ErrNotManager,
+		},
+		{
+			name:   "live global role grant",
+			grants: []iam.Grant{{Holder: iam.User("alice"), Role: "admin", On: iam.GlobalScope(), ExpiresAt: later}},
+			change: iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: iam.User("bob"), Role: "admin", Active: true}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := iam.NewMemoryStore()
+			c, err := iam.NewWithOptions(iam.Policy{Roles: []*iam.Role{admin}}, store, iam.Options{Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			for _, g := range tt.grants {
+				require.NoError(t, c.Grant(ctx, g))
+			}
+			escApply(t, escManager(c, iam.ManagerOptions{}), store, &escUser{id: "alice"}, tt.change, iam.User("bob"), tt.want)
+		})
+	}
+}
+
+// TestEscalationAncestorGrants: what the actor holds on an object through a
+// grant on one of its ancestors need not reach the object's descendants
+// (the ancestor may be known only from the object's own Parents method, or
+// lie past MaxDepth from below), so the Manager checks each descendant
+// rather than assume it. contract 19
+func TestEscalationAncestorGrants(t *testing.T) {
+	folder := iam.Ref{Type: "folder", ID: "A"}
+	tests := []struct {
+		name     string
+		maxDepth int
+		stored   bool  // the doc's parent is stored, not only its method's
+		want     error // the refusal
+	}{
+		{name: "ancestor known from the object's method", want: iam.ErrEscalation},
+		// The actor's own check on the attachment cannot be decided.
+		{name: "ancestor past MaxDepth from the descendant", maxDepth: 1, stored: true, want: iam.ErrTooDeep},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := iam.NewMemoryStore()
+			mgr := &iam.Role{Name: "mgr", Perms: []string{iam.PermManageGrants}}
+			c, err := iam.NewWithOptions(iam.Policy{Roles: []*iam.Role{mgr}, Perms: []iam.Perm{{Name: "doc.read"}}}, store, iam.Options{MaxDepth: tt.maxDepth})
+			require.NoError(t, err)
+			doc := &escDoc{ref: iam.Ref{Type: "doc", ID: "O"}, parents: []iam.Ref{folder}}
+			att := &escDoc{ref: iam.Ref{Type: "att", ID: "D"}, parents: []iam.Ref{doc.ref}}
+			if tt.stored {
+				doc.parents = nil
+				require.NoError(t, store.SetParents(ctx, doc.ref, []iam.Ref{folder}))
+				require.NoError(t, store.SetParents(ctx, att.ref, []iam.Ref{doc.ref}))
+			}
+			objs := map[iam.Ref]iam.Object{doc.ref: doc, att.ref: att}
+			m := escManager(c, iam.ManagerOptions{
+				Object: func(_ context.Context, r iam.Ref) (iam.Object, error) { return objs[r], nil },
+				Children: func(_ context.Context, r iam.Ref) ([]iam.Object, error) {
+					if r == doc.ref {
+						return []iam.Object{att}, nil
+					}
+					return nil, nil
+				},
+			})
+			require.NoError(t, c.AssignRole(ctx, iam.Profile{Holder: iam.User("alice"), Role: "mgr", Active: true}))
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("alice"), Perm: "doc.read", On: folder}))
+			alice, bob := &escUser{id: "alice"}, &escUser{id: "bob"}
+			require.True(t, c.HasPerm(ctx, alice, "doc.read", doc), "alice reads the doc through the folder")
+			require.False(t, c.HasPerm(ctx, alice, "doc.read", att), "but not its attachment")
+
+			escApply(t, m, store, alice, iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "doc.read", On: doc.ref}}, iam.User("bob"), tt.want)
+			escRequireChecks(t, c, bob, []escCheck{{"doc.read", doc, false}, {"doc.read", att, false}})
+
+			// A grant on the doc itself reaches its attachment just as the
+			// change would: handing out doc.read there is the actor's own.
+			require.NoError(t, c.Grant(ctx, iam.Grant{Holder: iam.User("alice"), Perm: "doc.read", On: doc.ref}))
+			escApply(t, m, store, alice, iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: iam.User("bob"), Perm: "doc.read", On: doc.ref}}, iam.User("bob"), nil)
+		})
+	}
+}

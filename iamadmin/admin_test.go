@@ -338,6 +338,79 @@ func TestSuperusersHidden(t *testing.T) {
 	require.Contains(t, obj("root"), "user:root")
 }
 
+// contract 21: a hidden superuser and a made-up ID get the same answers,
+// on the principal page and for a change naming them, and the list hides
+// a superuser its directory entry does not flag but its subject says is.
+func TestHiddenLikeUnknown(t *testing.T) {
+	f := newFixture(t, iamadmin.Options{})
+	ctx := t.Context()
+	grant := func(id string) url.Values {
+		return url.Values{"from": {"object"}, "type": {"blog.post"}, "oid": {"1"}, "kind": {"user"}, "id": {id}, "perm": {"blog.view"}, "op": {"grant"}}
+	}
+	assign := func(id string) url.Values {
+		return url.Values{"kind": {"user"}, "id": {id}, "role": {"blog.reviewer"}, "op": {"assign"}}
+	}
+	for _, as := range []string{"mia"} {
+		var got []int
+		for _, id := range []string{"root", "nosuch"} {
+			got = append(got,
+				f.do("GET", as, "/principal?kind=user&id="+id, nil).status,
+				f.post(as, "/change", grant(id)).status,
+				f.post(as, "/change", assign(id)).status)
+		}
+		if diff := cmp.Diff(got[:3], got[3:]); diff != "" {
+			t.Errorf("%s: the hidden superuser's answers differ from an unknown user's (-root +nosuch):\n%s", as, diff)
+		}
+		require.Equal(t, []int{http.StatusNotFound, http.StatusNotFound, http.StatusNotFound}, got[:3])
+	}
+	for _, id := range []string{"root", "nosuch"} {
+		gs, err := f.store.GrantsHeldBy(ctx, iam.User(id))
+		require.NoError(t, err)
+		require.Empty(t, gs, "nothing was written for %s", id)
+	}
+	// A superuser sees and manages superusers.
+	require.Equal(t, http.StatusOK, f.do("GET", "root", "/principal?kind=user&id=root", nil).status)
+
+	// The directory's flag left unset: the subject still says so.
+	unflagged := unflaggedDirectory{f.dir}
+	f2 := newFixture(t, iamadmin.Options{Directory: unflagged})
+	list := f2.do("GET", "mia", "/principals", nil).body
+	require.NotContains(t, list, ">root<")
+	require.Contains(t, list, ">ann<")
+	require.Equal(t, http.StatusNotFound, f2.do("GET", "mia", "/principal?kind=user&id=root", nil).status)
+}
+
+// unflaggedDirectory is a directory whose entries never carry the
+// Superuser flag; its subjects still answer IsSuperuser.
+type unflaggedDirectory struct{ directory }
+
+func (d unflaggedDirectory) Search(ctx context.Context, query, after string, limit int) ([]iamadmin.Entry, error) {
+	es, err := d.directory.Search(ctx, query, after, limit)
+	for i := range es {
+		es[i].Superuser = false
+	}
+	return es, err
+}
+
+func (d unflaggedDirectory) Lookup(ctx context.Context, id string) (iamadmin.Entry, iam.Subject, error) {
+	e, s, err := d.directory.Lookup(ctx, id)
+	e.Superuser = false
+	return e, s, err
+}
+
+// A change posted from the object page for a scope (edited hidden fields)
+// is refused on the principal's page with the Manager's reason, not
+// replaced by the object page's own complaint.
+func TestObjectFormScopeRefusal(t *testing.T) {
+	f := newFixture(t, iamadmin.Options{})
+	r := f.post("mia", "/change", url.Values{"from": {"object"}, "op": {"grant"}, "kind": {"user"}, "id": {"ann"}, "perm": {"blog.edit"}, "type": {"blog.post"}, "oid": {"*"}})
+	require.Equal(t, http.StatusForbidden, r.status, r.body)
+	require.Contains(t, r.body, "Refused")
+	gs, err := f.store.GrantsHeldBy(t.Context(), iam.User("ann"))
+	require.NoError(t, err)
+	require.Empty(t, gs)
+}
+
 // contract 21: lists are paged with cursors: every principal once, in
 // order, across the pages.
 func TestPaging(t *testing.T) {

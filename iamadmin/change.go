@@ -2,6 +2,7 @@ package iamadmin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,6 +29,12 @@ func (h *Handler) change(w http.ResponseWriter, r *http.Request) {
 	actor := actorOf(r)
 	f := r.PostForm
 	back, ch, err := changeOf(f)
+	if err == nil {
+		if err = h.seen(ctx, actor, ch.Target()); errors.Is(err, errUnseen) {
+			h.showOn(w, r, back, formError{http.StatusNotFound, "No such principal."})
+			return
+		}
+	}
 	if err == nil && f.Get("as_request") != "" {
 		if h.o.Requests == nil {
 			err = fmt.Errorf("%w: this site keeps no change requests", iam.ErrInvalid)
@@ -63,6 +70,13 @@ func (h *Handler) requestDecision(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("id")
 	req, err := h.o.Requests.Request(ctx, id)
 	if err == nil {
+		// A request about a principal the actor cannot see is listed to
+		// it as nothing, so it is not there to decide either.
+		if err = h.seen(ctx, actorOf(r), req.Change.Target()); errors.Is(err, errUnseen) {
+			err = iam.ErrNotFound
+		}
+	}
+	if err == nil {
 		switch r.PostForm.Get("decision") {
 		case "approve":
 			// The Manager judges the approver on the state of now; a
@@ -90,6 +104,23 @@ func (h *Handler) requestDecision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.done(w, r, back, r.PostForm.Get("decision")+"d")
+}
+
+// errUnseen: a change names a principal that is not there for the actor
+// (see unseen).
+var errUnseen = errors.New("iamadmin: no such principal")
+
+// seen returns errUnseen when p is not there for actor, or the directory's
+// error.
+func (h *Handler) seen(ctx context.Context, actor iam.Subject, p iam.Principal) error {
+	sub, e, err := h.subjectFor(ctx, p)
+	if err != nil {
+		return err
+	}
+	if h.unseen(actor, p, e, sub) {
+		return errUnseen
+	}
+	return nil
 }
 
 // pageRef is a page and its query, where a form came from.
@@ -125,7 +156,9 @@ func changeOf(f url.Values) (pageRef, iam.Change, error) {
 	var ch iam.Change
 	p, perr := principalParam(url.Values{"kind": {f.Get("kind")}, "id": {f.Get("id")}})
 	back := pageRef{path: "/principal", q: url.Values{"kind": {f.Get("kind")}, "id": {f.Get("id")}}}
-	if f.Get("from") == "object" {
+	if on, ok := refParam(f, "type", "oid"); f.Get("from") == "object" && ok && on.IsObject() {
+		// A scope is not an object page's: its refusal is shown on the
+		// principal's page, whose forms take scopes.
 		back = pageRef{path: "/object", q: url.Values{"type": {f.Get("type")}, "id": {f.Get("oid")}}}
 	}
 	if perr != nil {

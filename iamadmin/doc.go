@@ -31,9 +31,12 @@
 //   - Output is escaped by html/template; pages carry a strict
 //     Content-Security-Policy (no scripts, no inline styles, no framing),
 //     nosniff and no-store.
-//   - Superusers are hidden from non-superusers (a Directory says who they
-//     are): they are left out of lists, and their pages are the same 404 as
-//     an unknown user's.
+//   - Superusers are hidden from non-superusers (a Directory entry's flag,
+//     or the subject's IsSuperuser, says who they are): they are left out
+//     of lists, and their pages, and any change or request naming them,
+//     get the same 404 as a user the Directory does not know. With a
+//     Directory the pages manage only the users it knows; the grants of a
+//     user the application deleted are the application's to revoke.
 //   - A store error is a 503 with a generic message; the detail goes to
 //     Options.Logger only.
 //

@@ -180,7 +180,9 @@ func (h *Handler) searchPrincipals(ctx context.Context, actor iam.Subject, query
 			}
 			for _, e := range batch {
 				after = e.Principal.String()
-				if e.Superuser && !super {
+				// The entry's flag, or the subject's own word, as on every
+				// other page.
+				if !super && (e.Superuser || h.hidden(ctx, e.Principal)) {
 					continue
 				}
 				if len(out) == limit {
@@ -272,9 +274,7 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, entry, err := h.subjectFor(ctx, p)
-	if err == nil && !isSuperuser(actor) && (entry.Superuser || isSuperuser(sub)) {
-		// Superusers are invisible to those who are not: the same page as
-		// an unknown user.
+	if err == nil && h.unseen(actor, p, entry, sub) {
 		h.fail(w, r, http.StatusNotFound, "No such principal.")
 		return
 	}
@@ -472,6 +472,18 @@ func (h *Handler) grantable(ctx context.Context, actor iam.Subject, ref iam.Ref)
 		}
 	}
 	return perms, roles
+}
+
+// unseen reports whether the principal p (with its directory entry and
+// subject, from subjectFor) is not there for actor: a user the Directory
+// does not know, or a superuser when the actor is not one. Both get the
+// same 404, on its page and for any change naming it, so that a
+// non-superuser cannot tell a hidden superuser from a made-up ID.
+func (h *Handler) unseen(actor iam.Subject, p iam.Principal, e Entry, sub iam.Subject) bool {
+	if h.o.Directory == nil || p.Kind != iam.KindUser {
+		return false
+	}
+	return sub == nil || !isSuperuser(actor) && (e.Superuser || isSuperuser(sub))
 }
 
 // hidden reports whether p is a superuser user, whom a non-superuser actor
