@@ -80,7 +80,7 @@ type AccessPlan struct {
 func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType string) (plan AccessPlan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			plan, err = AccessPlan{}, fmt.Errorf("%w: planning %s on %s: %v", ErrPanic, perm, objType, r)
+			plan, err = AccessPlan{}, panicked(fmt.Sprintf("planning %s on %s", perm, objType), r, s, nil)
 		}
 	}()
 	if err := ctx.Err(); err != nil {
@@ -190,7 +190,7 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (list ObjectList, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a store's ListObjectIDs panicked
-			list, err = ObjectList{}, fmt.Errorf("%w: listing %s objects for %s: %v", ErrPanic, objType, perm, r)
+			list, err = ObjectList{}, panicked(fmt.Sprintf("listing %s objects for %s", objType, perm), r, s, nil)
 		}
 	}()
 	plan, err := c.AccessPlan(ctx, s, perm, objType)
@@ -245,7 +245,12 @@ func Filter[O Object](ctx context.Context, c *Checker, s Subject, perm string, o
 // Perms returns an allowing Decision for each permission applying to obj's
 // type that s holds on obj (nil: model level), sorted by permission
 // (guardian's get_perms). Any check error fails the call (nil and the error).
-func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) ([]Decision, error) {
+func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) (_ []Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil { // obj's ObjectRef panicked
+			err = panicked("listing permissions", r, s, obj)
+		}
+	}()
 	var typ string
 	if obj != nil {
 		typ = obj.ObjectRef().Type
@@ -312,7 +317,7 @@ type HolderList struct {
 func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl HolderList, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			hl, err = HolderList{}, fmt.Errorf("%w: listing holders: %v", ErrPanic, r)
+			hl, err = HolderList{}, panicked("listing holders", r, nil, obj)
 		}
 	}()
 	if obj == nil {

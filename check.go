@@ -569,6 +569,42 @@ func (st *evalState) record(g ground) bool {
 	return false
 }
 
+// recordRoles records g once for each of roles that grants the check's
+// permission, in order: the first decides, and Explain lists every one.
+// It reports whether the check can stop.
+func (st *evalState) recordRoles(roles []*roleInfo, g ground) bool {
+	for _, ri := range roles {
+		if ri.perms.has(st.pi.idx) {
+			g.role = ri.name
+			if st.record(g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// localRoles returns the local roles p holds directly on link l, live and
+// known to the policy, in the order holdsOn meets them.
+func (st *evalState) localRoles(l *link, p Principal) []*roleInfo {
+	if l.gm != nil {
+		if h := l.gm.find(p); h != nil {
+			return h.local
+		}
+		return nil
+	}
+	var out []*roleInfo
+	for i := range l.gs.entries {
+		e := &l.gs.entries[i]
+		if e.role && e.kind == p.Kind && e.holder.Value() == p.ID && st.live(l.gs, i) {
+			if ri := st.c.pol.roleHandles[e.name]; ri != nil {
+				out = append(out, ri)
+			}
+		}
+	}
+	return out
+}
+
 // inactive makes the decision a denial of an inactive (or nil) subject.
 func (st *evalState) inactive() { st.why.reason = ReasonInactive }
 
@@ -1118,6 +1154,11 @@ func (st *evalState) runLeaf(n *cnode) (bool, error) {
 }
 
 func (st *evalState) profileLeaf(n *cnode) (bool, error) {
+	// The arguments' types first, as Pred's: a subject of the wrong type
+	// is an error whether or not it holds the profile.
+	if err := n.src.args(st.s, st.obj); err != nil {
+		return false, err
+	}
 	if st.uid == "" {
 		return false, nil
 	}

@@ -604,7 +604,13 @@ func TestContract4_ExplainGrounds(t *testing.T) {
 		if a.Reason != b.Reason {
 			return a.Reason < b.Reason
 		}
-		return a.On.String() < b.On.String()
+		if a.On != b.On {
+			return a.On.String() < b.On.String()
+		}
+		if a.Role != b.Role {
+			return a.Role < b.Role
+		}
+		return a.Via.String() < b.Via.String()
 	})
 	cases := []struct {
 		name  string
@@ -636,6 +642,29 @@ func TestContract4_ExplainGrounds(t *testing.T) {
 				{Allowed: true, Reason: iam.ReasonGrant, Via: ctU1, On: ctGlobal},
 				{Allowed: true, Reason: iam.ReasonGrant, Via: ctU1, On: ctDocType},
 				{Allowed: true, Reason: iam.ReasonRule},
+			},
+		},
+		{
+			name:  "two global roles that both grant it", // contract 4a
+			setup: []ctStep{ctProfile(ctU1, "doc.editor"), ctProfile(ctU1, "doc.viewer")},
+			perm:  "doc.view", obj: ctD("1"),
+			want: []ctDecision{
+				{Allowed: true, Reason: iam.ReasonGlobalRole, Role: "doc.editor", Via: ctU1, On: ctGlobal},
+				{Allowed: true, Reason: iam.ReasonGlobalRole, Role: "doc.viewer", Via: ctU1, On: ctGlobal},
+			},
+		},
+		{
+			name: "two local roles of one holder on one object, and of its group", // contract 4b
+			setup: []ctStep{
+				ctGrantRole(ctU1, "doc.editor", ctDoc1), ctGrantRole(ctU1, "doc.viewer", ctDoc1),
+				ctMember("u1", "staff"), ctGrantRole(ctStaff, "doc.editor", ctDoc1), ctGrantRole(ctStaff, "doc.viewer", ctDoc1),
+			},
+			perm: "doc.view", obj: ctD("1"),
+			want: []ctDecision{
+				{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.editor", Via: ctU1, On: ctDoc1},
+				{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.viewer", Via: ctU1, On: ctDoc1},
+				{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.editor", Via: ctStaff, On: ctDoc1},
+				{Allowed: true, Reason: iam.ReasonLocalRole, Role: "doc.viewer", Via: ctStaff, On: ctDoc1},
 			},
 		},
 		{

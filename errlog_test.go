@@ -3,6 +3,7 @@ package iam_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -53,8 +54,8 @@ func (elFailing) Holding(context.Context, iam.Principal) (*iam.Holding, error) {
 }
 
 // TestHasPermReportsSwallowedErrors: HasPerm cannot return the error of a
-// check that failed, so it logs it, at most once per permission per
-// ErrorLogInterval with the count left out; a plain denial logs nothing.
+// check that failed, so it logs it, at most once per permission a
+// minute with the count left out (each undeclared name counts as one); a plain denial logs nothing.
 // contract 7c, contract 1, contract 10, contract 17
 func TestHasPermReportsSwallowedErrors(t *testing.T) {
 	ctx := context.Background()
@@ -94,12 +95,27 @@ func TestHasPermReportsSwallowedErrors(t *testing.T) {
 
 		now = now.Add(time.Minute) // Options.Logger: at most one record per permission per minute
 		require.False(t, c.HasPerm(ctx, u, "blog.veiw_post", post))
-		require.False(t, c.HasPerm(ctx, u, "no.such_perm", nil)) // undeclared names share one limit
-		want = []string{"WARN iam: check failed: denied perm=blog.veiw_post subject=ann object=blog.post:1 left_out=2"}
+		require.False(t, c.HasPerm(ctx, u, "no.such_perm", nil)) // another typo: a limit of its own
+		require.False(t, c.HasPerm(ctx, u, "no.such_perm", nil))
+		want = []string{
+			"WARN iam: check failed: denied perm=blog.veiw_post subject=ann object=blog.post:1 left_out=2",
+			"WARN iam: check failed: denied perm=no.such_perm subject=ann",
+		}
 		if diff := cmp.Diff(want, h.take()); diff != "" {
 			t.Fatalf("CacheSlots %d: records after the interval (-want +got):\n%s", cacheSlots, diff)
 		}
 	}
+
+	// Made-up names cannot grow the Checker without bound: past 256 of
+	// them they share one limit, so 1,000 distinct names in one interval
+	// log at most 257 records.
+	h0 := &elRecords{}
+	c0, err := iam.NewWithOptions(policy, iam.NewMemoryStore(), iam.Options{Now: clock, Logger: slog.New(h0)})
+	require.NoError(t, err)
+	for i := range 1000 {
+		require.False(t, c0.HasPerm(ctx, scUser{id: "ann"}, fmt.Sprintf("made.up_%d", i), nil))
+	}
+	require.Len(t, h0.take(), 257)
 
 	// A store error is reported too.
 	h := &elRecords{}

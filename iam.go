@@ -97,7 +97,8 @@ type Options struct {
 	// check failed (an unknown permission, a store error, a panic, a
 	// predicate's error): a bool cannot carry the error, so it is not
 	// lost. At most one record per permission per minute, with the count
-	// of those left out; a cancelled context is logged at Debug, the rest
+	// of those left out (a misspelt, undeclared name counts as a permission
+	// of its own, up to 256 such names); a cancelled context is logged at Debug, the rest
 	// at Warn. Nil means slog.Default(); slog.New(slog.DiscardHandler)
 	// turns it off. Check, Require and Explain return their errors and log
 	// nothing.
@@ -122,9 +123,11 @@ type Checker struct {
 	maxDepth int
 	log      *slog.Logger
 	// logs[i] rate-limits the error records of permission i; the last
-	// entry is shared by every undeclared name, so made-up names cannot
-	// grow it.
-	logs []logLimit
+	// entry is shared by the undeclared names past maxUnknownLogs, which
+	// have one each in unknownLogs.
+	logs        []logLimit
+	unknownMu   sync.Mutex
+	unknownLogs map[string]*logLimit
 }
 
 type permInfo struct {
@@ -514,10 +517,7 @@ type logLimit struct {
 // swallowed reports err, which made HasPerm deny, to Options.Logger, at
 // most once per errorLogInterval per permission.
 func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Object, err error) {
-	l := &c.logs[len(c.logs)-1]
-	if pi := c.pol.perms[perm]; pi != nil {
-		l = &c.logs[pi.idx]
-	}
+	l := c.logLimitOf(perm)
 	now := c.now()
 	l.mu.Lock()
 	if now.Before(l.next) {
@@ -548,6 +548,33 @@ func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Obj
 		attrs = append(attrs, slog.Int("left_out", dropped))
 	}
 	log.LogAttrs(context.WithoutCancel(ctx), level, "iam: check failed: denied", attrs...)
+}
+
+// maxUnknownLogs is how many undeclared permission names get a rate limit
+// of their own; past them, made-up names share the last entry of logs, so
+// they cannot grow the Checker without bound.
+const maxUnknownLogs = 256
+
+// logLimitOf returns the rate limit of perm's error records.
+func (c *Checker) logLimitOf(perm string) *logLimit {
+	if pi := c.pol.perms[perm]; pi != nil {
+		return &c.logs[pi.idx]
+	}
+	c.unknownMu.Lock()
+	defer c.unknownMu.Unlock()
+	if l, ok := c.unknownLogs[perm]; ok {
+		return l
+	}
+	if len(c.unknownLogs) == maxUnknownLogs {
+		return &c.logs[len(c.logs)-1]
+	}
+	if c.unknownLogs == nil {
+		c.unknownLogs = map[string]*logLimit{}
+	}
+	l := &logLimit{}
+	// A copy: the caller's string may share a buffer it reuses.
+	c.unknownLogs[strings.Clone(perm)] = l
+	return l
 }
 
 // safeSubjectID and safeObjectRef read the IDs for a log record; they
@@ -628,6 +655,11 @@ func (c *Checker) Explain(ctx context.Context, s Subject, perm string, obj Objec
 func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm string, obj Object) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if st.all != nil && st.allowed {
+				// Explain looking past an allow: Check would have
+				// stopped there, so the panic changes nothing.
+				return
+			}
 			st.allowed, st.why = false, ground{reason: ReasonError}
 			err = panicErr(perm, r, s, obj)
 		}
@@ -704,13 +736,19 @@ func (c *Checker) askCache(st *evalState) {
 // predicate, else ErrPanic. Telling them apart only after a panic keeps
 // the reflection off every check's path.
 func panicErr(perm string, r any, s Subject, obj Object) error {
+	return panicked("checking "+perm, r, s, obj)
+}
+
+// panicked is panicErr for any call: what it was doing, the panic's
+// value, and the subject and object it was given (nil for none).
+func panicked(doing string, r any, s Subject, obj Object) error {
 	switch {
 	case typedNil(s):
-		return fmt.Errorf("%w: checking %s: the subject is a nil %T", ErrInvalid, perm, s)
+		return fmt.Errorf("%w: %s: the subject is a nil %T", ErrInvalid, doing, s)
 	case typedNil(obj):
-		return fmt.Errorf("%w: checking %s: the object is a nil %T", ErrInvalid, perm, obj)
+		return fmt.Errorf("%w: %s: the object is a nil %T", ErrInvalid, doing, obj)
 	}
-	return fmt.Errorf("%w: checking %s: %v", ErrPanic, perm, r)
+	return fmt.Errorf("%w: %s: %v", ErrPanic, doing, r)
 }
 
 // typedNil reports whether v is a non-nil interface holding a nil pointer,
@@ -847,7 +885,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 	}
 	if !st.refuse {
 		if hm.perms.has(pi.idx) {
-			if st.quickAllow() || st.record(ground{reason: ReasonGlobalRole, role: hm.roleFor(pi.idx), who: whoUser}) {
+			if st.quickAllow() || st.recordRoles(hm.live, ground{reason: ReasonGlobalRole, who: whoUser}) {
 				return true, nil
 			}
 		}
@@ -857,7 +895,7 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				return true, err
 			}
 			if gm.perms.has(pi.idx) {
-				if st.quickAllow() || st.record(ground{reason: ReasonGlobalRole, role: gm.roleFor(pi.idx), who: whoGroup0 + int32(i)}) {
+				if st.quickAllow() || st.recordRoles(gm.live, ground{reason: ReasonGlobalRole, who: whoGroup0 + int32(i)}) {
 					return true, nil
 				}
 			}
@@ -893,9 +931,12 @@ func (c *Checker) stored(st *evalState, pi *permInfo) (stop bool, err error) {
 				if l.kind > linkAncestor {
 					r = ReasonGlobalRole
 				}
-				if st.quickAllow() || st.record(ground{reason: r, role: role, who: whoGroup0 + int32(j), on: 1 + int32(i)}) {
+				g := ground{reason: r, role: role, who: whoGroup0 + int32(j), on: 1 + int32(i)}
+				if st.quickAllow() || st.all == nil && st.record(g) {
 					return true, nil
 				}
+				// Explain: every local role there that grants it.
+				st.recordRoles(st.localRoles(l, st.principal(j)), g)
 			}
 		}
 	}

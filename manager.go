@@ -136,10 +136,12 @@ type ManagerOptions struct {
 	Object func(ctx context.Context, ref Ref) (Object, error)
 	// Children, if set, lists ref's direct children ((nil, nil) for none). A
 	// grant on an object reaches its descendants, so a permission held there
-	// by a global role, a type-level grant or a rule passes on only if the
-	// actor holds it on every descendant Children lists. Without Children
-	// only grants and local roles on the object or an ancestor, and global
-	// grants, count.
+	// by a global role, a type-level grant, a rule or a grant on an ancestor
+	// (a descendant's check need not reach that ancestor: the object's own
+	// Parents method is not read from below, and MaxDepth may stop it)
+	// passes on only if the actor holds it on every descendant Children
+	// lists. Without Children only grants and local roles on the object
+	// itself, and global grants, count.
 	Children func(ctx context.Context, ref Ref) ([]Object, error)
 }
 

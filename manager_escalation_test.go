@@ -23,7 +23,7 @@ package iam_test
 // global roles and its ancestry included; a bare Ref with no loader is
 // taken to refuse global roles), and since a grant on an object reaches its
 // descendants, a holding that does not (a global role, a type-level grant, a
-// rule) counts only if the Manager can list the object's children and the
+// rule, a grant on an ancestor) counts only if the Manager can list the object's children and the
 // actor holds the permission on every descendant too.
 
 import (

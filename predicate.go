@@ -39,6 +39,7 @@ type pnode struct {
 	fn     func(ctx context.Context, s Subject, o Object) (bool, error)
 	decode func(Profile) (any, error)
 	pfn    func(ctx context.Context, s Subject, o Object, data any) (bool, error)
+	args   func(s Subject, o Object) error // PredProfile's type check, run with or without a profile
 	role   *Role
 	groups []string
 	err    error // construction error, reported by New
@@ -173,12 +174,19 @@ func PredProfile[S, O, T any](name string, role *Role, fn func(ctx context.Conte
 	}
 	n := &pnode{op: opProfile, str: name, role: role}
 	n.decode = func(p Profile) (any, error) { return ProfileData[T](p) }
+	n.args = func(s Subject, o Object) error {
+		if _, _, ok := castArgs[S, O](s, o); ok {
+			return nil
+		}
+		if _, _, ok := anonArgs[S, O](s, o); ok {
+			return nil
+		}
+		return wrongArgs[S, O](name, s, o)
+	}
 	n.pfn = func(ctx context.Context, s Subject, o Object, data any) (bool, error) {
 		sv, ov, ok := castArgs[S, O](s, o)
 		if !ok {
-			if sv, ov, ok = anonArgs[S, O](s, o); !ok {
-				return false, wrongArgs[S, O](name, s, o)
-			}
+			sv, ov, _ = anonArgs[S, O](s, o) // args has accepted them
 		}
 		d, _ := data.(T)
 		return fn(ctx, sv, ov, d), nil

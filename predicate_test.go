@@ -525,6 +525,10 @@ func TestPredWrongType(t *testing.T) {
 	refLeaf := iam.Pred("ref_leaf", func(ctx context.Context, u *pUser, r iam.Ref) bool { return r.ID == "1" })
 	u := &pUser{id: "u1"}
 	doc := &pDoc{id: "1", owner: "u1"}
+	// A PredProfile leaf checks the types as Pred does, whether or not the
+	// subject holds the profile (the store holds none here).
+	doctor := &iam.Role{Name: "doctor"}
+	prof := iam.PredProfile("treats", doctor, func(ctx context.Context, u *pUser, d *pDoc, _ pDoctor) bool { return true })
 	tests := []struct {
 		name    string
 		rule    iam.Predicate
@@ -533,12 +537,17 @@ func TestPredWrongType(t *testing.T) {
 		want    pV
 		wantErr error
 	}{
-		{name: "right types", rule: isOwner, s: u, obj: doc, want: pT},                                                   // contract 11
-		{name: "wrong subject type", rule: isOwner, s: &pBot{id: "u1"}, obj: doc, want: pE},                              // contract 11
-		{name: "wrong object type", rule: isOwner, s: u, obj: &pFolder{id: "1"}, want: pE},                               // contract 11
-		{name: "a bare Ref is the wrong object type", rule: isOwner, s: u, obj: iam.Ref{Type: "doc", ID: "1"}, want: pE}, // contract 11
-		{name: "value object type: right", rule: refLeaf, s: u, obj: iam.Ref{Type: "doc", ID: "1"}, want: pT},            // contract 11
-		{name: "value object type: wrong", rule: refLeaf, s: u, obj: doc, want: pE},                                      // contract 11
+		{name: "PredProfile without a profile: right types", rule: iam.Not(prof), s: u, obj: doc, want: pT},                          // contract 11
+		{name: "PredProfile without a profile: wrong subject type", rule: iam.Not(prof), s: &pBot{id: "u1"}, obj: doc, want: pE},     // contract 11
+		{name: "PredProfile without a profile: wrong object type", rule: iam.Not(prof), s: u, obj: &pFolder{id: "1"}, want: pE},      // contract 11
+		{name: "PredProfile without a profile: a bare Ref", rule: iam.Not(prof), s: u, obj: iam.Ref{Type: "doc", ID: "1"}, want: pE}, // contract 11
+		{name: "PredProfile: an anonymous subject of another type", rule: iam.Not(prof), s: &pBot{}, obj: doc, want: pT},             // contract 11
+		{name: "right types", rule: isOwner, s: u, obj: doc, want: pT},                                                               // contract 11
+		{name: "wrong subject type", rule: isOwner, s: &pBot{id: "u1"}, obj: doc, want: pE},                                          // contract 11
+		{name: "wrong object type", rule: isOwner, s: u, obj: &pFolder{id: "1"}, want: pE},                                           // contract 11
+		{name: "a bare Ref is the wrong object type", rule: isOwner, s: u, obj: iam.Ref{Type: "doc", ID: "1"}, want: pE},             // contract 11
+		{name: "value object type: right", rule: refLeaf, s: u, obj: iam.Ref{Type: "doc", ID: "1"}, want: pT},                        // contract 11
+		{name: "value object type: wrong", rule: refLeaf, s: u, obj: doc, want: pE},                                                  // contract 11
 		// contract 11 with 9: the leaf is an error, not a plain false, so Not
 		// does not turn it into true...
 		{name: "Not of a wrong-type leaf is still an error", rule: iam.Not(isOwner), s: &pBot{id: "u1"}, obj: doc, want: pE},
@@ -548,7 +557,7 @@ func TestPredWrongType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := pRule(t, tt.rule)
+			c, _ := pRule(t, tt.rule, doctor)
 			d, err := c.Check(ctx, tt.s, pPerm, tt.obj)
 			pRequireOutcome(t, d, err, tt.want, iam.ErrWrongType)
 		})
@@ -972,6 +981,28 @@ func TestPredBuiltins(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ex.Decision.Allowed)
 		require.Empty(t, ex.Grounds)
+	})
+
+	// Past an allow, Explain's look at a rule that panics or errs changes
+	// nothing: its Decision is Check's, which stopped at the grant.
+	// contract 10, contract 9
+	t.Run("Explain past an allow keeps Check's decision", func(t *testing.T) {
+		c, store := pNew(t, map[string]iam.Predicate{
+			"app.panics": iam.Pred("boom", func(context.Context, *pUser, *pDoc) bool { panic("boom") }),
+			"app.errs":   iam.PredE("fails", func(context.Context, *pUser, *pDoc) (bool, error) { return false, errors.New("db down") }),
+		})
+		doc := &pDoc{id: "1"}
+		for _, perm := range []string{"app.panics", "app.errs"} {
+			require.NoError(t, store.Grant(ctx, iam.Grant{Holder: iam.User(user.id), Perm: perm, On: doc.ObjectRef()}))
+			d, err := c.Check(ctx, user, perm, doc)
+			require.NoError(t, err)
+			require.True(t, d.Allowed)
+			ex, err := c.Explain(ctx, user, perm, doc)
+			require.NoError(t, err, perm)
+			if diff := cmp.Diff(d.String(), ex.Decision.String()); diff != "" {
+				t.Errorf("%s: Explain's decision differs from Check's (-check +explain):\n%s", perm, diff)
+			}
+		}
 	})
 }
 

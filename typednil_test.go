@@ -17,6 +17,10 @@ type tnDoc struct{ id string }
 
 func (d *tnDoc) ObjectRef() iam.Ref { return iam.Ref{Type: "doc", ID: d.id} }
 
+type tnPanicRef struct{}
+
+func (tnPanicRef) ObjectRef() iam.Ref { panic("ObjectRef failed") }
+
 // TestTypedNilIsInvalid: a typed-nil subject or object ((*User)(nil) in
 // the interface) is bad input: a denial with ErrInvalid that says which
 // argument, not ErrPanic; HasPerm and Explain deny as well. contract 2
@@ -55,6 +59,39 @@ func TestTypedNilIsInvalid(t *testing.T) {
 			require.ErrorIs(t, err, iam.ErrInvalid)
 		})
 	}
+	// The queries too: ErrInvalid naming the argument, never a panic that
+	// escapes.
+	queries := []struct {
+		name   string
+		run    func() error
+		naming string
+	}{
+		{"Perms, nil object", func() error { _, err := c.Perms(ctx, &tnUser{id: "u"}, nilDoc); return err }, "object"},
+		{"Perms, nil subject", func() error { _, err := c.Perms(ctx, nilUser, &tnDoc{id: "1"}); return err }, "subject"},
+		{"ListObjects, nil subject", func() error {
+			_, err := c.ListObjects(ctx, nilUser, "doc.read", "doc", iam.ListOptions{})
+			return err
+		}, "subject"},
+		{"AccessPlan, nil subject", func() error { _, err := c.AccessPlan(ctx, nilUser, "doc.read", "doc"); return err }, "subject"},
+		{"Holders, nil object", func() error { _, err := c.Holders(ctx, nilDoc, iam.HoldersOptions{}); return err }, "object"},
+	}
+	for _, q := range queries {
+		t.Run(q.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = q.run() })
+			require.ErrorIs(t, err, iam.ErrInvalid)
+			require.NotErrorIs(t, err, iam.ErrPanic)
+			require.Contains(t, err.Error(), "the "+q.naming+" is a nil")
+		})
+	}
+	// An object whose ObjectRef panics fails Perms with ErrPanic, as it
+	// fails a check.
+	var perr error
+	require.NotPanics(t, func() { _, perr = c.Perms(ctx, &tnUser{id: "u"}, tnPanicRef{}) })
+	require.ErrorIs(t, perr, iam.ErrPanic)
+	_, perr = c.Check(ctx, &tnUser{id: "u"}, "doc.read", tnPanicRef{})
+	require.ErrorIs(t, perr, iam.ErrPanic)
+
 	// A predicate that panics on its own is still ErrPanic.
 	boom, err := iam.New(iam.Policy{Rules: map[string]iam.Predicate{"x": iam.Pred("boom", func(context.Context, *tnUser, *tnDoc) bool { panic("boom") })}}, iam.NewMemoryStore())
 	require.NoError(t, err)
