@@ -15,7 +15,11 @@
 // set), an authenticated one 403, an object the loader does not find 404, a
 // method missing from a ByMethod map 405 (with Allow), a store or subject
 // failure 503 (a loader reports its store's failure by wrapping
-// ErrUnavailable), any other loader error or a checker fault 500. With
+// ErrUnavailable), any other loader error (a loader that panics too) or a
+// checker fault 500. A route over several permissions answers as a rule's
+// Or and And would: RequireAny allows when one permission allows though
+// another's check failed, RequireAll is a 403 when one is denied though
+// another's check failed. With
 // Options.HideForbidden, a denial on a route with a loader is a 404 too, so
 // that probing IDs does not tell which objects exist. A typed nil (an
 // interface holding a nil pointer) from the subject function is the
@@ -270,7 +274,7 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	anonymous := subj.SubjectID() == ""
 	var obj iam.Object
 	if loader != nil {
-		obj, err = loader(r)
+		obj, err = load(loader, r)
 		switch {
 		case errors.Is(err, ErrNotFound), errors.Is(err, iam.ErrNotFound):
 			g.refuse(w, r, http.StatusNotFound, "object not found", subj, perms[0], nil, err)
@@ -318,14 +322,37 @@ func (g *Guard) serve(w http.ResponseWriter, r *http.Request, next http.Handler,
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// load runs the route's loader; a loader that panics is a loader error
+// (500), not a dropped connection.
+func load(loader Loader, r *http.Request) (obj iam.Object, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			obj, err = nil, fmt.Errorf("iamhttp: the loader panicked: %v", p)
+		}
+	}()
+	return loader(r)
+}
+
 // decide checks perms (all, or any); it returns the deciding permission and,
 // for a refusal, its decision for the log. Each permission is asked once.
+// As the rules' Or and And do (docs/contract.md line 9), any-of allows when
+// one permission allows though another's check failed, and all-of denies
+// (403, not 503) when one is denied though another's check failed; else
+// the first failure is the answer.
 func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf bool, obj iam.Object) (bool, string, iam.Decision, error) {
-	var last iam.Decision
+	var (
+		last    iam.Decision
+		failed  error
+		failedP string
+		failedD iam.Decision
+	)
 	for _, p := range perms {
 		d, err := g.c.Decide(ctx, s, p, obj)
 		if err != nil {
-			return false, p, d, err
+			if failed == nil {
+				failed, failedP, failedD = err, p, d
+			}
+			continue
 		}
 		last = d
 		if anyOf && d.Allowed {
@@ -334,6 +361,9 @@ func (g *Guard) decide(ctx context.Context, s iam.Subject, perms []string, anyOf
 		if !anyOf && !d.Allowed {
 			return false, p, d, nil
 		}
+	}
+	if failed != nil {
+		return false, failedP, failedD, failed
 	}
 	return !anyOf, perms[len(perms)-1], last, nil
 }
