@@ -6,7 +6,7 @@
 // leaf of its rule), the audit trail and pending change requests.
 //
 //	h, err := iamadmin.New(checker, manager, iamadmin.Options{
-//		Subject: currentUser, // the application's signed-in user
+//		Subject: signedIn, // func(*http.Request) iam.Subject: the application's signed-in user (nil: nobody)
 //		Prefix:  "/admin/iam",
 //	})
 //	mux.Handle("/admin/iam/", h)

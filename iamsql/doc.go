@@ -16,9 +16,11 @@
 // iam_schema_migrations. Teams that run migrations themselves print the
 // script (MigrationScript, or `go run
 // github.com/iamgo/iam/iamsql/cmd/iam-schema postgres`) and open with
-// Options.SkipMigrations, which only checks the version. Four tables:
-// iam_profiles, iam_members, iam_grants and iam_parents; every read of a
-// check is one lookup on a primary key. Every value is a query parameter.
+// Options.SkipMigrations, which only checks the version. The tables:
+// iam_profiles, iam_members, iam_grants and iam_parents hold who holds
+// what (every read of a check is one lookup on a primary key), iam_audit
+// the Manager's trail, iam_revision and iam_changes the change log, and
+// iam_schema_migrations the applied migrations. Every value is a query parameter.
 // IDs are compared byte for byte ("Admin" and "admin" differ); PostgreSQL
 // rejects IDs with NUL bytes or invalid UTF-8.
 //

@@ -290,7 +290,7 @@ func (a *App) holders(w http.ResponseWriter, r *http.Request) {
 			if path.Via != h.Principal {
 				s += " via " + path.Via.String()
 			}
-			if path.On != iam.GlobalScope() {
+			if path.On != iam.GlobalScope() && path.On != (iam.Ref{}) { // a superuser's is on nothing
 				s += " on " + path.On.String()
 			}
 			ho.Paths = append(ho.Paths, s)
