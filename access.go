@@ -180,8 +180,8 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 }
 
 // ListObjects lists the objects of objType on which s holds perm (guardian's
-// get_objects_for_user; docs/contract.md lines 4 and 7d): all (ObjectList.All), or the IDs on
-// which s or one of its groups holds perm by a grant or local role, on the
+// get_objects_for_user; docs/contract.md lines 4 and 7d): all
+// (ObjectList.All), or the IDs on which s or one of its groups holds perm by a grant or local role, on the
 // object or a stored ancestor (ParentStore; an object's own Parents cannot
 // be followed here). A rule makes the list Partial. A nil, inactive or
 // anonymous subject gets no IDs (Partial when a rule may still allow

@@ -98,8 +98,8 @@ type Options struct {
 	// predicate's error): a bool cannot carry the error, so it is not
 	// lost. At most one record per permission per minute, with the count
 	// of those left out (a misspelt, undeclared name counts as a permission
-	// of its own, up to 256 such names); a cancelled context is logged at Debug, the rest
-	// at Warn. Nil means slog.Default(); slog.New(slog.DiscardHandler)
+	// of its own, up to 256 such names); a cancelled context is logged at
+	// Debug, the rest at Warn. Nil means slog.Default(); slog.New(slog.DiscardHandler)
 	// turns it off. Check, Require and Explain return their errors and log
 	// nothing.
 	Logger *slog.Logger
