@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ type memState struct {
 	// object IDs of each grant entry by type, and each parent's children.
 	held     shard.Lists[heldKey, string]
 	children shard.Lists[Ref, Ref]
+	// heldNames is every (type, permission or role) an object grant was
+	// ever stored under (a holder-less heldKey; never shrinks): a holder's
+	// object grants are found by one index lookup under each, not by a scan.
+	heldNames map[heldKey]struct{}
 }
 
 // heldKey names the objects of one type that one grant entry is on.
@@ -82,10 +87,14 @@ func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, e
 	return profilesOf(role, st.users.Range, st.groups.Range), nil
 }
 
-// GrantsHeldBy implements HolderGrantLister, scanning all grants: not for checks.
+// GrantsHeldBy implements HolderGrantLister, sorted by Ref, then permission
+// or role. It costs an index lookup per (type, permission or role) ever
+// granted, not a scan of the grants.
 func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
 	st := m.cur.Load()
-	return grantsHeldBy(holder, st.grants.Range, st.wide), nil
+	held := func(k heldKey) []string { return st.held.Get(m.hashHeld(k), k) }
+	set := func(on Ref) *GrantSet { gs, _ := st.grants.Get(st.seed, on.Type, on.ID); return gs }
+	return grantsHeldBy(holder, st.heldNames, held, set, st.wide), nil
 }
 
 func profilesOf(role string, users, groups func(func(string, *Holding) bool)) []Profile {
@@ -101,24 +110,36 @@ func profilesOf(role string, users, groups func(func(string, *Holding) bool)) []
 	return out
 }
 
-func grantsHeldBy(holder Principal, grants func(func(typ, id string, gs *GrantSet) bool), wide map[string]*GrantSet) []Grant {
+func grantsHeldBy(holder Principal, names map[heldKey]struct{}, held func(heldKey) []string,
+	set func(Ref) *GrantSet, wide map[string]*GrantSet) []Grant {
 	var out []Grant
-	collect := func(on Ref, gs *GrantSet) {
-		for i, e := range gs.entries {
-			if e.kind == holder.Kind && e.holder.Value() == holder.ID {
-				g := e.grant(on)
-				g.ExpiresAt = gs.expiresAt(i)
-				out = append(out, g)
+	add := func(on Ref, gs *GrantSet, i int) {
+		g := gs.entries[i].grant(on)
+		g.ExpiresAt = gs.expiresAt(i)
+		out = append(out, g)
+	}
+	h := unique.Make(holder.ID)
+	for k := range names {
+		k.e.holder, k.e.kind = h, holder.Kind
+		for _, id := range held(k) {
+			on := Ref{Type: k.typ.Value(), ID: id}
+			if gs := set(on); gs != nil {
+				if i := gs.index(k.e); i >= 0 {
+					add(on, gs, i)
+				}
 			}
 		}
 	}
-	grants(func(t, id string, gs *GrantSet) bool {
-		collect(Ref{Type: t, ID: id}, gs)
-		return true
-	})
 	for t, gs := range wide {
-		collect(StoredRef(t, ""), gs) // "" is the global set
+		for i, e := range gs.entries {
+			if e.kind == holder.Kind && e.holder == h {
+				add(StoredRef(t, ""), gs, i) // "" is the global set
+			}
+		}
 	}
+	slices.SortFunc(out, func(a, b Grant) int {
+		return cmp.Or(compareRefs(a.On, b.On), cmp.Compare(a.Role, b.Role), cmp.Compare(a.Perm, b.Perm))
+	})
 	return out
 }
 
@@ -230,6 +251,9 @@ type memTx struct {
 
 	held     *shard.ListsBatch[heldKey, string]
 	children *shard.ListsBatch[Ref, Ref]
+	// heldNames, copied before its first change (as wide).
+	heldNames    map[heldKey]struct{}
+	heldNamesNew bool
 
 	localRoles bool
 	expiring   bool
@@ -268,7 +292,7 @@ func (tx *memTx) RoleProfiles(_ context.Context, role string) ([]Profile, error)
 }
 
 func (tx *memTx) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
-	return grantsHeldBy(holder, tx.grants.Range, tx.wide), nil
+	return grantsHeldBy(holder, tx.heldNames, tx.held.Get, tx.grantSet, tx.wide), nil
 }
 
 // update runs fn with a transaction, publishing it if fn returns nil.
@@ -282,7 +306,7 @@ func (m *MemoryStore) update(ctx context.Context, fn func(tx *memTx) error) erro
 	tx := &memTx{m: m, users: st.users.Edit(m.hash), groups: st.groups.Edit(m.hash),
 		grants: st.grants.Edit(m.seed), wide: st.wide, parents: st.parents.Edit(m.seed),
 		held: st.held.Edit(m.hashHeld, strings.Compare), children: st.children.Edit(m.hashRef, compareRefs),
-		localRoles: st.localRoles, expiring: st.expiring}
+		heldNames: st.heldNames, localRoles: st.localRoles, expiring: st.expiring}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -291,7 +315,7 @@ func (m *MemoryStore) update(ctx context.Context, fn func(tx *memTx) error) erro
 	}
 	m.publish(&memState{gen: st.gen + 1, localRoles: tx.localRoles, expiring: tx.expiring, users: tx.users.Commit(), groups: tx.groups.Commit(),
 		grants: tx.grants.Commit(), wide: tx.wide, parents: tx.parents.Commit(),
-		held: tx.held.Commit(), children: tx.children.Commit()})
+		held: tx.held.Commit(), children: tx.children.Commit(), heldNames: tx.heldNames})
 	return nil
 }
 
@@ -496,7 +520,18 @@ func (tx *memTx) Grant(_ context.Context, g Grant) error {
 	tx.setGrantSet(on, newGrantSet(append(entries, e), exps))
 	tx.localRoles = tx.localRoles || e.role
 	if on.ID != "" {
-		tx.held.Add(heldKey{e, unique.Make(on.Type)}, on.ID)
+		k := heldKey{e, unique.Make(on.Type)}
+		tx.held.Add(k, on.ID)
+		k.e.holder, k.e.kind = unique.Handle[string]{}, 0
+		if _, ok := tx.heldNames[k]; !ok {
+			if !tx.heldNamesNew {
+				tx.heldNames, tx.heldNamesNew = maps.Clone(tx.heldNames), true
+				if tx.heldNames == nil {
+					tx.heldNames = map[heldKey]struct{}{}
+				}
+			}
+			tx.heldNames[k] = struct{}{}
+		}
 	}
 	return nil
 }

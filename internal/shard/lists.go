@@ -73,6 +73,16 @@ func (b *ListsBatch[K, E]) Remove(k K, e E) {
 	ed.adds = slices.DeleteFunc(ed.adds, func(x E) bool { return x == e })
 }
 
+// Get returns k's list as Commit would leave it, edits included. It is
+// shared or new: do not modify it.
+func (b *ListsBatch[K, E]) Get(k K) []E {
+	if ed, ok := b.pending[k]; ok {
+		return b.merge(ed)
+	}
+	v, _ := b.outer.Get(k)
+	return v
+}
+
 // Commit returns the edited Lists. The batch must not be used afterwards.
 func (b *ListsBatch[K, E]) Commit() Lists[K, E] {
 	for k, ed := range b.pending {
