@@ -139,6 +139,31 @@ func ExampleChecker_Check() {
 	// denied blog.add_post: inactive subject <nil>
 }
 
+// Decide answers as HasPerm does (from the answer cache when it can) and
+// returns the error; an allow says only that, a denial says why.
+func ExampleChecker_Decide() {
+	ctx := context.Background()
+	author := &iam.Role{Name: "blog.author", Perms: []string{"blog.add_post"}}
+	checker, err := iam.New(iam.Policy{Roles: []*iam.Role{author}, Perms: []iam.Perm{{Name: "blog.add_post"}, {Name: "blog.publish_post"}}},
+		iam.NewMemoryStore())
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = checker.AssignRole(ctx, iam.Profile{Holder: iam.User("ann"), Role: "blog.author", Active: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ann := &User{ID: "ann"}
+	for _, perm := range []string{"blog.add_post", "blog.publish_post", "blog.add_psot"} {
+		d, err := checker.Decide(ctx, ann, perm, nil)
+		fmt.Println(d, err)
+	}
+	// Output:
+	// allowed blog.add_post <nil>
+	// denied blog.publish_post: no grant <nil>
+	// denied blog.add_psot: error iam: unknown permission: "blog.add_psot"
+}
+
 func ExampleChecker_Explain() {
 	ctx := context.Background()
 	editor := &iam.Role{Name: "blog.editor", Perms: []string{"blog.change_post"}}

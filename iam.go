@@ -71,15 +71,22 @@ func claimsSuperuser(s Subject) bool {
 // role grants or a rule is keyed by is declared implicitly (with no type
 // restriction). When Perms is not empty it is the complete list: a role or a
 // rule naming anything else is a policy error, which catches typos.
+//
+// New copies the policy (not the Roles it points to, which must not be
+// modified after New, nor the Predicates, which are immutable): a Policy
+// may be changed or reused once New has returned.
 type Policy struct {
+	// Roles are the roles a profile or a local-role grant can name.
 	Roles []*Role
+	// Perms, if not empty, declares every permission (see above).
 	Perms []Perm
 	// Rules are extra ways to hold a permission: the rule for a permission
 	// is evaluated when no role or grant gives it.
 	Rules map[string]Predicate
 }
 
-// Options tunes a Checker. The zero value is ready to use.
+// Options tunes a Checker. The zero value is ready to use. New reads it
+// once; Now and Logger are then called from any goroutine that checks.
 type Options struct {
 	// Now is the clock of profile and grant expiry. Nil means time.Now.
 	Now func() time.Time
@@ -375,6 +382,8 @@ const (
 
 var reasonNames = [...]string{"no grant", "inactive subject", "error", "superuser", "global role", "local role", "grant", "rule", "no subject"}
 
+// String returns the reason in words, as Decision.String prints it
+// ("grant", "global role", ...).
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -422,6 +431,9 @@ func (d Decision) String() string {
 		b.WriteString("denied ")
 	}
 	b.WriteString(d.Perm)
+	if d.Allowed && d.Reason == ReasonNone {
+		return b.String() // Decide's allow: how was not looked for
+	}
 	b.WriteString(": ")
 	b.WriteString(d.Reason.String())
 	if d.Role != "" {

@@ -393,7 +393,7 @@ type scope struct {
 
 func (sc scope) String() string {
 	switch {
-	case sc.on == GlobalScope():
+	case sc.on.Type == "": // GlobalScope(), or the zero scope of a profile
 		return "globally"
 	case !sc.on.IsObject():
 		return "on every " + sc.on.Type

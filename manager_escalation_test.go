@@ -859,3 +859,43 @@ func TestEscalationAncestorGrants(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalationMessageNamesTheScope: a refused change says where the
+// actor lacks the stake, in words, for every kind of scope (a profile is a
+// global change). contract 19
+func TestEscalationMessageNamesTheScope(t *testing.T) {
+	ctx := context.Background()
+	mgr := &iam.Role{Name: "mgr", Perms: []string{iam.PermManageRoles, iam.PermManageGrants, "doc.read"}}
+	writer := &iam.Role{Name: "writer", Perms: []string{"doc.read", "doc.write"}}
+	store := iam.NewMemoryStore()
+	c, err := iam.New(iam.Policy{Roles: []*iam.Role{mgr, writer}}, store)
+	require.NoError(t, err)
+	require.NoError(t, store.PutProfile(ctx, iam.Profile{Holder: iam.User("alice"), Role: "mgr", Active: true}))
+	// A bare Ref is judged as refusing global roles: on doc:1, alice
+	// manages by her own grant there.
+	require.NoError(t, store.Grant(ctx, iam.Grant{Holder: iam.User("alice"), Perm: iam.PermManageGrants, On: iam.Ref{Type: "doc", ID: "1"}}))
+	m := iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
+	alice := &escUser{id: "alice"}
+	bob := iam.User("bob")
+	tests := []struct {
+		name   string
+		change iam.Change
+		want   string
+	}{
+		{"profile", iam.Change{Kind: iam.ChangePutProfile, Profile: iam.Profile{Holder: bob, Role: "writer", Active: true}},
+			"actor lacks doc.write globally"},
+		{"global grant", iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: bob, Perm: "doc.write", On: iam.GlobalScope()}},
+			"actor lacks doc.write globally"},
+		{"type grant", iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: bob, Perm: "doc.write", On: iam.TypeScope("doc")}},
+			"actor lacks doc.write on every doc"},
+		{"object grant", iam.Change{Kind: iam.ChangeGrant, Grant: iam.Grant{Holder: bob, Perm: "doc.write", On: iam.Ref{Type: "doc", ID: "1"}}},
+			"actor lacks doc.write on doc:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := m.Apply(ctx, alice, tt.change)
+			require.ErrorIs(t, err, iam.ErrEscalation)
+			require.Contains(t, err.Error(), tt.want)
+		})
+	}
+}

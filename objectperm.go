@@ -165,12 +165,12 @@ type Perm struct {
 
 // Grant gives a permission or a local role (exactly one of Perm and Role)
 // to a user or a group on On: an object, TypeScope(t) or GlobalScope() (see
-// Ref).
+// Ref). A Grant is a plain value.
 type Grant struct {
-	Holder Principal
-	Perm   string
-	Role   string
-	On     Ref
+	Holder Principal // a user or a group
+	Perm   string    // the permission granted, or
+	Role   string    // the local role granted
+	On     Ref       // where
 	// ExpiresAt, if set, ends the grant: from then on it gives nothing, to
 	// checks, access queries and the Manager alike, as Profile.ExpiresAt
 	// ends a profile. Granting the same grant again replaces its expiry;

@@ -53,9 +53,9 @@ func (p Principal) Valid() bool {
 // ProfileData or in a rule with PredProfile. A Profile is a plain value;
 // stores copy what they keep, and Data must not be modified once handed over.
 type Profile struct {
-	Holder    Principal
-	Role      string
-	Active    bool
+	Holder    Principal // a user or a group
+	Role      string    // the global role held
+	Active    bool      // false: held in name only (deactivated)
 	ExpiresAt time.Time // zero: never expires
 	Data      []byte    // JSON, may be empty
 }
