@@ -305,6 +305,13 @@ func TestChangePollBound(t *testing.T) {
 			g := iam.Grant{Holder: iam.User("ann"), Perm: "doc.view", On: doc("1")}
 			require.NoError(t, a.Grant(ctx, g))
 			eventually(t, func() bool { return cb.HasPerm(ctx, user("ann"), "doc.view", doc("1")) }, "b sees the grant")
+			// Once b has read the grant's row, its cache keeps the allow
+			// until the log says otherwise: only the revoke's row, read
+			// by the poll, can retire it (a poll that ran after the first
+			// check retired that answer, and a fresh read would have seen
+			// the revoke without the log).
+			eventually(t, func() bool { return b.ListenerStats().LogRows >= 1 }, "b reads the grant's row")
+			require.True(t, cb.HasPerm(ctx, user("ann"), "doc.view", doc("1")))
 			require.NoError(t, a.Revoke(ctx, g))
 			eventually(t, func() bool { return !cb.HasPerm(ctx, user("ann"), "doc.view", doc("1")) }, "b reads the revoke from the log")
 			st := b.ListenerStats()
