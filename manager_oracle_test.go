@@ -16,8 +16,8 @@ import (
 // TestManagerOracleMemory judges the Manager by brute force on the
 // MemoryStore: after every accepted change, no user of the fixture can do
 // anything that neither it could before nor the actor can (more than
-// 10,000 accepted changes over random fixtures; IAM_ORACLE_SEED replays a
-// run). contract 19
+// 10,000 accepted changes over random fixtures, with profiles and grants
+// that expire; IAM_ORACLE_SEED replays a run). contract 7d, contract 19
 func TestManagerOracleMemory(t *testing.T) {
 	iamtest.ManagerOracle(t, func(t *testing.T) iam.Store { return iam.NewMemoryStore() }, iamtest.OracleOptions{
 		Fixtures:          60,

@@ -106,6 +106,20 @@ type OracleReport struct {
 	// drifted towards everyone holding everything (only denied triples can
 	// reveal an escalation).
 	AllowedStart, AllowedEnd, Triples int
+	// ExpiringGrants counts accepted grants carrying an ExpiresAt,
+	// ExpiredGrants those of them already past on the fixture's clock
+	// (they give nothing); ExpiryOutcomes counts the outcomes of the
+	// changes made to probe expiry, e.g. "hand on an expired grant
+	// ErrEscalation" (an actor passing on what its expired grant named),
+	// "re-grant accepted" (a grant again with another expiry).
+	ExpiringGrants, ExpiredGrants int
+	ExpiryOutcomes                map[string]int
+	// Disagreements counts changes after which the Checker's answer for
+	// some triple differs from the oracle's own model of access (a fault
+	// of the Checker, the store, or the model); DisagreementReports are the
+	// first accounts. They fail the test unless RecordOnly.
+	Disagreements       int
+	DisagreementReports []string
 	// Findings are the first escalations, with the full report.
 	Findings []OracleFinding
 	// OtherErrors are the first distinct messages of refusals counted as
@@ -135,27 +149,37 @@ const (
 // superuser and often an inactive user, objects of two or three types with
 // parents up to three levels deep, some refusing global roles, and grants
 // of permissions and local roles on objects, types and globally, to users
-// and groups), random changes of every kind by random actors are applied
-// one after another. For every change the Manager accepts, every
-// (user, permission, object or nil) triple of the fixture must satisfy
+// and groups, some expiring and some expired), random changes of every
+// kind by random actors are applied one after another. Grant changes
+// sometimes carry an ExpiresAt before, at or after the fixture's fixed
+// clock, grant again what is held with another expiry (which replaces
+// it), or hand on what one of the actor's expired grants names. For every
+// change the Manager accepts, every (user, permission, object or nil)
+// triple of the fixture must satisfy
 //
 //	after(u,p,o) ⇒ before(u,p,o) ∨ actor(p,o)
 //
-// where "can" is Checker.Check allowing with a nil error and actor(p,o) is
-// the actor's own answer before the change. (The superuser and the
-// inactive user are not among the u: their answers do not depend on the
-// store; nor are triples of a permission declared for other types than
-// the object's, always denied with ErrWrongType. Groups act through their
-// members.) A violation is an escalation,
-// reported with the fixture, the state, the actor, the change and the
-// triple. The oracle derives nothing from the Manager: it reads only the
-// Checker's answers. A change refused with ErrEscalation is applied through
-// the store to see whether it would have escalated (if not, the refusal is
-// counted over-strict: harmless in this fixture, e.g. a group with no
-// members, which a Manager cannot rely on), then undone, and the undo is
-// checked to restore every answer. The store is also compared with the fixture's own record of who
+// where actor(p,o) is the actor's own answer before the change. The
+// answers are the oracle's own: it works out from its record of the store
+// and the policy what each user can do (contract 2 to 7d, 9, 14 and 14b:
+// an expired profile or grant gives nothing), so that a mistake the Manager
+// shares with the Checker, whose checks it runs, cannot hide an
+// escalation. The Checker's answers (Check allowing with a nil error) are
+// compared with those after every change, and a difference fails the run
+// too. (The superuser and the inactive user are not among the u: their
+// answers do not depend on the store; nor are triples of a permission
+// declared for other types than the object's, always denied with
+// ErrWrongType. Groups act through their members.) A violation is an
+// escalation, reported with the fixture, the state, the actor, the change
+// and the triple. The oracle derives nothing from the Manager. A change
+// refused with ErrEscalation is applied through the store to see whether
+// it would have escalated (if not, the refusal is counted over-strict:
+// harmless in this fixture, e.g. a group with no members, which a Manager
+// cannot rely on), then undone, and the undo is checked to restore every
+// answer. The store is also compared with the fixture's own record of who
 // holds what after every change: an accepted change writes exactly itself,
-// a refused one nothing.
+// a refused one nothing; a grant is one per holder, permission or role and
+// ref, whatever its expiry.
 //
 // newStore is called once per fixture and must return an empty store that
 // implements iam.ParentStore. Fixtures run as parallel subtests named
@@ -180,7 +204,7 @@ func ManagerOracle(t *testing.T, newStore func(t *testing.T) iam.Store, o Oracle
 	}
 	t.Logf("manager oracle: seed %d (replay with %s=%d)", seed, OracleSeedEnv, seed)
 
-	total := OracleReport{Refused: map[string]int{}, EscalationKinds: map[string]int{}, OverStrictKinds: map[string]int{}, ByActor: map[string]int{}}
+	total := OracleReport{Refused: map[string]int{}, EscalationKinds: map[string]int{}, OverStrictKinds: map[string]int{}, ByActor: map[string]int{}, ExpiryOutcomes: map[string]int{}}
 	var mu sync.Mutex
 	ran := 0
 	start := time.Now()
@@ -212,6 +236,8 @@ func ManagerOracle(t *testing.T, newStore func(t *testing.T) iam.Store, o Oracle
 		t.Logf("manager oracle%s: %d triples of plain users, %.0f%% allowed at the start, %.0f%% at the end", name,
 			total.Triples, 100*float64(total.AllowedStart)/float64(total.Triples), 100*float64(total.AllowedEnd)/float64(total.Triples))
 	}
+	t.Logf("manager oracle%s: %d accepted grants with an expiry (%d already expired); changes probing expiry: %v; the Checker disagreed with the model after %d changes",
+		name, total.ExpiringGrants, total.ExpiredGrants, total.ExpiryOutcomes, total.Disagreements)
 	if len(total.EscalationKinds) > 0 {
 		t.Logf("manager oracle%s: escalations by kind: %v", name, total.EscalationKinds)
 	}
@@ -241,6 +267,17 @@ func (r *OracleReport) merge(o OracleReport) {
 	r.AllowedStart += o.AllowedStart
 	r.AllowedEnd += o.AllowedEnd
 	r.Triples += o.Triples
+	r.ExpiringGrants += o.ExpiringGrants
+	r.ExpiredGrants += o.ExpiredGrants
+	r.Disagreements += o.Disagreements
+	for k, v := range o.ExpiryOutcomes {
+		r.ExpiryOutcomes[k] += v
+	}
+	for _, d := range o.DisagreementReports {
+		if len(r.DisagreementReports) < maxFullReports {
+			r.DisagreementReports = append(r.DisagreementReports, d)
+		}
+	}
 	for k, v := range o.Refused {
 		r.Refused[k] += v
 	}
@@ -355,7 +392,11 @@ type memberKey struct{ user, group string }
 type oModel struct {
 	profiles map[profKey]iam.Profile
 	members  map[memberKey]bool
-	grants   map[iam.Grant]bool
+	// grants maps each grant's identity (grantKey: holder, permission or
+	// role, ref) to its expiry (zero: none), as a store keeps them:
+	// granting again replaces the expiry, revoking removes the grant
+	// whatever its expiry.
+	grants map[iam.Grant]time.Time
 }
 
 // apply records ch as the store would apply it; false when the store
@@ -376,9 +417,9 @@ func (m *oModel) apply(ch iam.Change) bool {
 	case iam.ChangeDeleteProfile:
 		delete(m.profiles, k)
 	case iam.ChangeGrant:
-		m.grants[ch.Grant] = true
+		m.grants[grantKey(ch.Grant)] = ch.Grant.ExpiresAt
 	case iam.ChangeRevoke:
-		delete(m.grants, ch.Grant)
+		delete(m.grants, grantKey(ch.Grant))
 	case iam.ChangeAddMember:
 		m.members[memberKey{ch.User, ch.Group}] = true
 	case iam.ChangeRemoveMember:
@@ -396,7 +437,7 @@ type oFixture struct {
 
 	perms     []iam.Perm
 	roles     []*iam.Role
-	rules     map[string]iam.Predicate
+	rules     map[string]*oPred
 	dataRoles []*iam.Role // roles whose data a PredProfile leaf reads
 	groups    []string
 	types     []string
@@ -417,7 +458,9 @@ type oFixture struct {
 	tripleIdx map[oTripleKey]int
 
 	model oModel
-	cur   []answer // the answers before the next change
+	cur   []answer // the Checker's answers before the next change
+	mcur  []bool   // the model's answers before the next change
+	ix    *oIndex  // the policy and objects as the model reads them
 }
 
 type oTriple struct {
@@ -478,7 +521,7 @@ func genFixture(rng *rand.Rand, idx int) *oFixture {
 		model: oModel{
 			profiles: map[profKey]iam.Profile{},
 			members:  map[memberKey]bool{},
-			grants:   map[iam.Grant]bool{},
+			grants:   map[iam.Grant]time.Time{},
 		},
 	}
 	f.types = []string{"doc", "folder"}
@@ -670,75 +713,83 @@ func genFixture(rng *rand.Rand, idx int) *oFixture {
 
 // genRules makes the rules: random trees over the fixture's leaves for
 // some permissions, one with Not(HasRole(x)) and one with Not(is_private).
-func genRules(rng *rand.Rand, f *oFixture, regular []iam.Perm) map[string]iam.Predicate {
-	isPrivate := iam.Pred("is_private", func(_ context.Context, _ iam.Subject, o *oObj) bool {
-		return o != nil && o.private
-	})
-	isOwner := iam.Pred("is_owner", func(_ context.Context, s iam.Subject, o *oObj) bool {
-		return o != nil && o.owner != "" && o.owner == s.SubjectID()
-	})
-	inSectionA := iam.Pred("in_section_a", func(_ context.Context, _ iam.Subject, o *oObj) bool {
-		return o != nil && o.section == "a"
-	})
-	var positive []iam.Predicate // leaves that a change can turn true
+// Each rule is built twice, as the policy's Predicate and as the oracle's
+// own tree, which the model evaluates without the library.
+func genRules(rng *rand.Rand, f *oFixture, regular []iam.Perm) map[string]*oPred {
+	objLeaf := func(name string, fn func(u iam.Subject, o *oObj) bool) *oPred {
+		return &oPred{op: opObj, fn: fn, pred: iam.Pred(name, func(_ context.Context, s iam.Subject, o *oObj) bool { return fn(s, o) })}
+	}
+	isPrivate := objLeaf("is_private", func(_ iam.Subject, o *oObj) bool { return o != nil && o.private })
+	isOwner := objLeaf("is_owner", func(s iam.Subject, o *oObj) bool { return o != nil && o.owner != "" && o.owner == s.SubjectID() })
+	inSectionA := objLeaf("in_section_a", func(_ iam.Subject, o *oObj) bool { return o != nil && o.section == "a" })
+	hasRole := func(r *iam.Role) *oPred { return &oPred{op: opRole, role: r.Name, pred: iam.HasRole(r)} }
+	var positive []*oPred // leaves that a change can turn true
 	for _, r := range f.roles {
-		positive = append(positive, iam.HasRole(r))
+		positive = append(positive, hasRole(r))
 	}
 	for _, g := range f.groups {
-		positive = append(positive, iam.InGroup(g))
+		positive = append(positive, &oPred{op: opGroup, group: g, pred: iam.InGroup(g)})
 	}
 	for _, r := range f.dataRoles {
-		positive = append(positive, iam.PredProfile("sections_of_"+r.Name, r, func(_ context.Context, _ iam.Subject, o *oObj, d oData) bool {
-			if o == nil {
-				return len(d.Sections) > 0
-			}
-			return o.section != "" && slices.Contains(d.Sections, o.section)
-		}))
+		positive = append(positive, &oPred{op: opProfile, role: r.Name,
+			pred: iam.PredProfile("sections_of_"+r.Name, r, func(_ context.Context, _ iam.Subject, o *oObj, d oData) bool { return sectionsAllow(o, d) })})
 	}
 	leaves := append(slices.Clone(positive), isPrivate, isOwner, inSectionA)
-	var tree func(depth int) iam.Predicate
-	tree = func(depth int) iam.Predicate {
+	not := func(k *oPred) *oPred { return &oPred{op: opNot, kids: []*oPred{k}, pred: iam.Not(k.pred)} }
+	and := func(kids ...*oPred) *oPred { return &oPred{op: opAnd, kids: kids, pred: iam.And(preds(kids)...)} }
+	or := func(kids ...*oPred) *oPred { return &oPred{op: opOr, kids: kids, pred: iam.Or(preds(kids)...)} }
+	var tree func(depth int) *oPred
+	tree = func(depth int) *oPred {
 		if depth == 0 || chance(rng, 0.35) {
 			return pick(rng, leaves)
 		}
 		switch rng.IntN(8) {
 		case 0:
-			return iam.Not(tree(depth - 1))
+			return not(tree(depth - 1))
 		case 1, 2, 3, 4:
-			return iam.And(tree(depth-1), tree(depth-1))
+			return and(tree(depth-1), tree(depth-1))
 		default:
-			kids := []iam.Predicate{tree(depth - 1), tree(depth - 1)}
+			kids := []*oPred{tree(depth - 1), tree(depth - 1)}
 			if chance(rng, 0.3) {
 				kids = append(kids, tree(depth-1))
 			}
-			return iam.Or(kids...)
+			return or(kids...)
 		}
 	}
-	rules := map[string]iam.Predicate{}
+	rules := map[string]*oPred{}
 	for _, p := range regular {
 		if chance(rng, 0.35) {
 			rules[p.Name] = tree(3)
 		}
 	}
 	if chance(rng, 0.3) {
-		rules[iam.PermManageRoles] = pick(rng, []iam.Predicate{isOwner, iam.And(isOwner, pick(rng, positive)), tree(2)})
+		rules[iam.PermManageRoles] = pick(rng, []*oPred{isOwner, and(isOwner, pick(rng, positive)), tree(2)})
 	}
 	if chance(rng, 0.2) {
-		rules[iam.PermManageGrants] = pick(rng, []iam.Predicate{isOwner, tree(2)})
+		rules[iam.PermManageGrants] = pick(rng, []*oPred{isOwner, tree(2)})
 	}
 	// The two required shapes, on two different permissions.
 	ps := rng.Perm(len(regular))
-	notRole := iam.And(pick(rng, positive), iam.Not(iam.HasRole(pick(rng, f.roles))))
-	notPrivate := iam.And(pick(rng, positive), iam.Not(isPrivate))
-	for i, extra := range []iam.Predicate{notRole, notPrivate} {
+	notRole := and(pick(rng, positive), not(hasRole(pick(rng, f.roles))))
+	notPrivate := and(pick(rng, positive), not(isPrivate))
+	for i, extra := range []*oPred{notRole, notPrivate} {
 		name := regular[ps[i]].Name
 		if r, ok := rules[name]; ok && chance(rng, 0.5) {
-			rules[name] = iam.Or(r, extra)
+			rules[name] = or(r, extra)
 		} else {
 			rules[name] = extra
 		}
 	}
 	return rules
+}
+
+// sectionsAllow is the body of the PredProfile leaves: the profile's
+// sections hold the object's (at model level: the profile names some).
+func sectionsAllow(o *oObj, d oData) bool {
+	if o == nil {
+		return len(d.Sections) > 0
+	}
+	return o.section != "" && slices.Contains(d.Sections, o.section)
 }
 
 // honours reports whether the policy lets g give anything: a grant of one
@@ -757,7 +808,11 @@ func (f *oFixture) honours(g iam.Grant) bool {
 }
 
 func (f *oFixture) policy() iam.Policy {
-	return iam.Policy{Roles: f.roles, Perms: f.perms, Rules: f.rules}
+	rules := make(map[string]iam.Predicate, len(f.rules))
+	for name, r := range f.rules {
+		rules[name] = r.pred
+	}
+	return iam.Policy{Roles: f.roles, Perms: f.perms, Rules: rules}
 }
 
 func (f *oFixture) principals() []iam.Principal {
@@ -832,6 +887,32 @@ func (f *oFixture) randRef(rng *rand.Rand, perm *iam.Perm) iam.Ref {
 	}
 }
 
+// grantExpiry returns an expiry for a grant: mostly none, else in the past
+// (the grant gives nothing), in the future (it gives what it names, on the
+// fixture's fixed clock), the clock's own instant (nothing: a grant ends at
+// its ExpiresAt) or a second later.
+func (f *oFixture) grantExpiry(rng *rand.Rand) time.Time {
+	switch x := rng.Float64(); {
+	case x < 0.12:
+		return f.pastExpiry(rng)
+	case x < 0.24:
+		return f.futureExpiry(rng)
+	case x < 0.26:
+		return f.now
+	case x < 0.27:
+		return f.now.Add(time.Second)
+	}
+	return time.Time{}
+}
+
+func (f *oFixture) pastExpiry(rng *rand.Rand) time.Time {
+	return f.now.Add(-time.Duration(1+rng.IntN(48)) * time.Hour)
+}
+
+func (f *oFixture) futureExpiry(rng *rand.Rand) time.Time {
+	return f.now.Add(time.Duration(1+rng.IntN(48)) * time.Hour)
+}
+
 func (f *oFixture) randGrant(rng *rand.Rand, holder iam.Principal) iam.Grant {
 	g := iam.Grant{Holder: holder}
 	if chance(rng, 0.6) {
@@ -871,7 +952,7 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 				}
 			}
 			for _, g := range slices.SortedFunc(maps.Keys(f.model.grants), compareGrants) {
-				if err := tx.Grant(ctx, g); err != nil {
+				if err := tx.Grant(ctx, withExpiry(g, f.model.grants[g])); err != nil {
 					return err
 				}
 			}
@@ -886,9 +967,11 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 	put := func(p iam.Profile) {
 		f.model.profiles[profKey{p.Holder, p.Role}] = p
 	}
+	// grant keeps the first of two grants with one identity: a random
+	// expired grant does not take the place of an actor's live one.
 	grant := func(g iam.Grant) {
-		if f.honours(g) {
-			f.model.grants[g] = true
+		if _, dup := f.model.grants[grantKey(g)]; !dup && f.honours(g) {
+			f.model.grants[grantKey(g)] = g.ExpiresAt
 		}
 	}
 	live := func(p iam.Profile) iam.Profile { p.Active, p.ExpiresAt = true, time.Time{}; return p }
@@ -917,6 +1000,11 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.GlobalScope()})
 				}
 			}
+			// Sometimes a grant that has expired, which gives it nothing
+			// to hand on.
+			if chance(rng, 0.5) {
+				grant(withExpiry(f.randGrant(rng, holder), f.pastExpiry(rng)))
+			}
 		case slices.Contains(f.partial, i):
 			if chance(rng, 0.5) {
 				put(live(f.randProfile(rng, holder, byName["r.mgr"])))
@@ -927,9 +1015,13 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 			for range 1 + rng.IntN(2) {
 				put(live(f.randProfile(rng, holder, pick(rng, f.roles[3:]))))
 			}
-			// Powers on part of the fixture: the powerful role on a folder,
-			// permissions on a type.
-			grant(iam.Grant{Holder: holder, Role: "r.power", On: f.objects[rng.IntN(2)].ref})
+			// Powers on part of the fixture: the powerful role on a folder
+			// (sometimes expired), permissions on a type.
+			power := iam.Grant{Holder: holder, Role: "r.power", On: f.objects[rng.IntN(2)].ref}
+			if chance(rng, 0.2) {
+				power.ExpiresAt = f.pastExpiry(rng)
+			}
+			grant(power)
 			for range 1 + rng.IntN(3) {
 				p := pick(rng, f.perms)
 				grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.TypeScope(pick(rng, f.types))})
@@ -938,6 +1030,10 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 				if chance(rng, 0.3) {
 					grant(iam.Grant{Holder: holder, Perm: p.Name, On: iam.GlobalScope()})
 				}
+			}
+			// Expired grants, of what the actor may hold no longer.
+			for range 2 + rng.IntN(2) {
+				grant(withExpiry(f.randGrant(rng, holder), f.pastExpiry(rng)))
 			}
 		}
 		if i == f.super || slices.Contains(f.strong, i) {
@@ -982,7 +1078,7 @@ func (f *oFixture) seed(ctx context.Context, t *testing.T, rng *rand.Rand, c *ia
 		} else {
 			holder = iam.Group(pick(rng, f.groups))
 		}
-		grant(f.randGrant(rng, holder))
+		grant(withExpiry(f.randGrant(rng, holder), f.grantExpiry(rng)))
 	}
 }
 
@@ -993,6 +1089,7 @@ type oChange struct {
 	actor     int // index into users: the one who applies (or approves)
 	approve   bool
 	requester int
+	expiry    string // for the counts: how the change involves an expiry ("" none)
 }
 
 func (f *oFixture) randActor(rng *rand.Rand) int {
@@ -1175,14 +1272,13 @@ func compareMembers(a, b memberKey) int {
 	return cmp.Or(strings.Compare(a.user, b.user), strings.Compare(a.group, b.group))
 }
 
-// can is actor's current answer for (perm, obj), false for a triple of
-// the wrong type.
+// can is actor's current answer for (perm, obj) by the model, false for a
+// triple of the wrong type.
 func (f *oFixture) can(actor, perm, obj int) bool {
 	if _, ok := f.tripleIdx[oTripleKey{perm, obj}]; !ok {
 		return false
 	}
-	ok, _ := f.actorCan(f.cur, actor, perm, obj)
-	return ok
+	return f.actorCanModel(f.mcur, actor, perm, obj)
 }
 
 // rolePerms returns the indexes of the permissions r grants, Includes
@@ -1311,12 +1407,44 @@ func (f *oFixture) randChange(rng *rand.Rand, approvals bool) oChange {
 		}
 	case x < 0.58:
 		ch.Kind = iam.ChangeGrant
-		holder := f.randTarget(rng, c.actor, false)
-		g, ok := f.plausibleGrant(rng, c.actor, holder)
-		if !ok || chance(rng, 0.3) {
-			g = f.randGrant(rng, holder)
-			for f.avoid(rng, c.actor, g.Role) {
-				g.Role = f.randRole(rng, c.actor).Name
+		var g iam.Grant
+		ok := false
+		switch y := rng.Float64(); {
+		case y < 0.2:
+			// What one of the actor's expired grants named, handed on
+			// live: the expired grant gives the actor nothing to hand on.
+			if g, ok = f.expiredGrantOf(rng, c.actor); ok {
+				g.Holder = f.randTarget(rng, c.actor, false)
+				g.ExpiresAt = time.Time{}
+				if chance(rng, 0.3) {
+					g.ExpiresAt = f.futureExpiry(rng)
+				}
+				c.expiry = "hand on an expired grant"
+			}
+		case y < 0.32:
+			// A grant again with another expiry, which replaces its own:
+			// an expired grant made live again, or a live one ended.
+			if g, ok = retry(func() (iam.Grant, bool) {
+				g, ok := randKey(rng, f.model.grants, compareGrants)
+				return g, ok && !f.avoid(rng, c.actor, g.Role) && !f.keep(rng, g.Holder) && !f.selfish(rng, c.actor, g.Holder)
+			}); ok {
+				g.ExpiresAt = f.grantExpiry(rng)
+				c.expiry = "re-grant"
+			}
+		}
+		if !ok {
+			holder := f.randTarget(rng, c.actor, false)
+			if g, ok = f.plausibleGrant(rng, c.actor, holder); !ok || chance(rng, 0.3) {
+				g = f.randGrant(rng, holder)
+				for f.avoid(rng, c.actor, g.Role) {
+					g.Role = f.randRole(rng, c.actor).Name
+				}
+			}
+			if g.ExpiresAt = f.grantExpiry(rng); !g.ExpiresAt.IsZero() {
+				c.expiry = "grant expiring"
+				if !f.live(g.ExpiresAt) {
+					c.expiry = "grant expired"
+				}
 			}
 		}
 		ch.Grant = g
@@ -1329,6 +1457,11 @@ func (f *oFixture) randChange(rng *rand.Rand, approvals bool) oChange {
 			ch.Grant = g
 		} else {
 			ch.Grant = f.randGrant(rng, f.randTarget(rng, c.actor, false))
+		}
+		if chance(rng, 0.1) {
+			// A revocation removes the grant whatever expiry it names.
+			ch.Grant.ExpiresAt = pick(rng, []time.Time{f.pastExpiry(rng), f.futureExpiry(rng)})
+			c.expiry = "revoke naming an expiry"
 		}
 	case x < 0.91:
 		ch.Kind = iam.ChangeAddMember
@@ -1365,12 +1498,35 @@ func (f *oFixture) randChange(rng *rand.Rand, approvals bool) oChange {
 	return c
 }
 
+// expiredGrantOf returns one of the model's expired grants to actor or a
+// group it is in.
+func (f *oFixture) expiredGrantOf(rng *rand.Rand, actor int) (iam.Grant, bool) {
+	u := f.users[actor]
+	var gs []iam.Grant
+	// In order: avoid draws from rng.
+	for _, g := range slices.SortedFunc(maps.Keys(f.model.grants), compareGrants) {
+		mine := g.Holder == iam.User(u.id) ||
+			g.Holder.Kind == iam.KindGroup && (f.model.members[memberKey{u.id, g.Holder.ID}] || slices.Contains(u.appGroups, g.Holder.ID))
+		if mine && !f.live(f.model.grants[g]) && !f.avoid(rng, actor, g.Role) {
+			gs = append(gs, g)
+		}
+	}
+	if len(gs) == 0 {
+		return iam.Grant{}, false
+	}
+	return pick(rng, gs), true
+}
+
 func grantString(g iam.Grant) string {
 	what := "perm " + g.Perm
 	if g.Role != "" {
 		what = "role " + g.Role
 	}
-	return fmt.Sprintf("%s %s on %s", g.Holder, what, g.On)
+	s := fmt.Sprintf("%s %s on %s", g.Holder, what, g.On)
+	if !g.ExpiresAt.IsZero() {
+		s += " expires=" + g.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 func profileString(p iam.Profile) string {
@@ -1424,6 +1580,9 @@ func changeKind(ch iam.Change) string {
 		s := fmt.Sprintf("%s %s on %s", ch.Kind, what, scope)
 		if ch.Grant.Holder.Kind == iam.KindGroup {
 			s += " to group"
+		}
+		if ch.Kind == iam.ChangeGrant && !ch.Grant.ExpiresAt.IsZero() {
+			s += " with an expiry"
 		}
 		return s
 	case iam.ChangeAddMember, iam.ChangeRemoveMember:
@@ -1487,10 +1646,10 @@ func undo(ctx context.Context, st iam.Store, m *oModel, ch iam.Change) error {
 		}
 		return st.DeleteProfile(ctx, ch.Profile.Holder, ch.Profile.Role)
 	case iam.ChangeGrant, iam.ChangeRevoke:
-		if m.grants[ch.Grant] {
-			return st.Grant(ctx, ch.Grant)
+		if exp, ok := m.grants[grantKey(ch.Grant)]; ok {
+			return st.Grant(ctx, withExpiry(grantKey(ch.Grant), exp))
 		}
-		return st.Revoke(ctx, ch.Grant)
+		return st.Revoke(ctx, grantKey(ch.Grant))
 	case iam.ChangeAddMember, iam.ChangeRemoveMember:
 		if m.members[memberKey{ch.User, ch.Group}] {
 			return st.AddMember(ctx, ch.User, ch.Group)
@@ -1559,22 +1718,35 @@ func (f *oFixture) actorCan(ans []answer, actor, perm, obj int) (bool, string) {
 	return ans[i].ok, ans[i].String()
 }
 
+// actorCanModel is actorCan by the model's answers.
+func (f *oFixture) actorCanModel(ans []bool, actor, perm, obj int) bool {
+	u := f.users[actor]
+	switch {
+	case u.inactive:
+		return false
+	case u.super:
+		return true
+	}
+	k := slices.Index(f.evalUsers, actor)
+	return ans[k*len(f.tripleIdx)+f.tripleIdx[oTripleKey{perm, obj}]]
+}
+
 type violation struct {
 	tr            oTriple
-	before, after answer
+	before, after answer // the Checker's, for the report
 	actor         string
 }
 
-func (f *oFixture) violations(before, after []answer, actor int) []violation {
+// violations judges a change by the model's answers before and after it;
+// the Checker's (chkBefore, chkAfter) only describe the triples.
+func (f *oFixture) violations(before, after []bool, actor int, chkBefore, chkAfter []answer) []violation {
 	var out []violation
 	for i, tr := range f.triples {
-		if !after[i].ok || before[i].ok {
+		if !after[i] || before[i] || f.actorCanModel(before, actor, tr.perm, tr.obj) {
 			continue
 		}
-		can, why := f.actorCan(before, actor, tr.perm, tr.obj)
-		if !can {
-			out = append(out, violation{tr: tr, before: before[i], after: after[i], actor: why})
-		}
+		_, why := f.actorCan(chkBefore, actor, tr.perm, tr.obj)
+		out = append(out, violation{tr: tr, before: chkBefore[i], after: chkAfter[i], actor: why})
 	}
 	return out
 }
@@ -1611,10 +1783,15 @@ func sameProfile(p, want iam.Profile) bool {
 	if p.Active != want.Active || p.Role != want.Role || string(p.Data) != string(want.Data) {
 		return false
 	}
-	if p.ExpiresAt.IsZero() || want.ExpiresAt.IsZero() {
-		return p.ExpiresAt.IsZero() == want.ExpiresAt.IsZero()
+	return sameExpiry(p.ExpiresAt, want.ExpiresAt)
+}
+
+// sameExpiry compares expiries to the microsecond, as SQL stores keep them.
+func sameExpiry(t, want time.Time) bool {
+	if t.IsZero() || want.IsZero() {
+		return t.IsZero() == want.IsZero()
 	}
-	return p.ExpiresAt.UnixMicro() == want.ExpiresAt.UnixMicro()
+	return t.UnixMicro() == want.UnixMicro()
 }
 
 // storeMatches reports whether the store holds exactly what the model
@@ -1649,7 +1826,7 @@ func (f *oFixture) storeMatches(ctx context.Context, st iam.Store) (bool, error)
 			return false, err
 		}
 		for _, g := range gs.Grants(r) {
-			if !f.model.grants[g] {
+			if exp, ok := f.model.grants[grantKey(g)]; !ok || !sameExpiry(g.ExpiresAt, exp) {
 				return false, nil
 			}
 			ng++
@@ -1723,8 +1900,8 @@ func (f *oFixture) modelState(m *oModel) []string {
 	for k := range m.members {
 		out = append(out, "member "+k.user+" of "+k.group)
 	}
-	for g := range m.grants {
-		out = append(out, "grant "+grantString(g))
+	for g, exp := range m.grants {
+		out = append(out, "grant "+grantString(withExpiry(g, exp)))
 	}
 	for _, o := range f.objects {
 		if o.stored {
@@ -1761,7 +1938,7 @@ func (f *oFixture) describe(m *oModel) string {
 	}
 	b.WriteString("  rules:\n")
 	for _, name := range slices.Sorted(maps.Keys(f.rules)) {
-		fmt.Fprintf(&b, "    %s: %s\n", name, f.rules[name])
+		fmt.Fprintf(&b, "    %s: %s\n", name, f.rules[name].pred)
 	}
 	fmt.Fprintf(&b, "  groups: %v\n  users:", f.groups)
 	for _, u := range f.users {
@@ -1782,7 +1959,7 @@ func (f *oFixture) describe(m *oModel) string {
 
 func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o OracleOptions, seed int64, idx int) (rep OracleReport) {
 	ctx := t.Context()
-	rep = OracleReport{Refused: map[string]int{}, EscalationKinds: map[string]int{}, OverStrictKinds: map[string]int{}, ByActor: map[string]int{}}
+	rep = OracleReport{Refused: map[string]int{}, EscalationKinds: map[string]int{}, OverStrictKinds: map[string]int{}, ByActor: map[string]int{}, ExpiryOutcomes: map[string]int{}}
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(idx)))
 	f := genFixture(rng, idx)
 	st := newStore(t)
@@ -1842,11 +2019,35 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 	cur := make([]answer, len(f.triples))
 	next := make([]answer, len(f.triples))
 	undone := make([]answer, len(f.triples))
+	mcur := make([]bool, len(f.triples))
+	mnext := make([]bool, len(f.triples))
 	f.eval(ctx, c, cur)
-	allowed := func(as []answer) int {
+	f.evalModel(&f.model, mcur)
+	// agree compares the Checker's answers with the model's (of the state
+	// m, the store's): a difference is a fault of one or the other, and
+	// the judgement, by the model, is only as good as the model.
+	agree := func(step int, what string, ch iam.Change, m *oModel, chk []answer, mod []bool) {
+		for i, tr := range f.triples {
+			if chk[i].ok == mod[i] {
+				continue
+			}
+			msg := fmt.Sprintf("fixture %d step %d: %s %s: the Checker and the oracle's model disagree: %s %s on %s: the Checker %s, the model %v\n%s%s",
+				idx, step, what, changeString(ch), f.users[tr.user].id, f.perms[tr.perm].Name, objName(f.object(tr.obj)), chk[i], mod[i], f.describe(m), replay())
+			rep.Disagreements++
+			if len(rep.DisagreementReports) < maxFullReports {
+				rep.DisagreementReports = append(rep.DisagreementReports, msg)
+			}
+			if !o.RecordOnly {
+				t.Error(msg)
+			}
+			return
+		}
+	}
+	agree(-1, "after seeding", iam.Change{}, &f.model, cur, mcur)
+	allowed := func(as []bool) int {
 		n := 0
 		for i, a := range as {
-			if a.ok && f.actorKind(f.triples[i].user) == "plain" {
+			if a && f.actorKind(f.triples[i].user) == "plain" {
 				n++
 			}
 		}
@@ -1857,8 +2058,8 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 			rep.Triples++
 		}
 	}
-	rep.AllowedStart = allowed(cur)
-	defer func() { rep.AllowedEnd = allowed(cur) }()
+	rep.AllowedStart = allowed(mcur)
+	defer func() { rep.AllowedEnd = allowed(mcur) }()
 	fullReports := 0
 	evals := 0
 	// evalAfter fills dst with the answers after ch (cur: before): every
@@ -1891,7 +2092,7 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 	}
 
 	for step := 0; step < 4*o.ChangesPerFixture && (step < o.ChangesPerFixture || rep.Accepted < share); step++ {
-		f.cur = cur
+		f.cur, f.mcur = cur, mcur
 		tc := f.randChange(rng, o.Apply == nil)
 		actor := f.users[tc.actor]
 		rep.Tried++
@@ -1913,6 +2114,13 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 			who += " approving a request by " + f.users[tc.requester].id
 		}
 
+		if tc.expiry != "" {
+			outcome := "accepted"
+			if err != nil {
+				outcome = classify(err)
+			}
+			rep.ExpiryOutcomes[tc.expiry+" "+outcome]++
+		}
 		if err != nil {
 			class := classify(err)
 			rep.Refused[class]++
@@ -1936,8 +2144,12 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 				continue // the store refuses it too (a missing profile)
 			}
 			rep.Replayed++
+			after := f.model.clone()
+			after.apply(tc.ch)
 			evalAfter(step, tc.ch, next)
-			if len(f.violations(cur, next, tc.actor)) == 0 {
+			f.evalModelAfter(after, tc.ch, mcur, mnext)
+			agree(step, "replaying the refused", tc.ch, after, next, mnext)
+			if len(f.violations(mcur, mnext, tc.actor, cur, next)) == 0 {
 				rep.OverStrict++
 				rep.OverStrictKinds[changeKind(tc.ch)]++
 			}
@@ -1962,8 +2174,21 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 		if tc.approve {
 			rep.Approved++
 		}
+		if g := tc.ch.Grant; tc.ch.Kind == iam.ChangeGrant && !g.ExpiresAt.IsZero() {
+			rep.ExpiringGrants++
+			if !f.live(g.ExpiresAt) {
+				rep.ExpiredGrants++
+			}
+		}
+		after := f.model.clone()
+		if !after.apply(tc.ch) {
+			t.Errorf("fixture %d step %d: %s was accepted, but the store cannot hold it", idx, step, changeString(tc.ch))
+			return rep
+		}
 		evalAfter(step, tc.ch, next)
-		if vs := f.violations(cur, next, tc.actor); len(vs) > 0 {
+		f.evalModelAfter(after, tc.ch, mcur, mnext)
+		agree(step, "accepted", tc.ch, after, next, mnext)
+		if vs := f.violations(mcur, mnext, tc.actor, cur, next); len(vs) > 0 {
 			rep.Escalations++
 			rep.EscalatedTriples += len(vs)
 			kind := changeKind(tc.ch) + " → " + f.howHeld(vs[0])
@@ -1993,14 +2218,12 @@ func runOracleFixture(t *testing.T, newStore func(t *testing.T) iam.Store, o Ora
 				fullReports++
 			}
 		}
-		if !f.model.apply(tc.ch) {
-			t.Errorf("fixture %d step %d: %s was accepted, but the store cannot hold it", idx, step, changeString(tc.ch))
-			return rep
-		}
+		f.model = *after
 		if !checkStore(step, "accepted", tc.ch) {
 			return rep
 		}
 		cur, next = next, cur
+		mcur, mnext = mnext, mcur
 	}
 	return rep
 }
