@@ -188,6 +188,12 @@ type ManagerOptions struct {
 // refusing global roles or on a folder with such a child; extending bob's
 // editor profile by a section without holding globally what its rule gives.
 //
+// A change is judged at the instant it is made, by what the actor holds
+// then (expired profiles and grants give nothing): an actor whose own grant
+// expires tomorrow may hand out one that does not, as a holder may before
+// it is revoked. An application that wants delegated access to end with the
+// delegate's sets ExpiresAt on what it grants.
+//
 // With a Transactor store a change is checked and written atomically;
 // otherwise the Manager serialises its own changes in-process. A Manager is
 // safe for concurrent use.
