@@ -103,6 +103,9 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	if s == nil {
 		return plan, nil
 	}
+	if typedNil(s) {
+		return AccessPlan{}, fmt.Errorf("%w: listing %s: the subject is a nil %T", ErrInvalid, perm, s)
+	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
 		plan.Partial, plan.Rule = false, "" // inactive subjects hold nothing, rules included
 		return plan, nil
@@ -322,6 +325,9 @@ func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl
 	}()
 	if obj == nil {
 		return HolderList{}, fmt.Errorf("%w: Holders needs an object", ErrInvalid)
+	}
+	if typedNil(obj) {
+		return HolderList{}, fmt.Errorf("%w: listing holders: the object is a nil %T", ErrInvalid, obj)
 	}
 	ref := obj.ObjectRef()
 	if !ref.IsObject() {

@@ -745,8 +745,8 @@ func (c *Checker) askCache(st *evalState) {
 // panicErr is the error of a check that panicked: ErrInvalid when the
 // subject or the object is a typed nil (a nil *User in a Subject: its
 // methods panic on use), which is bad input rather than a broken
-// predicate, else ErrPanic. Telling them apart only after a panic keeps
-// the reflection off every check's path.
+// predicate, else ErrPanic. (Checks and access queries refuse a typed nil
+// before calling its methods; this names it should one slip through.)
 func panicErr(perm string, r any, s Subject, obj Object) error {
 	return panicked("checking "+perm, r, s, obj)
 }
@@ -789,6 +789,15 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 	}
 	if s == nil {
 		return true, nil
+	}
+	// A nil *User whose methods tolerate a nil receiver would otherwise
+	// be checked as whoever those methods describe (an anonymous visitor,
+	// most often), and a nil object as the Ref its ObjectRef returns.
+	if typedNil(s) {
+		return true, fmt.Errorf("%w: checking %s: the subject is a nil %T", ErrInvalid, perm, s)
+	}
+	if typedNil(obj) {
+		return true, fmt.Errorf("%w: checking %s: the object is a nil %T", ErrInvalid, perm, obj)
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
 		return true, nil

@@ -98,3 +98,67 @@ func TestTypedNilIsInvalid(t *testing.T) {
 	_, err = boom.Check(ctx, &tnUser{id: "u"}, "x", &tnDoc{id: "1"})
 	require.ErrorIs(t, err, iam.ErrPanic)
 }
+
+// nilSafeUser and nilSafeDoc tolerate a nil receiver: their methods never
+// panic, so only looking at the value itself tells a typed nil.
+type nilSafeUser struct{ id string }
+
+func (u *nilSafeUser) SubjectID() string {
+	if u == nil {
+		return ""
+	}
+	return u.id
+}
+
+type nilSafeDoc struct{ id string }
+
+func (d *nilSafeDoc) ObjectRef() iam.Ref {
+	if d == nil {
+		return iam.Ref{Type: "doc", ID: "0"}
+	}
+	return iam.Ref{Type: "doc", ID: d.id}
+}
+
+// TestTypedNilWithoutPanic: a typed nil is refused as invalid even when its
+// methods answer (a nil *User would otherwise be checked as an anonymous
+// visitor, a nil *Doc as the Ref it returns), by every entry point that
+// takes a subject or an object. contract 2
+func TestTypedNilWithoutPanic(t *testing.T) {
+	ctx := context.Background()
+	store := iam.NewMemoryStore()
+	c, err := iam.New(iam.Policy{
+		Roles: []*iam.Role{{Name: "reader", Perms: []string{"doc.read"}}},
+		Rules: map[string]iam.Predicate{"pub.read": iam.Always()},
+	}, store)
+	require.NoError(t, err)
+	require.NoError(t, store.Grant(ctx, iam.Grant{Holder: iam.User("u1"), Role: "reader", On: iam.Ref{Type: "doc", ID: "0"}}))
+	var nilUser *nilSafeUser
+	var nilDoc *nilSafeDoc
+	u1 := &nilSafeUser{id: "u1"}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Check subject", func() error { _, err := c.Check(ctx, nilUser, "pub.read", nil); return err }},
+		{"Check object", func() error { _, err := c.Check(ctx, u1, "doc.read", nilDoc); return err }},
+		{"Decide subject", func() error { _, err := c.Decide(ctx, nilUser, "pub.read", nil); return err }},
+		{"Explain object", func() error { _, err := c.Explain(ctx, u1, "doc.read", nilDoc); return err }},
+		{"Require subject", func() error { return c.Require(ctx, nilUser, "pub.read", nil) }},
+		{"Perms object", func() error { _, err := c.Perms(ctx, u1, nilDoc); return err }},
+		{"AccessPlan subject", func() error { _, err := c.AccessPlan(ctx, nilUser, "pub.read", "doc"); return err }},
+		{"ListObjects subject", func() error {
+			_, err := c.ListObjects(ctx, nilUser, "doc.read", "doc", iam.ListOptions{})
+			return err
+		}},
+		{"Holders object", func() error { _, err := c.Holders(ctx, nilDoc, iam.HoldersOptions{}); return err }},
+	}
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			require.ErrorIs(t, tc.call(), iam.ErrInvalid)
+		})
+	}
+	require.False(t, c.HasPerm(ctx, nilUser, "pub.read", nil))
+	require.False(t, c.HasPerm(ctx, u1, "doc.read", nilDoc))
+	require.False(t, c.HasPerms(ctx, nilUser, []string{"pub.read"}, nil))
+	require.True(t, c.HasPerm(ctx, u1, "doc.read", &nilSafeDoc{id: "0"}), "a real object still works")
+}
