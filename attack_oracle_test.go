@@ -2020,7 +2020,7 @@ func aoRaceEnabled() bool {
 // walking down from expired grants; Holders listing expired profiles.
 //
 // Typed nils here are the kind whose methods panic; see
-// TestAttack_NilSafeTypedNil for those that do not.
+// TestTypedNilWithoutPanic (typednil_test.go) for those that do not.
 //
 // contract 2, contract 3, contract 4, contract 5, contract 6, contract 7,
 // contract 7b, contract 7d, contract 14, contract 14b, contract 15
