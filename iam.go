@@ -16,6 +16,7 @@ import (
 	"unique"
 
 	"github.com/iamgo/iam/internal/answer"
+	"github.com/iamgo/iam/internal/typednil"
 )
 
 // Permissions the library declares in every policy; roles can grant them
@@ -765,16 +766,7 @@ func panicked(doing string, r any, s Subject, obj Object) error {
 
 // typedNil reports whether v is a non-nil interface holding a nil pointer,
 // map, slice, channel or function.
-func typedNil(v any) bool {
-	if v == nil {
-		return false
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
-}
+func typedNil(v any) bool { return typednil.Is(v) }
 
 // begin reads the question of a check from its arguments into q. done
 // reports that the check is decided already: by an error, or by a nil or

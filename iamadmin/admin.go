@@ -15,14 +15,16 @@ import (
 	"strings"
 
 	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/internal/typednil"
 )
 
 // Options configure the admin handler. Subject is required; the zero value
 // of every other field is valid.
 type Options struct {
 	// Subject returns the signed-in user of a request, as the application's
-	// own authentication knows it. Nil or an anonymous subject (SubjectID
-	// "") is answered 401, after Challenge.
+	// own authentication knows it. Nil (a typed nil too, such as a nil
+	// *User) or an anonymous subject (SubjectID "") is answered 401, after
+	// Challenge.
 	Subject func(r *http.Request) iam.Subject
 	// Challenge, if set, is called before a 401, to set the headers that
 	// make a browser sign in (such as WWW-Authenticate).
@@ -144,6 +146,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := h.o.Subject(r)
+	if typednil.Is(actor) {
+		actor = nil // a failed lookup's nil *User: nobody is signed in
+	}
 	if actor == nil || actor.SubjectID() == "" {
 		if h.o.Challenge != nil {
 			h.o.Challenge(w, r)

@@ -595,6 +595,24 @@ func TestStoreErrorsAreNotShown(t *testing.T) {
 	require.Contains(t, rec.Body.String(), "could not be reached")
 }
 
+// contract 21: a Subject function that returns a typed nil (a failed
+// lookup's nil *user, whose SubjectID would panic) means nobody is signed
+// in: 401, as for nil.
+func TestTypedNilSubjectIsSignedOut(t *testing.T) {
+	c, err := iam.New(iam.Policy{Roles: []*iam.Role{viewer, manager}}, iam.NewMemoryStore())
+	require.NoError(t, err)
+	h, err := iamadmin.New(c, iam.NewManager(c, iam.ManagerOptions{Logger: slog.New(slog.DiscardHandler)}), iamadmin.Options{
+		Subject: func(*http.Request) iam.Subject { var u *user; return u },
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	for _, p := range []string{"/", "/principals"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		require.Equal(t, http.StatusUnauthorized, rec.Code, p)
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	c, err := iam.New(iam.Policy{}, iam.NewMemoryStore())
 	require.NoError(t, err)

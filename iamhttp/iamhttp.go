@@ -46,11 +46,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/iamgo/iam"
+	"github.com/iamgo/iam/internal/typednil"
 )
 
 // Anonymous is the subject of a request for which Options.Subject returned
@@ -402,18 +402,9 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why s
 	g.deny(w, r, status)
 }
 
-// isNil reports whether v is nil or an interface holding a nil pointer,
-// map, slice, func or channel (a typed nil, whose methods may panic).
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.UnsafePointer:
-		return rv.IsNil()
-	}
-	return false
-}
+// isNil reports whether v is nil or a typed nil (a nil *User in an
+// iam.Subject), whose methods may panic.
+func isNil(v any) bool { return v == nil || typednil.Is(v) }
 
 // DefaultDeny writes status with its standard text, as JSON
 // ({"error":"Forbidden"}) when the request accepts application/json, else
