@@ -80,7 +80,7 @@ type AccessPlan struct {
 func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType string) (plan AccessPlan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			plan, err = AccessPlan{}, panicked(fmt.Sprintf("planning %s on %s", perm, objType), r, s, nil)
+			plan, err = AccessPlan{}, panicked(fmt.Sprintf("planning %s on %s", perm, objType), r)
 		}
 	}()
 	if err := ctx.Err(); err != nil {
@@ -103,8 +103,8 @@ func (c *Checker) AccessPlan(ctx context.Context, s Subject, perm, objType strin
 	if s == nil {
 		return plan, nil
 	}
-	if typedNil(s) {
-		return AccessPlan{}, fmt.Errorf("%w: listing %s: the subject is a nil %T", ErrInvalid, perm, s)
+	if err := nilInput("listing", perm, s, nil); err != nil {
+		return AccessPlan{}, err
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
 		plan.Partial, plan.Rule = false, "" // inactive subjects hold nothing, rules included
@@ -193,7 +193,7 @@ func (c *Checker) rolesGranting(pi *permInfo) []string {
 func (c *Checker) ListObjects(ctx context.Context, s Subject, perm, objType string, o ListOptions) (list ObjectList, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a store's ListObjectIDs panicked
-			list, err = ObjectList{}, panicked(fmt.Sprintf("listing %s objects for %s", objType, perm), r, s, nil)
+			list, err = ObjectList{}, panicked(fmt.Sprintf("listing %s objects for %s", objType, perm), r)
 		}
 	}()
 	plan, err := c.AccessPlan(ctx, s, perm, objType)
@@ -251,9 +251,12 @@ func Filter[O Object](ctx context.Context, c *Checker, s Subject, perm string, o
 func (c *Checker) Perms(ctx context.Context, s Subject, obj Object) (_ []Decision, err error) {
 	defer func() {
 		if r := recover(); r != nil { // obj's ObjectRef panicked
-			err = panicked("listing permissions", r, s, obj)
+			err = panicked("listing permissions", r)
 		}
 	}()
+	if err := nilInput("listing", "permissions", s, obj); err != nil {
+		return nil, err
+	}
 	var typ string
 	if obj != nil {
 		typ = obj.ObjectRef().Type
@@ -320,14 +323,14 @@ type HolderList struct {
 func (c *Checker) Holders(ctx context.Context, obj Object, o HoldersOptions) (hl HolderList, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			hl, err = HolderList{}, panicked("listing holders", r, nil, obj)
+			hl, err = HolderList{}, panicked("listing holders", r)
 		}
 	}()
 	if obj == nil {
 		return HolderList{}, fmt.Errorf("%w: Holders needs an object", ErrInvalid)
 	}
-	if typedNil(obj) {
-		return HolderList{}, fmt.Errorf("%w: listing holders: the object is a nil %T", ErrInvalid, obj)
+	if err := nilInput("listing", "holders", nil, obj); err != nil {
+		return HolderList{}, err
 	}
 	ref := obj.ObjectRef()
 	if !ref.IsObject() {

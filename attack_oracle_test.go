@@ -49,23 +49,13 @@ type aoPlain string
 
 func (p aoPlain) SubjectID() string { return string(p) }
 
-// aoObject has its own parents, an owner for the owner rule and a switch to
-// refuse global roles.
-type aoObject struct {
-	ref     iam.Ref
-	parents []iam.Ref
-	refuse  bool
-	owner   string
-}
-
-func (o *aoObject) ObjectRef() iam.Ref       { return o.ref }
-func (o *aoObject) Parents() []iam.Ref       { return o.parents }
-func (o *aoObject) AcquireGlobalRoles() bool { return !o.refuse }
+// Objects are contract_test.go's ctDoc: their own parents, an owner for the
+// owner rule and a switch to refuse global roles.
 
 // aoOwnerPred is one leaf shared by both policies: the object's owner is the
 // subject. A bare Ref or a subject of another Go type is ErrWrongType
 // (contract 11).
-var aoOwnerPred = iam.Pred("ao_owner", func(_ context.Context, s *aoSubject, o *aoObject) bool {
+var aoOwnerPred = iam.Pred("ao_owner", func(_ context.Context, s *aoSubject, o *ctDoc) bool {
 	return s != nil && o != nil && s.id != "" && o.owner == s.id
 })
 
@@ -535,7 +525,7 @@ const (
 
 type aoObjCase struct {
 	kind aoObjKind
-	o    *aoObject
+	o    *ctDoc
 	ref  iam.Ref // aoObjBare
 }
 
@@ -546,7 +536,7 @@ func (c *aoObjCase) object() iam.Object {
 	case aoObjBare:
 		return c.ref
 	case aoObjTypedNil:
-		return (*aoObject)(nil)
+		return (*ctDoc)(nil)
 	case aoObjInvalid:
 		if c.o != nil {
 			return c.o
@@ -570,7 +560,7 @@ func (c *aoObjCase) String() string {
 	case aoObjBare:
 		return fmt.Sprintf("bare(%v)", c.ref)
 	case aoObjTypedNil:
-		return "(*aoObject)(nil)"
+		return "(*ctDoc)(nil)"
 	case aoObjInvalid:
 		return fmt.Sprintf("invalid(%#v)", c.theRef())
 	}
@@ -661,7 +651,7 @@ func (h *aoHarness) context(depth int, sc *aoSubjCase, oc *aoObjCase) *aoX {
 	case aoSubjPlain:
 		wrong = sc.id != ""
 	}
-	var obj *aoObject
+	var obj *ctDoc
 	switch oc.kind {
 	case aoObjFull:
 		obj = oc.o
@@ -1064,7 +1054,7 @@ func newAOHarness(t *testing.T, seed uint64) *aoHarness {
 		&aoSubjCase{kind: aoSubjTypedNil},
 	)
 	full := func(ref iam.Ref) *aoObjCase {
-		return &aoObjCase{kind: aoObjFull, o: &aoObject{ref: ref, owner: h.users[h.rng.IntN(5)]}}
+		return &aoObjCase{kind: aoObjFull, o: &ctDoc{ref: ref, owner: h.users[h.rng.IntN(5)]}}
 	}
 	h.objects = []*aoObjCase{
 		full(doc("1")), full(doc("2")), full(folder("a")), full(folder("b")),
@@ -1072,7 +1062,7 @@ func newAOHarness(t *testing.T, seed uint64) *aoHarness {
 		// The same Refs as full objects, without their parents or refusal.
 		{kind: aoObjBare, ref: doc("1")}, {kind: aoObjBare, ref: folder("a")},
 		{kind: aoObjNil}, {kind: aoObjTypedNil},
-		{kind: aoObjInvalid, o: &aoObject{ref: iam.Ref{Type: "doc"}}},
+		{kind: aoObjInvalid, o: &ctDoc{ref: iam.Ref{Type: "doc"}}},
 		{kind: aoObjInvalid, ref: iam.TypeScope(h.pick("doc", "folder"))},
 		{kind: aoObjInvalid, ref: h.pickRef(iam.GlobalScope(), iam.Ref{})},
 	}

@@ -551,10 +551,10 @@ func (c *Checker) swallowed(ctx context.Context, perm string, s Subject, obj Obj
 		level = slog.LevelDebug
 	}
 	attrs := []slog.Attr{slog.String("perm", perm), slog.Any("error", err)}
-	if s != nil && !typedNil(s) {
+	if s != nil && !typednil.Is(s) {
 		attrs = append(attrs, slog.String("subject", safeSubjectID(s)))
 	}
-	if obj != nil && !typedNil(obj) {
+	if obj != nil && !typednil.Is(obj) {
 		attrs = append(attrs, slog.String("object", safeObjectRef(obj)))
 	}
 	if dropped > 0 {
@@ -674,7 +674,7 @@ func (c *Checker) check(ctx context.Context, st *evalState, s Subject, perm stri
 				return
 			}
 			st.allowed, st.why = false, ground{reason: ReasonError}
-			err = panicErr(perm, r, s, obj)
+			err = panicked("checking "+perm, r)
 		}
 	}()
 	st.c, st.ctx, st.s, st.obj = c, ctx, s, obj
@@ -743,30 +743,27 @@ func (c *Checker) askCache(st *evalState) {
 	}
 }
 
-// panicErr is the error of a check that panicked: ErrInvalid when the
-// subject or the object is a typed nil (a nil *User in a Subject: its
-// methods panic on use), which is bad input rather than a broken
-// predicate, else ErrPanic. (Checks and access queries refuse a typed nil
-// before calling its methods; this names it should one slip through.)
-func panicErr(perm string, r any, s Subject, obj Object) error {
-	return panicked("checking "+perm, r, s, obj)
-}
-
-// panicked is panicErr for any call: what it was doing, the panic's
-// value, and the subject and object it was given (nil for none).
-func panicked(doing string, r any, s Subject, obj Object) error {
-	switch {
-	case typedNil(s):
-		return fmt.Errorf("%w: %s: the subject is a nil %T", ErrInvalid, doing, s)
-	case typedNil(obj):
-		return fmt.Errorf("%w: %s: the object is a nil %T", ErrInvalid, doing, obj)
-	}
+// panicked is the error of a call that panicked (a predicate, a store, an
+// application's method): what it was doing and the panic's value.
+func panicked(doing string, r any) error {
 	return fmt.Errorf("%w: %s: %v", ErrPanic, doing, r)
 }
 
-// typedNil reports whether v is a non-nil interface holding a nil pointer,
-// map, slice, channel or function.
-func typedNil(v any) bool { return typednil.Is(v) }
+// nilInput is ErrInvalid for a typed-nil subject or object (a nil *User in
+// the interface), which every entry point refuses before calling any of
+// its methods: one that tolerates a nil receiver would describe somebody
+// (an anonymous visitor, most often), one that does not would panic. The
+// error names what the call was doing (verb and what: "checking" and the
+// permission), built only when it is returned.
+func nilInput(verb, what string, s Subject, obj Object) error {
+	switch {
+	case typednil.Is(s):
+		return fmt.Errorf("%w: %s %s: the subject is a nil %T", ErrInvalid, verb, what, s)
+	case typednil.Is(obj):
+		return fmt.Errorf("%w: %s %s: the object is a nil %T", ErrInvalid, verb, what, obj)
+	}
+	return nil
+}
 
 // begin reads the question of a check from its arguments into q. done
 // reports that the check is decided already: by an error, or by a nil or
@@ -782,14 +779,8 @@ func (c *Checker) begin(ctx context.Context, q *query, s Subject, perm string, o
 	if s == nil {
 		return true, nil
 	}
-	// A nil *User whose methods tolerate a nil receiver would otherwise
-	// be checked as whoever those methods describe (an anonymous visitor,
-	// most often), and a nil object as the Ref its ObjectRef returns.
-	if typedNil(s) {
-		return true, fmt.Errorf("%w: checking %s: the subject is a nil %T", ErrInvalid, perm, s)
-	}
-	if typedNil(obj) {
-		return true, fmt.Errorf("%w: checking %s: the object is a nil %T", ErrInvalid, perm, obj)
+	if err := nilInput("checking", perm, s, obj); err != nil {
+		return true, err
 	}
 	if a, ok := s.(activer); ok && !a.IsActive() {
 		return true, nil

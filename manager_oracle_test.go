@@ -52,7 +52,15 @@ func TestManagerOracleCatchesPlantedEscalation(t *testing.T) {
 		Apply:             mutant,
 		Name:              "memory, mutant",
 	})
-	require.Positive(t, forced.Load(), "the mutant never overrode a refusal")
+	requirePlantedFound(t, rep, forced.Load(), &written)
+}
+
+// requirePlantedFound fails unless a mutant's run overrode refusals and the
+// oracle reported escalations, among them one of the grants the mutant
+// wrote (kept as keys of written).
+func requirePlantedFound(t *testing.T, rep iamtest.OracleReport, forced int64, written *sync.Map) {
+	t.Helper()
+	require.Positive(t, forced, "the mutant never overrode a refusal")
 	require.Positive(t, rep.Escalations, "the oracle missed the planted escalation")
 	planted := 0
 	for _, f := range rep.Findings {
@@ -61,5 +69,5 @@ func TestManagerOracleCatchesPlantedEscalation(t *testing.T) {
 		}
 	}
 	require.Positive(t, planted, "no finding is one of the mutant's writes: %v", rep.EscalationKinds)
-	t.Logf("mutant: %d refusals overridden, %d escalations found, e.g.\n%s", forced.Load(), rep.Escalations, rep.Findings[0].Report)
+	t.Logf("mutant: %d refusals overridden, %d escalations found, e.g.\n%s", forced, rep.Escalations, rep.Findings[0].Report)
 }

@@ -93,7 +93,10 @@ func (m *MemoryStore) RoleProfiles(_ context.Context, role string) ([]Profile, e
 func (m *MemoryStore) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
 	st := m.cur.Load()
 	held := func(k heldKey) []string { return st.held.Get(m.hashHeld(k), k) }
-	set := func(on Ref) *GrantSet { gs, _ := st.grants.Get(st.seed, on.Type, on.ID); return gs }
+	var set func(Ref) *GrantSet
+	if st.expiring {
+		set = func(on Ref) *GrantSet { gs, _ := st.grants.Get(st.seed, on.Type, on.ID); return gs }
+	}
 	return grantsHeldBy(holder, st.heldNames, held, set, st.wide), nil
 }
 
@@ -110,6 +113,10 @@ func profilesOf(role string, users, groups func(func(string, *Holding) bool)) []
 	return out
 }
 
+// grantsHeldBy lists holder's grants from the index of object grants (held,
+// under each of names) and the wide sets. The index gives the refs; set, the
+// object's grant set, is read only for the expiries (nil when no grant ever
+// had one).
 func grantsHeldBy(holder Principal, names map[heldKey]struct{}, held func(heldKey) []string,
 	set func(Ref) *GrantSet, wide map[string]*GrantSet) []Grant {
 	var out []Grant
@@ -123,7 +130,9 @@ func grantsHeldBy(holder Principal, names map[heldKey]struct{}, held func(heldKe
 		k.e.holder, k.e.kind = h, holder.Kind
 		for _, id := range held(k) {
 			on := Ref{Type: k.typ.Value(), ID: id}
-			if gs := set(on); gs != nil {
+			if set == nil {
+				out = append(out, k.e.grant(on))
+			} else if gs := set(on); gs != nil {
 				if i := gs.index(k.e); i >= 0 {
 					add(on, gs, i)
 				}
@@ -292,7 +301,11 @@ func (tx *memTx) RoleProfiles(_ context.Context, role string) ([]Profile, error)
 }
 
 func (tx *memTx) GrantsHeldBy(_ context.Context, holder Principal) ([]Grant, error) {
-	return grantsHeldBy(holder, tx.heldNames, tx.held.Get, tx.grantSet, tx.wide), nil
+	set := tx.grantSet
+	if !tx.expiring {
+		set = nil
+	}
+	return grantsHeldBy(holder, tx.heldNames, tx.held.Get, set, tx.wide), nil
 }
 
 // update runs fn with a transaction, publishing it if fn returns nil.
@@ -472,9 +485,7 @@ func (tx *memTx) setGrantSet(on Ref, s *GrantSet) {
 	}
 	if !tx.wideNew {
 		w := make(map[string]*GrantSet, len(tx.wide)+1)
-		for k, v := range tx.wide {
-			w[k] = v
-		}
+		maps.Copy(w, tx.wide)
 		tx.wide, tx.wideNew = w, true
 	}
 	if s == nil {
@@ -525,10 +536,9 @@ func (tx *memTx) Grant(_ context.Context, g Grant) error {
 		k.e.holder, k.e.kind = unique.Handle[string]{}, 0
 		if _, ok := tx.heldNames[k]; !ok {
 			if !tx.heldNamesNew {
-				tx.heldNames, tx.heldNamesNew = maps.Clone(tx.heldNames), true
-				if tx.heldNames == nil {
-					tx.heldNames = map[heldKey]struct{}{}
-				}
+				names := make(map[heldKey]struct{}, len(tx.heldNames)+1)
+				maps.Copy(names, tx.heldNames)
+				tx.heldNames, tx.heldNamesNew = names, true
 			}
 			tx.heldNames[k] = struct{}{}
 		}
